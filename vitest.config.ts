@@ -1,0 +1,36 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: unit tests open no socket and run in parallel; integration tests start real
+// servers (the hub, mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: [
+            'hub/test/unit/**/*.test.ts',
+            'device-sim/test/unit/**/*.test.ts',
+            'flows/test/unit/**/*.test.ts',
+          ],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: [
+            'hub/test/integration/**/*.test.ts',
+            'device-sim/test/integration/**/*.test.ts',
+            'flows/test/integration/**/*.test.ts',
+          ],
+          environment: 'node',
+          globalSetup: ['hub/test/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Each integration file starts its own hub on port 0 in a temp directory.
+        },
+      },
+    ],
+  },
+});
