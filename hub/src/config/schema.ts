@@ -1,0 +1,114 @@
+import Type from 'typebox';
+
+/**
+ * The one configuration schema. Every key has a description and a default; environment variable
+ * names (GRIDHUB_HTTP_PORT …) and the README table are derived from it, never written by hand.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({
+      default: 'data',
+      minLength: 1,
+      description: 'Directory for the SQLite store, the time-series spool and Node-RED user data.',
+    }),
+    log: Type.Object(
+      {
+        level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+          default: 'info',
+          description: 'Log level (pino).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0', description: 'Address the HTTP API and console listen on.' }),
+        port: Type.Integer({
+          default: 8080,
+          minimum: 0,
+          maximum: 65535,
+          description: 'HTTP port for the API, console and MQTT over WebSocket (0 = any free port).',
+        }),
+        trustProxy: Type.Boolean({
+          default: false,
+          description: 'Trust X-Forwarded-* headers (set when behind a reverse proxy that terminates TLS).',
+        }),
+        bodyLimitBytes: Type.Integer({
+          default: 8 * 1024 * 1024,
+          minimum: 1024,
+          description: 'Largest accepted request body (CSV and community imports).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0', description: 'Address the MQTT broker listens on.' }),
+        port: Type.Integer({
+          default: 1883,
+          minimum: 0,
+          maximum: 65535,
+          description: 'MQTT over TCP port (0 = any free port).',
+        }),
+        websocketPath: Type.String({
+          default: '/mqtt',
+          pattern: '^/',
+          description: 'Path of MQTT over WebSocket on the HTTP server.',
+        }),
+        tlsPort: Type.Integer({
+          default: 8883,
+          minimum: 0,
+          maximum: 65535,
+          description: 'MQTT over TLS port; used only when tlsCertFile and tlsKeyFile are set.',
+        }),
+        tlsCertFile: Type.String({ default: '', description: 'PEM certificate file for MQTT over TLS.' }),
+        tlsKeyFile: Type.String({ default: '', description: 'PEM private key file for MQTT over TLS.' }),
+        maxPayloadBytes: Type.Integer({
+          default: 16 * 1024,
+          minimum: 256,
+          description:
+            'Largest accepted device payload; larger publishes are refused (GH_ERR_PAYLOAD_TOO_LARGE).',
+        }),
+        ratePerSecond: Type.Number({
+          default: 50,
+          exclusiveMinimum: 0,
+          description: 'Sustained publishes per second allowed per connection before throttling.',
+        }),
+        rateBurst: Type.Integer({
+          default: 200,
+          minimum: 1,
+          description: 'Publishes a connection may send in a burst above its sustained rate.',
+        }),
+        floodDisconnectSeconds: Type.Number({
+          default: 10,
+          exclusiveMinimum: 0,
+          description: 'A connection throttled without pause for this long is disconnected.',
+        }),
+        maxQueuedMessages: Type.Integer({
+          default: 10_000,
+          minimum: 100,
+          description: 'Bound on messages accepted by the broker but not yet processed by ingest.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        bootstrapAdminToken: Type.String({
+          default: '',
+          description:
+            'API token for the first admin, used only when the store has no users; empty = generate one and print it once.',
+        }),
+        deviceAuthCacheSeconds: Type.Integer({
+          default: 300,
+          minimum: 0,
+          description: 'How long a verified device credential is cached (reconnect storms cost little CPU).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export type Config = Type.Static<typeof ConfigSchema>;

@@ -1,0 +1,110 @@
+/**
+ * The registry of stable error codes. The same code appears in REST responses, MQTT rejection
+ * logs and metrics, and the console. Codes are never reused or renamed; retire one by leaving it here.
+ */
+export const ERROR_CODES = {
+  GH_ERR_INTERNAL: { status: 500, description: 'Unexpected server error; details are in the log.' },
+  GH_ERR_CONFIG_INVALID: {
+    status: 500,
+    description: 'The configuration has invalid values; start-up stops.',
+  },
+  GH_ERR_VALIDATION: {
+    status: 400,
+    description: 'The request body, query or params do not match the schema.',
+  },
+  GH_ERR_UNAUTHENTICATED: { status: 401, description: 'No valid bearer token or session was presented.' },
+  GH_ERR_FORBIDDEN_ROLE: { status: 403, description: 'The caller’s role does not allow this action.' },
+  GH_ERR_FORBIDDEN_SCOPE: { status: 403, description: 'The target lies outside the caller’s jurisdiction.' },
+  GH_ERR_NOT_FOUND: { status: 404, description: 'No such route or resource.' },
+  GH_ERR_CONFLICT: { status: 409, description: 'The resource already exists or changed meanwhile.' },
+  GH_ERR_INVALID_TRANSITION: {
+    status: 409,
+    description: 'The action is not allowed from the current state.',
+  },
+  GH_ERR_PAYLOAD_TOO_LARGE: { status: 413, description: 'The request body or device payload is too large.' },
+  GH_ERR_COMMUNITY_INVALID: {
+    status: 422,
+    description:
+      'A community file has errors (dangling references, duplicate ids, schema); nothing was written.',
+  },
+  GH_ERR_CSV_INVALID: {
+    status: 422,
+    description: 'A device CSV has bad rows; every bad row is listed and nothing was written.',
+  },
+  GH_ERR_GRID_NODE_UNKNOWN: { status: 404, description: 'The referenced grid node does not exist.' },
+  GH_ERR_SITE_UNKNOWN: { status: 404, description: 'The referenced site does not exist.' },
+  GH_ERR_EMERGENCY_UNIT_UNKNOWN: {
+    status: 404,
+    description: 'The referenced emergency unit does not exist.',
+  },
+  GH_ERR_MODEL_UNKNOWN: { status: 404, description: 'The referenced device model does not exist.' },
+  GH_ERR_PERSON_UNKNOWN: { status: 404, description: 'The referenced person does not exist.' },
+  GH_ERR_DEVICE_UNKNOWN: {
+    status: 404,
+    description: 'No device with this id (REST), or an MQTT client named an unregistered device.',
+  },
+  GH_ERR_DEVICE_DECOMMISSIONED: {
+    status: 409,
+    description: 'The device is decommissioned; its credentials are void.',
+  },
+  // MQTT admission and ingest (issue 3); listed now so that codes stay stable from the start.
+  GH_ERR_MQTT_BAD_CREDENTIALS: {
+    status: 401,
+    description: 'MQTT CONNECT with a wrong or missing secret/token.',
+  },
+  GH_ERR_MQTT_PUBLISH_FORBIDDEN: {
+    status: 403,
+    description: 'A client published to a topic it may not use (e.g. under another device id).',
+  },
+  GH_ERR_MQTT_SUBSCRIBE_FORBIDDEN: {
+    status: 403,
+    description: 'A client subscribed to a topic it may not read.',
+  },
+  GH_ERR_PAYLOAD_NOT_JSON: { status: 400, description: 'A device payload is not valid UTF-8 JSON.' },
+  GH_ERR_PAYLOAD_SCHEMA: { status: 400, description: 'A device payload does not match its model’s schema.' },
+  GH_ERR_TOPIC_UNKNOWN: {
+    status: 400,
+    description: 'A device published to a topic that is not part of the contract.',
+  },
+  GH_ERR_EVENT_TYPE_UNKNOWN: { status: 400, description: 'A device event type is not known for its model.' },
+  GH_ERR_RATE_LIMITED: { status: 429, description: 'A client exceeded its publish rate and was throttled.' },
+  GH_ERR_FLOOD_DISCONNECT: {
+    status: 429,
+    description: 'A client was disconnected for flooding (throttled for too long).',
+  },
+  GH_ERR_OVERLOADED: { status: 503, description: 'The hub’s ingest queue is full; the message was refused.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export class GridhubError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? ERROR_CODES[code].description);
+    this.name = 'GridhubError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+
+  toBody(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+export function isGridhubError(err: unknown): err is GridhubError {
+  return err instanceof GridhubError;
+}
