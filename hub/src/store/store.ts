@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { Logger } from '../logger.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './tables.ts';
+
+export type Db = Kysely<Database>;
+
+/**
+ * The embedded store: one SQLite file in WAL mode under the data directory. A service, not a
+ * module singleton: the composition root opens it and hands it to the services that need it.
+ */
+export class Store {
+  readonly file: string;
+  private sqliteHandle: BetterSqlite3.Database | undefined;
+  private kysely: Db | undefined;
+
+  constructor(
+    dataDir: string,
+    private readonly logger: Logger,
+  ) {
+    this.file = join(dataDir, 'gridhub.sqlite');
+  }
+
+  get db(): Db {
+    if (!this.kysely) throw new Error('store is not started');
+    return this.kysely;
+  }
+
+  /** Synchronous handle for hot paths (device authentication) where a prepared statement is cheapest. */
+  get sqlite(): BetterSqlite3.Database {
+    if (!this.sqliteHandle) throw new Error('store is not started');
+    return this.sqliteHandle;
+  }
+
+  get isOpen(): boolean {
+    return this.sqliteHandle?.open === true;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(join(this.file, '..'), { recursive: true });
+    const sqlite = new BetterSqlite3(this.file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    this.sqliteHandle = sqlite;
+    this.kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const migrator = new Migrator({ db: this.kysely, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    for (const r of results ?? []) {
+      this.logger.info({ migration: r.migrationName, status: r.status }, 'migration');
+    }
+    if (error) throw error;
+  }
+
+  async stop(): Promise<void> {
+    // Kysely's destroy closes the better-sqlite3 handle it was given.
+    await this.kysely?.destroy();
+    this.kysely = undefined;
+    this.sqliteHandle = undefined;
+  }
+}

@@ -1,0 +1,153 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Row shapes of the store as Kysely sees them. Times are ISO-8601 UTC strings (sortable as text);
+ * lists are JSON text. Written for SQLite first, in column types PostgreSQL also has, so a second
+ * dialect is a driver change rather than a rewrite.
+ */
+export interface GridNodeTable {
+  id: string;
+  parent_id: string | null;
+  kind: string;
+  exclusive_type: string | null;
+  name: string;
+  /** materialised path `/district/street/…/self/`, for subtree (jurisdiction) queries */
+  path: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface GridDutyTable {
+  grid_node_id: string;
+  role: string;
+  person_id: string;
+  position: number;
+}
+
+export interface DepartmentTable {
+  id: string;
+  district_id: string;
+  kind: string;
+  name: string;
+  phone: string | null;
+  contact_person_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PersonTable {
+  id: string;
+  name: string;
+  phone: string | null;
+  /** JSON array of Role */
+  roles: string;
+  scope_grid_node_id: string | null;
+  /** JSON array of site ids (property managers) */
+  scope_site_ids: string;
+  password_hash: string | null;
+  active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  person_id: string;
+  token_hash: string;
+  label: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface SiteTable {
+  id: string;
+  grid_node_id: string;
+  name: string;
+  kind: string | null;
+  building: string | null;
+  unit: string | null;
+  floor: string | null;
+  room: string | null;
+  address: string | null;
+  lat: number | null;
+  lng: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EmergencyUnitTable {
+  id: string;
+  name: string;
+  kind: string;
+  grid_node_id: string;
+  leader_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EmergencyUnitMemberTable {
+  unit_id: string;
+  person_id: string;
+  position: number;
+}
+
+export interface EmergencyUnitSiteTable {
+  unit_id: string;
+  site_id: string;
+}
+
+export interface DeviceTable {
+  id: string;
+  model_id: string;
+  type: string;
+  name: string | null;
+  serial: string | null;
+  site_id: string;
+  grid_node_id: string;
+  emergency_unit_id: string | null;
+  status: string;
+  secret_hash: string;
+  secret_rotated_at: string;
+  installed_by: string;
+  installed_at: string;
+  install_notes: string | null;
+  install_photo_url: string | null;
+  last_seen_at: string | null;
+  online: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Database {
+  grid_nodes: GridNodeTable;
+  grid_duty: GridDutyTable;
+  departments: DepartmentTable;
+  people: PersonTable;
+  api_tokens: ApiTokenTable;
+  sites: SiteTable;
+  emergency_units: EmergencyUnitTable;
+  emergency_unit_members: EmergencyUnitMemberTable;
+  emergency_unit_sites: EmergencyUnitSiteTable;
+  devices: DeviceTable;
+  audit_log: AuditLogTable;
+}
+
+export type GridNodeRow = Selectable<GridNodeTable>;
+export type PersonRow = Selectable<PersonTable>;
+export type SiteRow = Selectable<SiteTable>;
+export type DeviceRow = Selectable<DeviceTable>;
+export type NewDevice = Insertable<DeviceTable>;
+export type DeviceUpdate = Updateable<DeviceTable>;
+export type AuditRow = Selectable<AuditLogTable>;
