@@ -1,0 +1,77 @@
+import type { TSchema } from 'typebox';
+import { CommandSchema, StatusSchema } from './payloads.ts';
+
+/**
+ * Every MQTT topic of gridhub, its direction and its payload schema (DESIGN.md contract 3).
+ * Device telemetry and event payloads depend on the device's model; their schemas are on the
+ * model record (hub/src/devices/models) and listed per model in the README.
+ */
+export const TOPIC_ROOT = 'gh/v1';
+
+export type Direction = 'device→hub' | 'hub→device' | 'hub→staff' | 'staff→hub';
+
+export interface TopicSpec {
+  name: string;
+  pattern: string;
+  direction: Direction;
+  qos: 0 | 1;
+  retained: boolean;
+  payload: TSchema | 'per-model';
+  description: string;
+}
+
+export const TOPICS = {
+  telemetry: {
+    name: 'telemetry',
+    pattern: `${TOPIC_ROOT}/dev/{deviceId}/telemetry`,
+    direction: 'device→hub',
+    qos: 0,
+    retained: false,
+    payload: 'per-model',
+    description: 'Periodic readings; also counts as a heartbeat.',
+  },
+  event: {
+    name: 'event',
+    pattern: `${TOPIC_ROOT}/dev/{deviceId}/event`,
+    direction: 'device→hub',
+    qos: 1,
+    retained: false,
+    payload: 'per-model',
+    description: 'Alarms, restores, faults, presses and self-tests; each with a device-unique eventId.',
+  },
+  status: {
+    name: 'status',
+    pattern: `${TOPIC_ROOT}/dev/{deviceId}/status`,
+    direction: 'device→hub',
+    qos: 1,
+    retained: true,
+    payload: StatusSchema,
+    description: 'Birth message {"state":"online"} on connect; last will {"state":"offline"}.',
+  },
+  command: {
+    name: 'command',
+    pattern: `${TOPIC_ROOT}/dev/{deviceId}/cmd`,
+    direction: 'hub→device',
+    qos: 1,
+    retained: false,
+    payload: CommandSchema,
+    description:
+      'Commands to one device (silence, self-test, configure); the device subscribes to its own only.',
+  },
+} as const satisfies Record<string, TopicSpec>;
+
+export type DeviceTopicKind = 'telemetry' | 'event' | 'status' | 'command';
+
+const DEVICE_TOPIC = new RegExp(`^${TOPIC_ROOT}/dev/([^/+#]+)/(telemetry|event|status|cmd)$`);
+
+/** Parse a device topic; undefined when the topic is not a device topic of the contract. */
+export function parseDeviceTopic(topic: string): { deviceId: string; kind: DeviceTopicKind } | undefined {
+  const m = DEVICE_TOPIC.exec(topic);
+  if (!m) return undefined;
+  const kind = m[2] === 'cmd' ? 'command' : (m[2] as DeviceTopicKind);
+  return { deviceId: m[1] as string, kind };
+}
+
+export function deviceTopic(deviceId: string, kind: DeviceTopicKind): string {
+  return `${TOPIC_ROOT}/dev/${deviceId}/${kind === 'command' ? 'cmd' : kind}`;
+}

@@ -1,0 +1,28 @@
+import { GridhubError } from '../../errors.ts';
+import { genericModels } from './generic.ts';
+import type { DeviceModel } from './model.ts';
+import { acmeSmokeModel } from './vendor-acme-smoke.ts';
+
+export type { DeviceModel } from './model.ts';
+export { offlineAfterSeconds } from './model.ts';
+
+/** The catalogue of supported models. Adding a model is adding a record to this list. */
+export const DEVICE_MODELS: readonly DeviceModel[] = [...genericModels, acmeSmokeModel];
+
+export class ModelCatalogue {
+  private readonly byId: Map<string, DeviceModel>;
+
+  constructor(readonly models: readonly DeviceModel[] = DEVICE_MODELS) {
+    this.byId = new Map(models.map((m) => [m.id, m]));
+  }
+
+  find(id: string): DeviceModel | undefined {
+    return this.byId.get(id);
+  }
+
+  get(id: string): DeviceModel {
+    const model = this.byId.get(id);
+    if (!model) throw new GridhubError('GH_ERR_MODEL_UNKNOWN', `no device model '${id}'`);
+    return model;
+  }
+}

@@ -1,0 +1,33 @@
+import type { TSchema } from 'typebox';
+import type { DeviceType } from '../../contract/payloads.ts';
+
+/**
+ * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
+ * `decodeEvent` / `decodeTelemetry` normalise vendor polarity and codes into the generic payload
+ * of the device type, so rules never see vendor quirks. Generic models pass payloads through.
+ */
+export interface DeviceModel {
+  id: string;
+  type: DeviceType;
+  vendor: string;
+  name: { zh: string; en: string };
+  /** schema of what this model puts on the event topic */
+  eventSchema: TSchema;
+  /** schema of what this model puts on the telemetry topic */
+  telemetrySchema: TSchema;
+  /** expected heartbeat (telemetry or status) interval, seconds */
+  heartbeatIntervalS: number;
+  /** extra silence tolerated after a missed heartbeat before the device counts as offline, seconds */
+  offlineGraceS: number;
+  /** mains-powered devices keep a session open; battery devices connect, report and sleep */
+  power: 'mains' | 'battery';
+  /** names of the rules that apply to this model by default */
+  defaultRules: string[];
+  decodeEvent?: (raw: Record<string, unknown>) => Record<string, unknown>;
+  decodeTelemetry?: (raw: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** Offline deadline of a model: heartbeat interval + grace. */
+export function offlineAfterSeconds(model: DeviceModel): number {
+  return model.heartbeatIntervalS + model.offlineGraceS;
+}
