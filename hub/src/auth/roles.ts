@@ -1,0 +1,37 @@
+import Type from 'typebox';
+
+export const ROLES = [
+  'admin',
+  'installer',
+  'unit-leader',
+  'grid-staff',
+  'street-duty',
+  'department',
+  'property-manager',
+] as const;
+export type Role = (typeof ROLES)[number];
+export const RoleSchema = Type.Enum(ROLES);
+
+const EVERYONE = ROLES;
+
+/**
+ * What each role may do. Jurisdiction (which grid subtree or sites) is checked separately on every
+ * target; a permission here only says the kind of action is open to the role.
+ */
+export const PERMISSIONS = {
+  'grid:read': EVERYONE,
+  'grid:write': ['admin'],
+  'people:read': ['admin', 'street-duty'],
+  'people:write': ['admin'],
+  'device:read': EVERYONE,
+  'device:register': ['admin', 'installer'],
+  'device:manage': ['admin', 'installer'],
+  'device:maintenance': ['admin', 'installer', 'property-manager'],
+  'audit:read': ['admin', 'street-duty'],
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export function roleAllows(roles: readonly Role[], permission: Permission): boolean {
+  const allowed: readonly Role[] = PERMISSIONS[permission];
+  return roles.some((r) => allowed.includes(r));
+}

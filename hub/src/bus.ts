@@ -1,0 +1,54 @@
+import type { Logger } from './logger.ts';
+
+export interface DeviceChanged {
+  deviceId: string;
+  change: 'registered' | 'moved' | 'credentials' | 'status';
+}
+
+/** Each bus event and its payload type. Later modules extend this map. */
+export interface BusEvents {
+  'device.changed': DeviceChanged;
+}
+
+type Listener<T> = (payload: T) => void | Promise<void>;
+
+/**
+ * The in-process event bus. Listeners are isolated: one that throws (or rejects) is logged and the
+ * others still run, so a faulty sink never stops a ticket from being raised.
+ */
+export class Bus {
+  private readonly listeners = new Map<keyof BusEvents, Set<Listener<never>>>();
+
+  constructor(private readonly logger: Logger) {}
+
+  on<K extends keyof BusEvents>(event: K, listener: Listener<BusEvents[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  emit<K extends keyof BusEvents>(event: K, payload: BusEvents[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        const result = (listener as Listener<BusEvents[K]>)(payload);
+        if (result instanceof Promise) result.catch((err: unknown) => this.fail(event, err));
+      } catch (err) {
+        this.fail(event, err);
+      }
+    }
+  }
+
+  listenerCount(event: keyof BusEvents): number {
+    return this.listeners.get(event)?.size ?? 0;
+  }
+
+  private fail(event: keyof BusEvents, err: unknown): void {
+    this.logger.error({ err, event }, 'bus listener failed');
+  }
+}
