@@ -1,0 +1,166 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import Type from 'typebox';
+import type { AccessService } from '../auth/access.ts';
+import type { ModelCatalogue } from '../devices/models/index.ts';
+import type { DeviceRegistry } from '../devices/registry.ts';
+import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
+import type { GridDirectory } from '../grid/grid-directory.ts';
+import { schemaProblems } from '../grid/schema-problems.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Db } from '../store/store.ts';
+import { authPlugin } from './auth.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { gridRoutes } from './routes/grid.ts';
+import { modelRoutes } from './routes/models.ts';
+import { tokenRoutes } from './routes/people.ts';
+import { ErrorResponse } from './schemas.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  ready(): boolean;
+}
+
+export interface ApiDeps {
+  logger: Logger;
+  db: Db;
+  access: AccessService;
+  registry: DeviceRegistry;
+  models: ModelCatalogue;
+  directory: GridDirectory;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  version: string;
+}
+
+/** The REST API; tests build it and `inject()`, the server entry only listens. */
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.bodyLimitBytes,
+    trustProxy: deps.trustProxy,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(ErrorResponse);
+
+  app.setErrorHandler((err: FastifyError | GridhubError, req, reply) => {
+    let body: ErrorBody;
+    let status: number;
+    if (isGridhubError(err)) {
+      status = err.status;
+      body = err.toBody();
+    } else if (err.validation) {
+      status = 400;
+      const problems = schemaProblems(err.validation as never).map((p) => ({
+        ...p,
+        path: `${err.validationContext ?? 'body'}${p.path === '(root)' ? '' : `.${p.path}`}`,
+      }));
+      body = new GridhubError(
+        'GH_ERR_VALIDATION',
+        problems.map((p) => `${p.path}: ${p.message}`).join('; '),
+        { problems },
+      ).toBody();
+    } else if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      status = 413;
+      body = new GridhubError('GH_ERR_PAYLOAD_TOO_LARGE').toBody();
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode;
+      const code =
+        status === 404 ? 'GH_ERR_NOT_FOUND' : status === 415 ? 'GH_ERR_VALIDATION' : 'GH_ERR_VALIDATION';
+      body = new GridhubError(code, err.message).toBody();
+    } else {
+      status = 500;
+      req.log.error({ err }, 'unhandled error');
+      body = new GridhubError('GH_ERR_INTERNAL').toBody();
+    }
+    deps.metrics.errors.inc({ code: body.error.code, source: 'http' });
+    if (status < 500) req.log.info({ code: body.error.code, url: req.url, status }, 'request refused');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send(new GridhubError('GH_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody()),
+  );
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpRequests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unknown',
+      status: reply.statusCode,
+    });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'gridhub API',
+        version: deps.version,
+        description: 'Community IoT hub for grid-based governance.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: {
+      buildLocalReference: (json, _base, _frag, i) => (json.$id as string | undefined) ?? `def-${i}`,
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const Health = Type.Object({
+    status: Type.String(),
+    checks: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+  });
+  app.get(
+    '/health',
+    { schema: { tags: ['ops'], summary: 'Alive', security: [], response: { 200: Health } } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Ready: store open and broker listening',
+        security: [],
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (_req, reply) => {
+      const checks = Object.fromEntries(deps.readiness.map((c) => [c.name, c.ready()]));
+      const ok = Object.values(checks).every(Boolean);
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    },
+  );
+  app.get(
+    '/metrics',
+    { schema: { tags: ['ops'], summary: 'Prometheus metrics', security: [], hide: false } },
+    async (_req, reply) =>
+      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+
+  await app.register(
+    async (api) => {
+      await api.register(authPlugin, { access: deps.access });
+      await api.register(deviceRoutes, { prefix: '/devices', registry: deps.registry });
+      await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
+      await api.register(gridRoutes, { db: deps.db, directory: deps.directory });
+      await api.register(tokenRoutes, { access: deps.access });
+      await api.register(auditRoutes, { db: deps.db });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,130 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import {
+  CsvImportResult,
+  DeviceList,
+  DeviceListQuery,
+  DeviceView,
+  DeviceWithSecret,
+  RegisterDeviceBody,
+} from '../../devices/device-schemas.ts';
+import type { DeviceRegistry } from '../../devices/registry.ts';
+import { IdSchema } from '../../grid/community-schema.ts';
+import { errorResponses, IdParams } from '../schemas.ts';
+
+const tags = ['devices'];
+const Reason = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+
+export const deviceRoutes: FastifyPluginAsyncTypebox<{ registry: DeviceRegistry }> = async (
+  app,
+  { registry },
+) => {
+  app.post(
+    '/',
+    {
+      schema: {
+        tags,
+        summary: 'Register a device; the response carries its secret, shown only this once',
+        body: RegisterDeviceBody,
+        response: { 201: DeviceWithSecret, ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await registry.register(req.principal, req.body)),
+  );
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags,
+        summary: 'List devices in your jurisdiction',
+        querystring: DeviceListQuery,
+        response: { 200: DeviceList, ...errorResponses },
+      },
+    },
+    async (req) => registry.list(req.principal, req.query),
+  );
+
+  // CSV arrives as text/csv; keep it a string for the importer.
+  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.post(
+    '/import',
+    {
+      schema: {
+        tags,
+        summary:
+          'Bulk-register devices from CSV (all-or-nothing); dryRun=true reports every bad row and writes nothing',
+        description:
+          'Columns: id, model, site, name, serial, gridNode, emergencyUnit, installNotes (model and site required). See hub/examples/devices.csv.',
+        querystring: Type.Object({ dryRun: Type.Boolean({ default: false }) }),
+        body: Type.String({ description: 'CSV text (Content-Type: text/csv)' }),
+        response: { 200: CsvImportResult, ...errorResponses },
+      },
+    },
+    async (req) => registry.importCsv(req.principal, req.body, req.query.dryRun),
+  );
+
+  app.get(
+    '/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One device',
+        params: IdParams,
+        response: { 200: DeviceView, ...errorResponses },
+      },
+    },
+    async (req) => registry.get(req.principal, req.params.id),
+  );
+
+  app.post(
+    '/:id/move',
+    {
+      schema: {
+        tags,
+        summary: 'Move a device to another site (grid node and emergency unit follow the site)',
+        params: IdParams,
+        body: Type.Object({ site: IdSchema }, { additionalProperties: false }),
+        response: { 200: DeviceView, ...errorResponses },
+      },
+    },
+    async (req) => registry.move(req.principal, req.params.id, req.body.site),
+  );
+
+  app.post(
+    '/:id/rotate-secret',
+    {
+      schema: {
+        tags,
+        summary: 'Issue a new secret; the old one stops working at once',
+        params: IdParams,
+        response: { 200: DeviceWithSecret, ...errorResponses },
+      },
+    },
+    async (req) => registry.rotateSecret(req.principal, req.params.id),
+  );
+
+  const lifecycle = [
+    ['maintenance', 'maintenance', 'Put a device into maintenance'],
+    ['resume', 'active', 'Return a device from maintenance to service'],
+    ['decommission', 'decommissioned', 'Decommission a device; its credentials stop working at once'],
+  ] as const;
+  for (const [path, status, summary] of lifecycle) {
+    app.post(
+      `/:id/${path}`,
+      {
+        schema: {
+          tags,
+          summary,
+          params: IdParams,
+          body: Type.Optional(Reason),
+          response: { 200: DeviceView, ...errorResponses },
+        },
+      },
+      async (req) => registry.setStatus(req.principal, req.params.id, status, req.body?.reason),
+    );
+  }
+};

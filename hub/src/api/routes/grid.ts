@@ -1,0 +1,198 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type, { type TSchema } from 'typebox';
+import { parse as parseYaml } from 'yaml';
+import { actorOf, type Principal, requirePermission } from '../../auth/principal.ts';
+import { GridhubError } from '../../errors.ts';
+import { importCommunity } from '../../grid/community-import.ts';
+import {
+  type CommunityFile,
+  DepartmentInput,
+  EmergencyUnitInput,
+  GridNodeInput,
+  GridNodeView,
+  ImportSummary,
+  PersonInput,
+  PersonView,
+  SiteInput,
+  SiteView,
+} from '../../grid/community-schema.ts';
+import type { GridDirectory } from '../../grid/grid-directory.ts';
+import type { Db } from '../../store/store.ts';
+import { errorResponses, IdParams } from '../schemas.ts';
+
+const tags = ['grid'];
+
+/** The body of a single-entry PUT: the community-file entry, with the id taken from the URL. */
+function withoutId<T extends TSchema>(schema: T): TSchema {
+  const s = schema as unknown as { properties: Record<string, unknown>; required?: string[] };
+  const { id: _, ...properties } = s.properties;
+  return { ...s, properties, required: (s.required ?? []).filter((r) => r !== 'id') } as unknown as TSchema;
+}
+
+export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDirectory }> = async (
+  app,
+  { db, directory },
+) => {
+  const load = async (principal: Principal, doc: unknown) => {
+    requirePermission(principal, 'grid:write');
+    return importCommunity(db, doc, actorOf(principal));
+  };
+
+  app.addContentTypeParser(
+    ['application/yaml', 'text/yaml', 'application/x-yaml'],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      try {
+        done(null, parseYaml(body as string));
+      } catch (err) {
+        done(
+          new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),
+          undefined,
+        );
+      }
+    },
+  );
+
+  app.post(
+    '/grid/import',
+    {
+      schema: {
+        tags,
+        summary: 'Load a community file (JSON or YAML): idempotent, all-or-nothing, every problem listed',
+        description:
+          'See hub/examples/community.yaml. Entries are upserted by id; entries absent from the file are left alone.',
+        response: { 200: ImportSummary, ...errorResponses },
+      },
+    },
+    async (req) => load(req.principal, req.body),
+  );
+
+  const entries = [
+    {
+      path: '/grid/nodes',
+      key: 'gridNodes',
+      schema: GridNodeInput,
+      view: GridNodeView,
+      list: (p: Principal) => directory.nodes(p),
+    },
+    {
+      path: '/sites',
+      key: 'sites',
+      schema: SiteInput,
+      view: SiteView,
+      list: (p: Principal) => directory.sites(p),
+    },
+    {
+      path: '/emergency-units',
+      key: 'emergencyUnits',
+      schema: EmergencyUnitInput,
+      view: EmergencyUnitInput,
+      list: (p: Principal) => directory.emergencyUnits(p),
+    },
+    {
+      path: '/departments',
+      key: 'departments',
+      schema: DepartmentInput,
+      view: DepartmentInput,
+      list: (p: Principal) => directory.departments(p),
+    },
+    {
+      path: '/people',
+      key: 'people',
+      schema: PersonInput,
+      view: PersonView,
+      list: (p: Principal) => directory.people(p),
+    },
+  ] as const;
+
+  for (const entry of entries) {
+    const section = entry.path.replace(/^\//, '').split('/')[0] ?? 'grid';
+    app.get(
+      entry.path,
+      {
+        schema: {
+          tags: [section],
+          summary: `List ${entry.key} in your jurisdiction`,
+          response: { 200: Type.Array(entry.view as TSchema), ...errorResponses },
+        },
+      },
+      async (req) => entry.list(req.principal) as Promise<unknown[]>,
+    );
+    app.get(
+      `${entry.path}/:id`,
+      {
+        schema: {
+          tags: [section],
+          summary: `One of ${entry.key}`,
+          params: IdParams,
+          response: { 200: entry.view as TSchema, ...errorResponses },
+        },
+      },
+      async (req): Promise<unknown> => {
+        if (entry.key === 'gridNodes') return directory.node(req.principal, req.params.id);
+        const found = (await entry.list(req.principal)).find((e) => e.id === req.params.id);
+        if (!found)
+          throw new GridhubError(
+            'GH_ERR_NOT_FOUND',
+            `no ${entry.key} entry '${req.params.id}' in your jurisdiction`,
+          );
+        return found;
+      },
+    );
+    app.put(
+      `${entry.path}/:id`,
+      {
+        schema: {
+          tags: [section],
+          summary: `Create or update one of ${entry.key} (same rules as the community file)`,
+          params: IdParams,
+          body: withoutId(entry.schema),
+          response: { 200: ImportSummary, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const doc: CommunityFile = { [entry.key]: [{ ...(req.body as object), id: req.params.id }] };
+        return load(req.principal, doc);
+      },
+    );
+  }
+
+  app.get(
+    '/grid/summary',
+    {
+      schema: {
+        tags,
+        summary: 'Your grid subtree with device counts',
+        response: {
+          200: Type.Array(
+            Type.Object({ id: Type.String(), devices: Type.Integer(), offline: Type.Integer() }),
+          ),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const nodes = await directory.nodes(req.principal);
+      const counts = await db
+        .selectFrom('devices')
+        .select([
+          'grid_node_id',
+          (eb) => eb.fn.countAll<number>().as('n'),
+          (eb) => eb.fn.sum<number>(eb('online', '=', 0)).as('offline'),
+        ])
+        .where('status', '!=', 'decommissioned')
+        .groupBy('grid_node_id')
+        .execute();
+      return nodes.map((n) => {
+        const under = counts.filter((c) =>
+          nodes.find((m) => m.id === c.grid_node_id)?.path.startsWith(n.path),
+        );
+        return {
+          id: n.id,
+          devices: under.reduce((a, c) => a + Number(c.n), 0),
+          offline: under.reduce((a, c) => a + Number(c.offline), 0),
+        };
+      });
+    },
+  );
+};

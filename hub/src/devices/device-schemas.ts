@@ -1,0 +1,88 @@
+import Type from 'typebox';
+import { DeviceTypeSchema } from '../contract/payloads.ts';
+import { IdSchema } from '../grid/community-schema.ts';
+
+export const DEVICE_STATUSES = ['provisioned', 'active', 'maintenance', 'decommissioned'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+export const DeviceStatusSchema = Type.Enum(DEVICE_STATUSES);
+
+export const DeviceView = Type.Object({
+  id: Type.String(),
+  model: Type.String(),
+  type: DeviceTypeSchema,
+  name: Type.Union([Type.String(), Type.Null()]),
+  serial: Type.Union([Type.String(), Type.Null()]),
+  siteId: Type.String(),
+  gridNodeId: Type.String(),
+  emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+  status: DeviceStatusSchema,
+  online: Type.Boolean(),
+  lastSeenAt: Type.Union([Type.String(), Type.Null()]),
+  installedBy: Type.String(),
+  installedAt: Type.String(),
+  installNotes: Type.Union([Type.String(), Type.Null()]),
+  installPhotoUrl: Type.Union([Type.String(), Type.Null()]),
+  secretRotatedAt: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+export type DeviceView = Type.Static<typeof DeviceView>;
+
+export const RegisterDeviceBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1, description: 'device model id (GET /api/v1/device-models)' }),
+    site: IdSchema,
+    id: Type.Optional(IdSchema),
+    name: Type.Optional(Type.String({ maxLength: 100 })),
+    serial: Type.Optional(Type.String({ maxLength: 64, description: 'IMEI or vendor serial' })),
+    gridNode: Type.Optional(IdSchema),
+    emergencyUnit: Type.Optional(IdSchema),
+    installNotes: Type.Optional(Type.String({ maxLength: 1000 })),
+    installPhotoUrl: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type RegisterDeviceBody = Type.Static<typeof RegisterDeviceBody>;
+
+export const DeviceWithSecret = Type.Object({
+  device: DeviceView,
+  secret: Type.String({ description: 'shown only this once; the hub keeps only its SHA-256 hash' }),
+});
+
+export const DeviceListQuery = Type.Object({
+  grid: Type.Optional(IdSchema),
+  site: Type.Optional(IdSchema),
+  type: Type.Optional(DeviceTypeSchema),
+  model: Type.Optional(Type.String()),
+  status: Type.Optional(DeviceStatusSchema),
+  online: Type.Optional(Type.Boolean()),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+export type DeviceListQuery = Type.Static<typeof DeviceListQuery>;
+
+export const DeviceList = Type.Object({ total: Type.Integer(), items: Type.Array(DeviceView) });
+
+/** CSV import: one problem per bad cell, with the file line it came from. */
+export const CsvProblem = Type.Object({ line: Type.Integer(), column: Type.String(), reason: Type.String() });
+export type CsvProblem = Type.Static<typeof CsvProblem>;
+
+export const CSV_COLUMNS = [
+  'id',
+  'model',
+  'site',
+  'name',
+  'serial',
+  'gridNode',
+  'emergencyUnit',
+  'installNotes',
+] as const;
+export const CSV_REQUIRED = ['model', 'site'] as const;
+
+export const CsvImportResult = Type.Object({
+  dryRun: Type.Boolean(),
+  rows: Type.Integer(),
+  problems: Type.Array(CsvProblem),
+  registered: Type.Array(Type.Object({ line: Type.Integer(), id: Type.String(), secret: Type.String() })),
+});
+export type CsvImportResult = Type.Static<typeof CsvImportResult>;

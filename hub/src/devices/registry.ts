@@ -1,0 +1,485 @@
+import { randomBytes } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { appendAudit } from '../audit/audit-log.ts';
+import { newToken, sha256Hex } from '../auth/credentials.ts';
+import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
+import type { Bus } from '../bus.ts';
+import { type ErrorCode, GridhubError } from '../errors.ts';
+import type { Db } from '../store/store.ts';
+import type { Database, DeviceRow } from '../store/tables.ts';
+import {
+  CSV_COLUMNS,
+  CSV_REQUIRED,
+  type CsvImportResult,
+  type CsvProblem,
+  type DeviceListQuery,
+  type DeviceStatus,
+  type DeviceView,
+  type RegisterDeviceBody,
+} from './device-schemas.ts';
+import type { ModelCatalogue } from './models/index.ts';
+
+type Trx = Transaction<Database> | Kysely<Database>;
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const TYPE_PREFIX: Record<string, string> = {
+  'panic-button': 'pb',
+  'smoke-detector': 'sd',
+  'water-leak': 'wl',
+  'water-level': 'wv',
+  'elevator-monitor': 'el',
+};
+
+export function toDeviceView(row: DeviceRow): DeviceView {
+  return {
+    id: row.id,
+    model: row.model_id,
+    type: row.type as DeviceView['type'],
+    name: row.name,
+    serial: row.serial,
+    siteId: row.site_id,
+    gridNodeId: row.grid_node_id,
+    emergencyUnitId: row.emergency_unit_id,
+    status: row.status as DeviceStatus,
+    online: row.online === 1,
+    lastSeenAt: row.last_seen_at,
+    installedBy: row.installed_by,
+    installedAt: row.installed_at,
+    installNotes: row.install_notes,
+    installPhotoUrl: row.install_photo_url,
+    secretRotatedAt: row.secret_rotated_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** A problem with one field of a registration, in terms both the API and the CSV report use. */
+interface FieldProblem {
+  field: string;
+  code: ErrorCode;
+  reason: string;
+}
+
+interface Planned {
+  id: string;
+  modelId: string;
+  type: string;
+  siteId: string;
+  gridNodeId: string;
+  emergencyUnitId: string | null;
+}
+
+/** Lifecycle moves allowed from each status (DESIGN.md: provisioned → active → maintenance → decommissioned). */
+const LIFECYCLE: Record<DeviceStatus, readonly DeviceStatus[]> = {
+  provisioned: ['maintenance', 'decommissioned', 'active'],
+  active: ['maintenance', 'decommissioned'],
+  maintenance: ['active', 'decommissioned'],
+  decommissioned: [],
+};
+
+/**
+ * The installers' device registry. Every change is scoped to the caller's jurisdiction and audited
+ * in the same transaction; secrets are returned once and kept only as SHA-256 hashes.
+ */
+export class DeviceRegistry {
+  constructor(
+    private readonly db: Db,
+    private readonly models: ModelCatalogue,
+    private readonly bus: Bus,
+  ) {}
+
+  /** Resolve model, site, grid node and emergency unit of a registration; every problem is listed. */
+  private async plan(trx: Trx, principal: Principal, input: RegisterDeviceBody, takenIds: Set<string>) {
+    const problems: FieldProblem[] = [];
+    const model = this.models.find(input.model);
+    if (!model)
+      problems.push({
+        field: 'model',
+        code: 'GH_ERR_MODEL_UNKNOWN',
+        reason: `unknown model '${input.model}'`,
+      });
+
+    let id = input.id;
+    if (id !== undefined) {
+      if (!ID_PATTERN.test(id))
+        problems.push({ field: 'id', code: 'GH_ERR_VALIDATION', reason: `invalid id '${id}'` });
+      else if (takenIds.has(id))
+        problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `id '${id}' appears twice` });
+      else if (await trx.selectFrom('devices').select('id').where('id', '=', id).executeTakeFirst()) {
+        problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `device '${id}' already exists` });
+      }
+    }
+
+    const site = await trx
+      .selectFrom('sites')
+      .innerJoin('grid_nodes', 'grid_nodes.id', 'sites.grid_node_id')
+      .select(['sites.id', 'sites.grid_node_id', 'grid_nodes.path'])
+      .where('sites.id', '=', input.site)
+      .executeTakeFirst();
+    let gridNodeId = site?.grid_node_id;
+    let emergencyUnitId: string | null = null;
+    if (!site) {
+      problems.push({ field: 'site', code: 'GH_ERR_SITE_UNKNOWN', reason: `unknown site '${input.site}'` });
+    } else if (!covers(principal.jurisdiction, { gridPath: site.path, siteId: site.id })) {
+      problems.push({
+        field: 'site',
+        code: 'GH_ERR_FORBIDDEN_SCOPE',
+        reason: `site '${site.id}' is outside your jurisdiction`,
+      });
+    } else {
+      if (input.gridNode !== undefined && input.gridNode !== site.grid_node_id) {
+        // A device may be bound to a coarser grid than its site's (an ancestor), never to an unrelated
+        // one: a device wired to the wrong grid is exactly what installers must never suffer.
+        const given = await trx
+          .selectFrom('grid_nodes')
+          .select('path')
+          .where('id', '=', input.gridNode)
+          .executeTakeFirst();
+        if (!given)
+          problems.push({
+            field: 'gridNode',
+            code: 'GH_ERR_GRID_NODE_UNKNOWN',
+            reason: `unknown grid node '${input.gridNode}'`,
+          });
+        else if (
+          !site.path.startsWith(given.path) ||
+          !covers(principal.jurisdiction, { gridPath: given.path })
+        ) {
+          problems.push({
+            field: 'gridNode',
+            code: 'GH_ERR_VALIDATION',
+            reason: `grid node '${input.gridNode}' does not contain site '${site.id}' within your jurisdiction`,
+          });
+        } else gridNodeId = input.gridNode;
+      }
+      if (input.emergencyUnit !== undefined) {
+        const unit = await trx
+          .selectFrom('emergency_units')
+          .select('id')
+          .where('id', '=', input.emergencyUnit)
+          .executeTakeFirst();
+        if (!unit) {
+          problems.push({
+            field: 'emergencyUnit',
+            code: 'GH_ERR_EMERGENCY_UNIT_UNKNOWN',
+            reason: `unknown emergency unit '${input.emergencyUnit}'`,
+          });
+        } else emergencyUnitId = unit.id;
+      } else {
+        const covering = await trx
+          .selectFrom('emergency_unit_sites')
+          .select('unit_id')
+          .where('site_id', '=', site.id)
+          .executeTakeFirst();
+        emergencyUnitId = covering?.unit_id ?? null;
+      }
+    }
+    if (problems.length > 0 || !model || !site || !gridNodeId) return { problems } as const;
+    id ??= `${TYPE_PREFIX[model.type] ?? 'dv'}-${randomBytes(6).toString('hex')}`;
+    takenIds.add(id);
+    const planned: Planned = {
+      id,
+      modelId: model.id,
+      type: model.type,
+      siteId: site.id,
+      gridNodeId,
+      emergencyUnitId,
+    };
+    return { problems, planned } as const;
+  }
+
+  private async insert(
+    trx: Trx,
+    principal: Principal,
+    p: Planned,
+    input: RegisterDeviceBody,
+  ): Promise<string> {
+    const secret = newToken('ghd');
+    const now = new Date().toISOString();
+    await trx
+      .insertInto('devices')
+      .values({
+        id: p.id,
+        model_id: p.modelId,
+        type: p.type,
+        name: input.name ?? null,
+        serial: input.serial ?? null,
+        site_id: p.siteId,
+        grid_node_id: p.gridNodeId,
+        emergency_unit_id: p.emergencyUnitId,
+        status: 'provisioned',
+        secret_hash: sha256Hex(secret),
+        secret_rotated_at: now,
+        installed_by: principal.personId,
+        installed_at: now,
+        install_notes: input.installNotes ?? null,
+        install_photo_url: input.installPhotoUrl ?? null,
+        last_seen_at: null,
+        online: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    await appendAudit(trx, {
+      actor: actorOf(principal),
+      action: 'device.register',
+      entityType: 'device',
+      entityId: p.id,
+      data: { model: p.modelId, site: p.siteId, gridNode: p.gridNodeId, emergencyUnit: p.emergencyUnitId },
+    });
+    return secret;
+  }
+
+  async register(
+    principal: Principal,
+    input: RegisterDeviceBody,
+  ): Promise<{ device: DeviceView; secret: string }> {
+    requirePermission(principal, 'device:register');
+    const { id, secret } = await this.db.transaction().execute(async (trx) => {
+      const result = await this.plan(trx, principal, input, new Set());
+      const first = result.problems[0];
+      if (first || !result.planned) {
+        throw new GridhubError(first?.code ?? 'GH_ERR_VALIDATION', first?.reason, {
+          problems: result.problems.map(({ field, reason }) => ({ field, reason })),
+        });
+      }
+      return { id: result.planned.id, secret: await this.insert(trx, principal, result.planned, input) };
+    });
+    const device = await this.getRow(id);
+    this.bus.emit('device.changed', { deviceId: id, change: 'registered' });
+    return { device: toDeviceView(device), secret };
+  }
+
+  /**
+   * Bulk registration from CSV (columns in CSV_COLUMNS, header required). A dry run reports every
+   * bad row and writes nothing; a real import is one transaction: all rows or none.
+   */
+  async importCsv(principal: Principal, csv: string, dryRun: boolean): Promise<CsvImportResult> {
+    requirePermission(principal, 'device:register');
+    let records: { record: Record<string, string>; info: { lines: number } }[];
+    try {
+      records = parseCsv(csv.replace(/^\uFEFF/, ''), {
+        columns: (header: string[]) => header.map((h) => h.trim()),
+        skip_empty_lines: true,
+        trim: true,
+        info: true,
+      });
+    } catch (err) {
+      const e = err as Error & { lines?: number };
+      throw new GridhubError('GH_ERR_CSV_INVALID', `CSV is not readable: ${e.message}`, {
+        problems: [{ line: e.lines ?? 1, column: '', reason: e.message }],
+      });
+    }
+    const problems: CsvProblem[] = [];
+    const header = records[0]
+      ? Object.keys(records[0].record)
+      : (csv
+          .split(/\r?\n/, 1)[0]
+          ?.split(',')
+          .map((h) => h.trim()) ?? []);
+    for (const col of header) {
+      if (!(CSV_COLUMNS as readonly string[]).includes(col))
+        problems.push({
+          line: 1,
+          column: col,
+          reason: `unknown column (expected ${CSV_COLUMNS.join(', ')})`,
+        });
+    }
+    for (const col of CSV_REQUIRED) {
+      if (!header.includes(col))
+        problems.push({ line: 1, column: col, reason: 'required column is missing' });
+    }
+    if (problems.length > 0) return { dryRun, rows: records.length, problems, registered: [] };
+
+    const run = async (trx: Trx) => {
+      const taken = new Set<string>();
+      const planned: { line: number; input: RegisterDeviceBody; planned: Planned }[] = [];
+      for (const { record, info } of records) {
+        const line = info.lines;
+        const input: RegisterDeviceBody = { model: record.model ?? '', site: record.site ?? '' };
+        for (const col of ['id', 'name', 'serial', 'gridNode', 'emergencyUnit', 'installNotes'] as const) {
+          if (record[col]) input[col] = record[col];
+        }
+        for (const col of CSV_REQUIRED)
+          if (!record[col]) problems.push({ line, column: col, reason: 'required value is empty' });
+        if (!record.model || !record.site) continue;
+        const result = await this.plan(trx, principal, input, taken);
+        for (const p of result.problems) problems.push({ line, column: p.field, reason: p.reason });
+        if (result.planned) planned.push({ line, input, planned: result.planned });
+      }
+      if (dryRun || problems.length > 0) return [];
+      const registered: CsvImportResult['registered'] = [];
+      for (const p of planned) {
+        registered.push({
+          line: p.line,
+          id: p.planned.id,
+          secret: await this.insert(trx, principal, p.planned, p.input),
+        });
+      }
+      return registered;
+    };
+    const registered = dryRun ? await run(this.db) : await this.db.transaction().execute(run);
+    if (!dryRun && problems.length > 0) {
+      throw new GridhubError('GH_ERR_CSV_INVALID', `${problems.length} problem(s); nothing was imported`, {
+        problems,
+      });
+    }
+    for (const r of registered) this.bus.emit('device.changed', { deviceId: r.id, change: 'registered' });
+    return { dryRun, rows: records.length, problems, registered };
+  }
+
+  private async getRow(id: string): Promise<DeviceRow> {
+    const row = await this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new GridhubError('GH_ERR_DEVICE_UNKNOWN', `no device '${id}'`);
+    return row;
+  }
+
+  /** A device the principal may see, or 404/403. */
+  private async visible(principal: Principal, id: string): Promise<DeviceRow> {
+    requirePermission(principal, 'device:read');
+    const row = await this.db
+      .selectFrom('devices')
+      .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
+      .selectAll('devices')
+      .select('grid_nodes.path as grid_path')
+      .where('devices.id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw new GridhubError('GH_ERR_DEVICE_UNKNOWN', `no device '${id}'`);
+    requireScope(principal, { gridPath: row.grid_path, siteId: row.site_id }, `device '${id}'`);
+    const { grid_path: _, ...device } = row;
+    return device;
+  }
+
+  async get(principal: Principal, id: string): Promise<DeviceView> {
+    return toDeviceView(await this.visible(principal, id));
+  }
+
+  async list(principal: Principal, q: DeviceListQuery): Promise<{ total: number; items: DeviceView[] }> {
+    requirePermission(principal, 'device:read');
+    let query = this.db
+      .selectFrom('devices')
+      .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id');
+    const j = principal.jurisdiction;
+    if (j.kind === 'grid')
+      query = query.where(sql<boolean>`substr(grid_nodes.path, 1, ${j.path.length}) = ${j.path}`);
+    if (j.kind === 'sites')
+      query = query.where('devices.site_id', 'in', j.siteIds.length > 0 ? j.siteIds : ['\u0000']);
+    if (q.grid) {
+      const node = await this.db
+        .selectFrom('grid_nodes')
+        .select('path')
+        .where('id', '=', q.grid)
+        .executeTakeFirst();
+      if (!node) throw new GridhubError('GH_ERR_GRID_NODE_UNKNOWN', `no grid node '${q.grid}'`);
+      query = query.where(sql<boolean>`substr(grid_nodes.path, 1, ${node.path.length}) = ${node.path}`);
+    }
+    if (q.site) query = query.where('devices.site_id', '=', q.site);
+    if (q.type) query = query.where('devices.type', '=', q.type);
+    if (q.model) query = query.where('devices.model_id', '=', q.model);
+    if (q.status) query = query.where('devices.status', '=', q.status);
+    if (q.online !== undefined) query = query.where('devices.online', '=', q.online ? 1 : 0);
+    const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const rows = await query
+      .selectAll('devices')
+      .orderBy('devices.id')
+      .limit(q.limit)
+      .offset(q.offset)
+      .execute();
+    return { total: Number(total.n), items: rows.map(toDeviceView) };
+  }
+
+  async move(principal: Principal, id: string, siteId: string): Promise<DeviceView> {
+    requirePermission(principal, 'device:manage');
+    const device = await this.visible(principal, id);
+    if (device.status === 'decommissioned')
+      throw new GridhubError('GH_ERR_DEVICE_DECOMMISSIONED', `device '${id}' is decommissioned`);
+    await this.db.transaction().execute(async (trx) => {
+      const result = await this.plan(trx, principal, { model: device.model_id, site: siteId }, new Set([id]));
+      const first = result.problems[0];
+      if (first || !result.planned) throw new GridhubError(first?.code ?? 'GH_ERR_VALIDATION', first?.reason);
+      const { gridNodeId, emergencyUnitId } = result.planned;
+      await trx
+        .updateTable('devices')
+        .set({
+          site_id: siteId,
+          grid_node_id: gridNodeId,
+          emergency_unit_id: emergencyUnitId,
+          updated_at: new Date().toISOString(),
+        })
+        .where('id', '=', id)
+        .execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'device.move',
+        entityType: 'device',
+        entityId: id,
+        data: {
+          from: { site: device.site_id, gridNode: device.grid_node_id },
+          to: { site: siteId, gridNode: gridNodeId },
+        },
+      });
+    });
+    this.bus.emit('device.changed', { deviceId: id, change: 'moved' });
+    return toDeviceView(await this.getRow(id));
+  }
+
+  async rotateSecret(principal: Principal, id: string): Promise<{ device: DeviceView; secret: string }> {
+    requirePermission(principal, 'device:manage');
+    const device = await this.visible(principal, id);
+    if (device.status === 'decommissioned')
+      throw new GridhubError('GH_ERR_DEVICE_DECOMMISSIONED', `device '${id}' is decommissioned`);
+    const secret = newToken('ghd');
+    await this.db.transaction().execute(async (trx) => {
+      const now = new Date().toISOString();
+      await trx
+        .updateTable('devices')
+        .set({ secret_hash: sha256Hex(secret), secret_rotated_at: now, updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'device.rotate-secret',
+        entityType: 'device',
+        entityId: id,
+      });
+    });
+    // The broker drops cached credentials and the live session on this event.
+    this.bus.emit('device.changed', { deviceId: id, change: 'credentials' });
+    return { device: toDeviceView(await this.getRow(id)), secret };
+  }
+
+  async setStatus(
+    principal: Principal,
+    id: string,
+    status: DeviceStatus,
+    reason?: string,
+  ): Promise<DeviceView> {
+    requirePermission(principal, status === 'decommissioned' ? 'device:manage' : 'device:maintenance');
+    const device = await this.visible(principal, id);
+    const from = device.status as DeviceStatus;
+    if (from === status) return toDeviceView(device);
+    if (!LIFECYCLE[from].includes(status)) {
+      throw new GridhubError('GH_ERR_INVALID_TRANSITION', `a ${from} device cannot become ${status}`);
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('devices')
+        .set({ status, updated_at: new Date().toISOString() })
+        .where('id', '=', id)
+        .execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: `device.${status === 'active' ? 'resume' : status}`,
+        entityType: 'device',
+        entityId: id,
+        data: { from, to: status, reason: reason ?? null },
+      });
+    });
+    this.bus.emit('device.changed', {
+      deviceId: id,
+      change: status === 'decommissioned' ? 'credentials' : 'status',
+    });
+    return toDeviceView(await this.getRow(id));
+  }
+}

@@ -1,0 +1,48 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The hub's Prometheus metrics, one registry per hub instance (no global default registry), so
+ * tests that run two hubs in one process never mix their counts.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'gridhub_http_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly errors = new Counter({
+    name: 'gridhub_errors_total',
+    help: 'Refusals and errors by stable error code (REST and MQTT alike)',
+    labelNames: ['code', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mqttConnections = new Gauge({
+    name: 'gridhub_mqtt_connections',
+    help: 'Open MQTT connections by kind of client',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mqttMessages = new Counter({
+    name: 'gridhub_mqtt_messages_total',
+    help: 'MQTT messages accepted from devices, by topic kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingestLatency = new Histogram({
+    name: 'gridhub_ingest_seconds',
+    help: 'Time from broker receipt to a typed event on the bus',
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'gridhub_' });
+  }
+}
