@@ -1,0 +1,12 @@
+/**
+ * Integration-test setup: make sure the real external programs the tests speak to are installed
+ * (Debian packages, installed with apt-get when missing, as CI runs as root on a fresh machine).
+ * Each later issue adds what it needs to REQUIRED_PACKAGES.
+ */
+import { ensureDebianPackages } from './helpers/system-packages.ts';
+
+export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [];
+
+export default async function setup(): Promise<void> {
+  await ensureDebianPackages(REQUIRED_PACKAGES);
+}

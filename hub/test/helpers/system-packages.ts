@@ -1,0 +1,28 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+
+function has(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Install the Debian packages that provide missing commands. Runs apt-get only when something is
+ * missing, so a prepared machine pays nothing. Fails loudly: a test that needs mosquitto must not
+ * quietly skip.
+ */
+export async function ensureDebianPackages(needed: { command: string; pkg: string }[]): Promise<void> {
+  const missing = [...new Set(needed.filter((n) => !has(n.command)).map((n) => n.pkg))];
+  if (missing.length === 0) return;
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const run = (args: string[]) => {
+    const [cmd, ...rest] = [...sudo, ...args];
+    execFileSync(cmd as string, rest, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  };
+  process.stderr.write(`test setup: installing ${missing.join(', ')}\n`);
+  run(['apt-get', 'update', '-qq']);
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]);
+  for (const n of needed)
+    if (!has(n.command)) throw new Error(`test setup: ${n.command} still missing after installing ${n.pkg}`);
+}

@@ -1,0 +1,131 @@
+/**
+ * Proves: stopping and starting a hub against the same data directory keeps grid, devices, tokens
+ * and audit; the real entry point (`npm start`'s command) prints where the API and MQTT listen and
+ * the bootstrap admin token, serves /ready, and exits cleanly on SIGTERM; a bad configuration value
+ * stops start-up with a message naming the key.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DeviceView } from '../../src/devices/device-schemas.ts';
+import { loadExample } from '../helpers/community.ts';
+import { ADMIN_TOKEN, startTestHub, tempDir } from '../helpers/test-hub.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+function startMain(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+describe('restart and start-up', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('keeps everything across a stop and start on the same data directory', async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const first = await startTestHub({ dataDir });
+    const { 'p-installer': installer } = await loadExample(first.api, ['p-installer']);
+    const reg = await installer?.post<{ device: DeviceView; secret: string }>('/api/v1/devices', {
+      model: 'gbt24476-elevator',
+      site: 'site-b1',
+      name: '1号楼1号梯',
+    });
+    expect(reg?.status).toBe(201);
+    const nodes = await first.api.get('/api/v1/grid/nodes');
+    const audit = await first.api.get<unknown[]>('/api/v1/audit?limit=1000');
+    await first.stop();
+
+    const second = await startTestHub({ dataDir });
+    try {
+      expect(second.hub.bootstrapToken).toBeUndefined();
+      expect((await second.api.get('/api/v1/grid/nodes')).body).toEqual(nodes.body);
+      // The installer's token from before the restart still works on the new process.
+      const again = await second.api
+        .as(installer?.token ?? '')
+        .get<DeviceView>(`/api/v1/devices/${reg?.body.device.id}`);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual(reg?.body.device);
+      expect((await second.api.get<unknown[]>('/api/v1/audit?limit=1000')).body).toEqual(audit.body);
+      expect((await second.api.get<{ intact: boolean }>('/api/v1/audit/verify')).body.intact).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('starts from the entry point, prints addresses and the admin token once, and stops on SIGTERM', async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const env = {
+      GRIDHUB_DATA_DIR: dataDir,
+      GRIDHUB_HTTP_PORT: '0',
+      GRIDHUB_MQTT_PORT: '0',
+      GRIDHUB_HTTP_HOST: '127.0.0.1',
+      GRIDHUB_LOG_LEVEL: 'warn',
+    };
+    const run = startMain(env);
+    await waitFor(() => /ghk_[A-Za-z0-9_-]{43}/.test(run.output()), {
+      timeoutMs: 30_000,
+      what: 'banner with token',
+    });
+    const text = run.output();
+    const url = /API and console\s+(http:\/\/[^/\s]+)/.exec(text)?.[1];
+    const token = /(ghk_[A-Za-z0-9_-]{43})/.exec(text)?.[1];
+    expect(text).toMatch(/MQTT\s+mqtt:\/\//);
+    expect(url).toBeDefined();
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(200);
+    const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await me.json()) as { roles: string[] }).roles).toEqual(['admin']);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+
+    // Second start on the same store: no new token is printed.
+    const rerun = startMain(env);
+    await waitFor(() => rerun.output().includes('gridhub is running'), { timeoutMs: 30_000, what: 'banner' });
+    expect(rerun.output()).not.toMatch(/ghk_/);
+    rerun.child.kill('SIGTERM');
+    expect(await rerun.exited).toBe(0);
+  });
+
+  it('refuses a bad configuration value, naming the key', async () => {
+    const run = startMain({
+      GRIDHUB_HTTP_PORT: 'abc',
+      GRIDHUB_MQTT_MAX_PAYLOAD_BYTES: '-5',
+      GRIDHUB_DATA_DIR: tempDir(),
+    });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain('http.port: must be integer');
+    expect(run.output()).toContain('mqtt.maxPayloadBytes: must be >= 256');
+  });
+
+  it('uses the configured bootstrap token instead of printing one', async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    const t = await startTestHub({ dataDir });
+    expect(t.hub.bootstrapToken).toBeUndefined();
+    expect((await t.api.get('/api/v1/me')).status).toBe(200);
+    expect(t.api.token).toBe(ADMIN_TOKEN);
+    await t.stop();
+  });
+});

@@ -1,0 +1,54 @@
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { DEVICE_TYPES } from '../../src/contract/payloads.ts';
+import { DEVICE_MODELS, ModelCatalogue } from '../../src/devices/models/index.ts';
+
+const ajv = new Ajv({ strict: false });
+
+describe('device models', () => {
+  it('covers every device type, each with compilable schemas and presence timing', () => {
+    for (const type of DEVICE_TYPES)
+      expect(
+        DEVICE_MODELS.some((m) => m.type === type),
+        type,
+      ).toBe(true);
+    for (const m of DEVICE_MODELS) {
+      expect(() => ajv.compile(m.eventSchema), m.id).not.toThrow();
+      expect(() => ajv.compile(m.telemetrySchema), m.id).not.toThrow();
+      expect(m.heartbeatIntervalS).toBeGreaterThan(0);
+      expect(m.offlineGraceS).toBeGreaterThan(0);
+    }
+    expect(new Set(DEVICE_MODELS.map((m) => m.id)).size).toBe(DEVICE_MODELS.length);
+  });
+
+  it('validates a generic smoke alarm and refuses one without an eventId', () => {
+    const schema = ajv.compile(new ModelCatalogue().get('generic-nb-smoke').eventSchema);
+    expect(schema({ eventId: 'e1', type: 'smoke.alarm', smokeDensity: 0.2 })).toBe(true);
+    expect(schema({ type: 'smoke.alarm' })).toBe(false);
+    expect(schema({ eventId: 'e1', type: 'smoke.party' })).toBe(false);
+  });
+
+  it('normalises a vendor’s codes and polarity into the generic payload', () => {
+    const acme = new ModelCatalogue().get('acme-nb-smoke-s1');
+    expect(acme.decodeEvent?.({ eventId: 'a', code: 1, density: 3 })).toEqual({
+      eventId: 'a',
+      type: 'smoke.alarm',
+      smokeDensity: 3,
+      ts: undefined,
+    });
+    expect(acme.decodeEvent?.({ eventId: 'b', code: 8, normal: 1 })).toMatchObject({
+      type: 'selftest',
+      result: 'ok',
+    });
+    expect(acme.decodeEvent?.({ eventId: 'c', code: 8, normal: 0 })).toMatchObject({
+      type: 'selftest',
+      result: 'failed',
+    });
+  });
+
+  it('refuses an unknown model with its code', () => {
+    expect(() => new ModelCatalogue().get('nope')).toThrow(
+      expect.objectContaining({ code: 'GH_ERR_MODEL_UNKNOWN' }),
+    );
+  });
+});
