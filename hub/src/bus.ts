@@ -1,3 +1,11 @@
+import type {
+  DeviceEvent,
+  DevicePlacement,
+  DeviceTelemetry,
+  PresenceChange,
+} from './contract/device-event.ts';
+import type { DeviceType } from './contract/payloads.ts';
+import type { ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface DeviceChanged {
@@ -5,9 +13,30 @@ export interface DeviceChanged {
   change: 'registered' | 'moved' | 'credentials' | 'status';
 }
 
-/** Each bus event and its payload type. Later modules extend this map. */
+/** A device's own word on its status topic: its birth message, or its last will. */
+export interface DeviceStatusReport extends DevicePlacement {
+  deviceType: DeviceType;
+  state: 'online' | 'offline';
+  receivedAt: number;
+  at: number;
+}
+
+export interface IngestRejected {
+  deviceId: string | null;
+  clientId: string;
+  topic: string;
+  code: ErrorCode;
+  reason: string;
+}
+
+/** Each bus event and its payload type. */
 export interface BusEvents {
   'device.changed': DeviceChanged;
+  'device.event': DeviceEvent;
+  'device.telemetry': DeviceTelemetry;
+  'device.status': DeviceStatusReport;
+  'device.presence': PresenceChange;
+  'ingest.rejected': IngestRejected;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

@@ -16,7 +16,8 @@ export interface TopicSpec {
   direction: Direction;
   qos: 0 | 1;
   retained: boolean;
-  payload: TSchema | 'per-model';
+  /** the payload schema, 'per-model' for device payloads, or the name of a hub TypeScript type */
+  payload: TSchema | 'per-model' | 'DeviceEvent' | 'PresenceChange';
   description: string;
 }
 
@@ -58,7 +59,35 @@ export const TOPICS = {
     description:
       'Commands to one device (silence, self-test, configure); the device subscribes to its own only.',
   },
+  hubEvent: {
+    name: 'hubEvent',
+    pattern: `${TOPIC_ROOT}/hub/event/{gridNodeId}/{siteId}/{deviceId}`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: 'DeviceEvent',
+    description:
+      'Every accepted device event, normalised. Staff clients receive only what lies in their jurisdiction.',
+  },
+  hubPresence: {
+    name: 'hubPresence',
+    pattern: `${TOPIC_ROOT}/hub/presence/{gridNodeId}/{siteId}/{deviceId}`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: 'PresenceChange',
+    description: 'A device went online or offline (connect, message, last will, deadline).',
+  },
 } as const satisfies Record<string, TopicSpec>;
+
+/** Fill a topic pattern's `{placeholders}`. */
+export function fillTopic(pattern: string, values: object): string {
+  return pattern.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = (values as Record<string, unknown>)[key];
+    if (typeof value !== 'string') throw new Error(`topic ${pattern} needs ${key}`);
+    return value;
+  });
+}
 
 export type DeviceTopicKind = 'telemetry' | 'event' | 'status' | 'command';
 

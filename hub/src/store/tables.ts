@@ -130,6 +130,21 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface DeviceEventSeenTable {
+  device_id: string;
+  event_id: string;
+  /** epoch ms */
+  received_at: number;
+}
+
+export interface DeviceCommissioningTable {
+  device_id: string;
+  /** JSON array of CommissioningRecord, newest first */
+  accepted: string;
+  rejected: string;
+  updated_at: string;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -142,6 +157,8 @@ export interface Database {
   emergency_unit_sites: EmergencyUnitSiteTable;
   devices: DeviceTable;
   audit_log: AuditLogTable;
+  device_events_seen: DeviceEventSeenTable;
+  device_commissioning: DeviceCommissioningTable;
 }
 
 export type GridNodeRow = Selectable<GridNodeTable>;
