@@ -35,6 +35,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly devicesOnline = new Gauge({
+    name: 'gridhub_devices_online',
+    help: 'Devices currently online',
+    registers: [this.registry],
+  });
+
+  readonly mqttThrottled = new Gauge({
+    name: 'gridhub_mqtt_messages_held',
+    help: 'Messages held back by per-connection rate limits right now (bounded by mqtt.maxQueuedMessages)',
+    registers: [this.registry],
+  });
+
   readonly ingestLatency = new Histogram({
     name: 'gridhub_ingest_seconds',
     help: 'Time from broker receipt to a typed event on the bus',

@@ -92,6 +92,39 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    presence: Type.Object(
+      {
+        timeScale: Type.Number({
+          default: 1,
+          exclusiveMinimum: 0,
+          description:
+            'Multiplies every model’s heartbeat interval + offline grace; below 1 for accelerated simulations and tests.',
+        }),
+        sweepMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          description: 'How often silent devices are checked against their offline deadline.',
+        }),
+        flushMs: Type.Integer({
+          default: 5000,
+          minimum: 10,
+          description:
+            'How often last-seen times are written to the store (online/offline changes are written at once).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    ingest: Type.Object(
+      {
+        dedupeRetentionHours: Type.Number({
+          default: 168,
+          exclusiveMinimum: 0,
+          description:
+            'How long a device event id is remembered, so a redelivered QoS 1 event is not processed twice.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     auth: Type.Object(
       {
         bootstrapAdminToken: Type.String({

@@ -1,0 +1,116 @@
+import type { ErrorCode } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/store.ts';
+
+export interface CommissioningRecord {
+  at: string;
+  topic: string;
+  /** event type or topic kind (telemetry, status) */
+  what: string;
+  code?: ErrorCode;
+  reason?: string;
+  duplicate?: boolean;
+  /** first bytes of the payload as text, so an installer can see what the device actually sent */
+  excerpt: string;
+}
+
+const KEEP = 10;
+const EXCERPT_BYTES = 300;
+
+interface Entry {
+  accepted: CommissioningRecord[];
+  rejected: CommissioningRecord[];
+  dirty: boolean;
+}
+
+/**
+ * The installer's view of a device: its last accepted and last rejected messages with reasons.
+ * Kept in memory on the hot path and written to the store in batches (and at stop), so a flood of
+ * bad messages costs no disk write each.
+ */
+export class CommissioningLog {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly flushMs = 2000,
+  ) {}
+
+  static excerpt(payload: Buffer): string {
+    const text = payload.subarray(0, EXCERPT_BYTES).toString('utf8');
+    return payload.length > EXCERPT_BYTES ? `${text}… (${payload.length} bytes)` : text;
+  }
+
+  /** The device's entry, loaded from the store the first time (one indexed read per device). */
+  private entry(deviceId: string): Entry {
+    let e = this.entries.get(deviceId);
+    if (!e) {
+      const row = this.store.sqlite
+        .prepare<[string], { accepted: string; rejected: string }>(
+          'SELECT accepted, rejected FROM device_commissioning WHERE device_id = ?',
+        )
+        .get(deviceId);
+      e = {
+        accepted: row ? (JSON.parse(row.accepted) as CommissioningRecord[]) : [],
+        rejected: row ? (JSON.parse(row.rejected) as CommissioningRecord[]) : [],
+        dirty: false,
+      };
+      this.entries.set(deviceId, e);
+    }
+    return e;
+  }
+
+  record(deviceId: string, outcome: 'accepted' | 'rejected', record: CommissioningRecord): void {
+    const e = this.entry(deviceId);
+    const list = e[outcome];
+    list.unshift(record);
+    if (list.length > KEEP) list.length = KEEP;
+    e.dirty = true;
+  }
+
+  async view(
+    deviceId: string,
+  ): Promise<{ accepted: CommissioningRecord[]; rejected: CommissioningRecord[] }> {
+    const e = this.entry(deviceId);
+    return { accepted: [...e.accepted], rejected: [...e.rejected] };
+  }
+
+  async flush(): Promise<void> {
+    const dirty = [...this.entries].filter(([, e]) => e.dirty);
+    if (dirty.length === 0) return;
+    for (const [, e] of dirty) e.dirty = false;
+    const now = new Date().toISOString();
+    try {
+      await this.store.db.transaction().execute(async (trx) => {
+        for (const [deviceId, e] of dirty) {
+          const values = {
+            accepted: JSON.stringify(e.accepted),
+            rejected: JSON.stringify(e.rejected),
+            updated_at: now,
+          };
+          await trx
+            .insertInto('device_commissioning')
+            .values({ device_id: deviceId, ...values })
+            .onConflict((oc) => oc.column('device_id').doUpdateSet(values))
+            .execute();
+        }
+      });
+    } catch (err) {
+      for (const [, e] of dirty) e.dirty = true;
+      this.logger.error({ err }, 'commissioning flush failed');
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.flushMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
