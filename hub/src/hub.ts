@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApi, type ReadinessCheck } from './api/app.ts';
+import { buildApi } from './api/app.ts';
 import { AccessService } from './auth/access.ts';
+import { DeviceDirectory } from './broker/device-directory.ts';
+import { GridPaths } from './broker/grid-paths.ts';
+import { MqttBroker } from './broker/mqtt-broker.ts';
 import { Bus } from './bus.ts';
 import type { Config } from './config/schema.ts';
 import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { GridDirectory } from './grid/grid-directory.ts';
+import { Ingest } from './ingest/ingest.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
+import { Presence } from './presence/presence.ts';
 import { Store } from './store/store.ts';
 
 const VERSION = (
@@ -26,6 +31,7 @@ export interface Service {
 export interface HubAddresses {
   http: string;
   mqtt: number;
+  mqttTls: number | undefined;
 }
 
 /**
@@ -37,6 +43,11 @@ export class Hub {
   readonly store: Store;
   readonly bus: Bus;
   readonly models = new ModelCatalogue();
+  readonly directory: DeviceDirectory;
+  readonly ingest: Ingest;
+  readonly presence: Presence;
+  readonly broker: MqttBroker;
+  readonly access: AccessService;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
@@ -46,8 +57,34 @@ export class Hub {
     readonly config: Config,
     readonly logger: Logger,
   ) {
-    this.store = new Store(config.dataDir, logger.child({ module: 'store' }));
-    this.bus = new Bus(logger.child({ module: 'bus' }));
+    const child = (module: string) => logger.child({ module });
+    this.store = new Store(config.dataDir, child('store'));
+    this.bus = new Bus(child('bus'));
+    this.access = new AccessService(this.store);
+    this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
+    this.ingest = new Ingest(this.store, this.models, this.bus, this.metrics, child('ingest'), {
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      dedupeRetentionMs: config.ingest.dedupeRetentionHours * 3600_000,
+    });
+    this.presence = new Presence(
+      this.store,
+      this.models,
+      this.bus,
+      this.metrics,
+      child('presence'),
+      config.presence,
+    );
+    this.broker = new MqttBroker({
+      config: config.mqtt,
+      directory: this.directory,
+      access: this.access,
+      ingest: this.ingest,
+      presence: this.presence,
+      gridPaths: new GridPaths(this.store),
+      bus: this.bus,
+      metrics: this.metrics,
+      logger: child('broker'),
+    });
   }
 
   get http(): FastifyInstance {
@@ -58,10 +95,8 @@ export class Hub {
   get addresses(): HubAddresses {
     const address = this.http.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return {
-      http: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
-      mqtt: 0,
-    };
+    const shown = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+    return { http: `http://${shown}:${address.port}`, mqtt: this.broker.port, mqttTls: this.broker.tlsPort };
   }
 
   private readonly steps: Service[] = [
@@ -69,30 +104,42 @@ export class Hub {
     {
       name: 'bootstrap-admin',
       start: async () => {
-        this.bootstrapToken = await new AccessService(this.store.db).bootstrapAdmin(
-          this.config.auth.bootstrapAdminToken,
-        );
+        this.bootstrapToken = await this.access.bootstrapAdmin(this.config.auth.bootstrapAdminToken);
       },
       stop: async () => {},
+    },
+    { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
+    { name: 'presence', start: () => this.presence.start(), stop: () => this.presence.stop() },
+    {
+      name: 'broker',
+      start: () => this.broker.start(),
+      stop: async () => {
+        await this.broker.stop();
+        this.directory.clear();
+      },
     },
     {
       name: 'http',
       start: async () => {
         const db = this.store.db;
-        const readiness: ReadinessCheck[] = [{ name: 'store', ready: () => this.store.isOpen }];
         this.api = await buildApi({
           logger: this.logger,
           db,
-          access: new AccessService(db),
-          registry: new DeviceRegistry(db, this.models, this.bus),
+          access: this.access,
+          registry: new DeviceRegistry(db, this.models, this.bus, this.presence),
+          commissioning: this.ingest.commissioning,
           models: this.models,
           directory: new GridDirectory(db),
           metrics: this.metrics,
-          readiness,
+          readiness: [
+            { name: 'store', ready: () => this.store.isOpen },
+            { name: 'broker', ready: () => this.broker.listening },
+          ],
           bodyLimitBytes: this.config.http.bodyLimitBytes,
           trustProxy: this.config.http.trustProxy,
           version: VERSION,
         });
+        this.broker.attachWebSocket(this.api.server);
         await this.api.listen({ host: this.config.http.host, port: this.config.http.port });
       },
       stop: async () => {

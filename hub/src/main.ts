@@ -18,12 +18,14 @@ async function main(): Promise<void> {
   const hub = new Hub(config, logger);
   await hub.start();
 
-  const { http, mqtt } = hub.addresses;
+  const { http, mqtt, mqttTls } = hub.addresses;
+  const mqttHost = config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.host;
   const lines = [
     '',
     'gridhub is running',
     `  API and console  ${http}/        (OpenAPI: ${http}/docs)`,
-    `  MQTT             mqtt://${config.mqtt.host}:${mqtt}   (WebSocket: ${http.replace('http', 'ws')}${config.mqtt.websocketPath})`,
+    `  MQTT             mqtt://${mqttHost}:${mqtt}   (WebSocket: ${http.replace('http', 'ws')}${config.mqtt.websocketPath})`,
+    ...(mqttTls ? [`  MQTT over TLS    mqtts://${mqttHost}:${mqttTls}`] : []),
     `  data             ${hub.store.file}`,
   ];
   if (hub.bootstrapToken) {

@@ -14,6 +14,7 @@ import type { DeviceRegistry } from '../devices/registry.ts';
 import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
 import type { GridDirectory } from '../grid/grid-directory.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
+import type { CommissioningLog } from '../ingest/commissioning.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db } from '../store/store.ts';
@@ -35,6 +36,7 @@ export interface ApiDeps {
   db: Db;
   access: AccessService;
   registry: DeviceRegistry;
+  commissioning: CommissioningLog;
   models: ModelCatalogue;
   directory: GridDirectory;
   metrics: Metrics;
@@ -154,7 +156,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       await api.register(authPlugin, { access: deps.access });
-      await api.register(deviceRoutes, { prefix: '/devices', registry: deps.registry });
+      await api.register(deviceRoutes, {
+        prefix: '/devices',
+        registry: deps.registry,
+        commissioning: deps.commissioning,
+      });
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
       await api.register(gridRoutes, { db: deps.db, directory: deps.directory });
       await api.register(tokenRoutes, { access: deps.access });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../audit/audit-log.ts';
 import { GridhubError } from '../errors.ts';
-import type { Db } from '../store/store.ts';
+import type { Db, Store } from '../store/store.ts';
 import type { PersonRow } from '../store/tables.ts';
 import { newToken, sha256Hex } from './credentials.ts';
 import type { Jurisdiction, Principal } from './principal.ts';
@@ -11,7 +11,11 @@ export const BOOTSTRAP_ADMIN_ID = 'admin';
 
 /** People as principals: bearer-token lookup, jurisdiction, token issue, and the first admin. */
 export class AccessService {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: Store) {}
+
+  private get db(): Db {
+    return this.store.db;
+  }
 
   async principalOf(person: PersonRow): Promise<Principal> {
     const roles = JSON.parse(person.roles) as Role[];

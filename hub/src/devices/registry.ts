@@ -31,7 +31,13 @@ const TYPE_PREFIX: Record<string, string> = {
   'elevator-monitor': 'el',
 };
 
-export function toDeviceView(row: DeviceRow): DeviceView {
+/** Live presence, fresher than the store between its batched writes. */
+export interface PresenceReader {
+  state(deviceId: string): { online: boolean; lastSeenAt: string | null } | undefined;
+}
+
+export function toDeviceView(row: DeviceRow, presence?: PresenceReader): DeviceView {
+  const live = presence?.state(row.id);
   return {
     id: row.id,
     model: row.model_id,
@@ -42,8 +48,8 @@ export function toDeviceView(row: DeviceRow): DeviceView {
     gridNodeId: row.grid_node_id,
     emergencyUnitId: row.emergency_unit_id,
     status: row.status as DeviceStatus,
-    online: row.online === 1,
-    lastSeenAt: row.last_seen_at,
+    online: live ? live.online : row.online === 1,
+    lastSeenAt: live ? live.lastSeenAt : row.last_seen_at,
     installedBy: row.installed_by,
     installedAt: row.installed_at,
     installNotes: row.install_notes,
@@ -87,7 +93,12 @@ export class DeviceRegistry {
     private readonly db: Db,
     private readonly models: ModelCatalogue,
     private readonly bus: Bus,
+    private readonly presence?: PresenceReader,
   ) {}
+
+  private view(row: DeviceRow): DeviceView {
+    return toDeviceView(row, this.presence);
+  }
 
   /** Resolve model, site, grid node and emergency unit of a registration; every problem is listed. */
   private async plan(trx: Trx, principal: Principal, input: RegisterDeviceBody, takenIds: Set<string>) {
@@ -248,7 +259,7 @@ export class DeviceRegistry {
     });
     const device = await this.getRow(id);
     this.bus.emit('device.changed', { deviceId: id, change: 'registered' });
-    return { device: toDeviceView(device), secret };
+    return { device: this.view(device), secret };
   }
 
   /**
@@ -352,7 +363,7 @@ export class DeviceRegistry {
   }
 
   async get(principal: Principal, id: string): Promise<DeviceView> {
-    return toDeviceView(await this.visible(principal, id));
+    return this.view(await this.visible(principal, id));
   }
 
   async list(principal: Principal, q: DeviceListQuery): Promise<{ total: number; items: DeviceView[] }> {
@@ -386,7 +397,7 @@ export class DeviceRegistry {
       .limit(q.limit)
       .offset(q.offset)
       .execute();
-    return { total: Number(total.n), items: rows.map(toDeviceView) };
+    return { total: Number(total.n), items: rows.map((r) => this.view(r)) };
   }
 
   async move(principal: Principal, id: string, siteId: string): Promise<DeviceView> {
@@ -421,7 +432,7 @@ export class DeviceRegistry {
       });
     });
     this.bus.emit('device.changed', { deviceId: id, change: 'moved' });
-    return toDeviceView(await this.getRow(id));
+    return this.view(await this.getRow(id));
   }
 
   async rotateSecret(principal: Principal, id: string): Promise<{ device: DeviceView; secret: string }> {
@@ -446,7 +457,7 @@ export class DeviceRegistry {
     });
     // The broker drops cached credentials and the live session on this event.
     this.bus.emit('device.changed', { deviceId: id, change: 'credentials' });
-    return { device: toDeviceView(await this.getRow(id)), secret };
+    return { device: this.view(await this.getRow(id)), secret };
   }
 
   async setStatus(
@@ -458,7 +469,7 @@ export class DeviceRegistry {
     requirePermission(principal, status === 'decommissioned' ? 'device:manage' : 'device:maintenance');
     const device = await this.visible(principal, id);
     const from = device.status as DeviceStatus;
-    if (from === status) return toDeviceView(device);
+    if (from === status) return this.view(device);
     if (!LIFECYCLE[from].includes(status)) {
       throw new GridhubError('GH_ERR_INVALID_TRANSITION', `a ${from} device cannot become ${status}`);
     }
@@ -480,6 +491,6 @@ export class DeviceRegistry {
       deviceId: id,
       change: status === 'decommissioned' ? 'credentials' : 'status',
     });
-    return toDeviceView(await this.getRow(id));
+    return this.view(await this.getRow(id));
   }
 }

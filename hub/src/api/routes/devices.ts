@@ -9,7 +9,9 @@ import {
   RegisterDeviceBody,
 } from '../../devices/device-schemas.ts';
 import type { DeviceRegistry } from '../../devices/registry.ts';
+import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
 import { IdSchema } from '../../grid/community-schema.ts';
+import type { CommissioningLog } from '../../ingest/commissioning.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['devices'];
@@ -18,10 +20,27 @@ const Reason = Type.Object(
   { additionalProperties: false },
 );
 
-export const deviceRoutes: FastifyPluginAsyncTypebox<{ registry: DeviceRegistry }> = async (
-  app,
-  { registry },
-) => {
+const CommissioningRecord = Type.Object({
+  at: Type.String(),
+  topic: Type.String(),
+  what: Type.String({ description: 'event type, or telemetry / status' }),
+  code: Type.Optional(Type.Enum(Object.keys(ERROR_CODES) as ErrorCode[])),
+  reason: Type.Optional(Type.String()),
+  duplicate: Type.Optional(Type.Boolean()),
+  excerpt: Type.String({ description: 'the first bytes the device sent' }),
+});
+const CommissioningView = Type.Object({
+  device: DeviceView,
+  accepted: Type.Array(CommissioningRecord, { description: 'newest first' }),
+  rejected: Type.Array(CommissioningRecord, {
+    description: 'newest first, each with its error code and reason',
+  }),
+});
+
+export const deviceRoutes: FastifyPluginAsyncTypebox<{
+  registry: DeviceRegistry;
+  commissioning: CommissioningLog;
+}> = async (app, { registry, commissioning }) => {
   app.post(
     '/',
     {
@@ -78,6 +97,23 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ registry: DeviceRegistry 
       },
     },
     async (req) => registry.get(req.principal, req.params.id),
+  );
+
+  app.get(
+    '/:id/commissioning',
+    {
+      schema: {
+        tags,
+        summary:
+          'Commissioning view: the last accepted and rejected messages, so an installer at the device sees the test press arrive or why it did not',
+        params: IdParams,
+        response: { 200: CommissioningView, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const device = await registry.get(req.principal, req.params.id);
+      return { device, ...(await commissioning.view(device.id)) };
+    },
   );
 
   app.post(

@@ -1,0 +1,63 @@
+import { covers, type Principal } from '../auth/principal.ts';
+import { parseDeviceTopic, TOPIC_ROOT } from '../contract/topics.ts';
+import type { KnownDevice } from './device-directory.ts';
+
+/** Who is on the other end of an MQTT connection, fixed at CONNECT from the credentials. */
+export type ClientIdentity =
+  | { kind: 'device'; device: KnownDevice }
+  | { kind: 'staff'; principal: Principal };
+
+export const HUB_TOPIC_PREFIX = `${TOPIC_ROOT}/hub/`;
+
+/** Topics a staff client may publish to (requests to the hub; later issues add theirs here). */
+export const STAFF_PUBLISH_TOPICS: RegExp[] = [];
+
+/**
+ * May this client publish here? Devices only under their own id, on their own device topics
+ * (DESIGN.md contract 2); `$SYS/` is never writable (aedes #597).
+ */
+export function publishAllowed(identity: ClientIdentity, topic: string): boolean {
+  if (topic.startsWith('$')) return false;
+  if (identity.kind === 'device') {
+    const parsed = parseDeviceTopic(topic);
+    return parsed !== undefined && parsed.deviceId === identity.device.deviceId && parsed.kind !== 'command';
+  }
+  return STAFF_PUBLISH_TOPICS.some((re) => re.test(topic));
+}
+
+/**
+ * May this client subscribe to this filter? A device only to its own command topic; staff only to
+ * hub output topics (what they receive there is further filtered per message by jurisdiction).
+ */
+export function subscribeAllowed(identity: ClientIdentity, filter: string): boolean {
+  if (identity.kind === 'device') return filter === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
+  if (!filter.startsWith(HUB_TOPIC_PREFIX)) return false;
+  // A filter that names a grid node must name one the person may see (checked by the caller with
+  // the node's path); wildcards are allowed and narrowed per message in forwardAllowed.
+  return true;
+}
+
+/**
+ * Hub output topics carry their scope: `gh/v1/hub/<kind>/<gridNodeId>/<siteId>/…`. A message is
+ * forwarded to a staff client only when its grid node (or, for property managers, its site) lies in
+ * the client's jurisdiction.
+ */
+export function hubTopicScope(topic: string): { gridNodeId: string; siteId: string | undefined } | undefined {
+  if (!topic.startsWith(HUB_TOPIC_PREFIX)) return undefined;
+  const [, gridNodeId, siteId] = topic.slice(HUB_TOPIC_PREFIX.length).split('/');
+  if (!gridNodeId) return undefined;
+  return { gridNodeId, siteId };
+}
+
+export function forwardAllowed(
+  identity: ClientIdentity,
+  topic: string,
+  gridPathOf: (gridNodeId: string) => string | undefined,
+): boolean {
+  if (identity.kind === 'device') return topic === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
+  const scope = hubTopicScope(topic);
+  if (!scope) return false;
+  const gridPath = gridPathOf(scope.gridNodeId);
+  if (gridPath === undefined) return false;
+  return covers(identity.principal.jurisdiction, { gridPath, siteId: scope.siteId ?? null });
+}
