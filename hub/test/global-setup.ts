@@ -5,7 +5,12 @@
  */
 import { ensureDebianPackages } from './helpers/system-packages.ts';
 
-export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [];
+export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
+  // a real MQTT client nobody here wrote, for the device path and flood tests
+  { command: 'mosquitto_pub', pkg: 'mosquitto-clients' },
+  // a test certificate for MQTT over TLS
+  { command: 'openssl', pkg: 'openssl' },
+];
 
 export default async function setup(): Promise<void> {
   await ensureDebianPackages(REQUIRED_PACKAGES);

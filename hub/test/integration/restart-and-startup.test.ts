@@ -91,10 +91,12 @@ describe('restart and start-up', () => {
     const text = run.output();
     const url = /API and console\s+(http:\/\/[^/\s]+)/.exec(text)?.[1];
     const token = /(ghk_[A-Za-z0-9_-]{43})/.exec(text)?.[1];
-    expect(text).toMatch(/MQTT\s+mqtt:\/\//);
+    const mqttPort = Number(/MQTT\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
+    expect(mqttPort).toBeGreaterThan(0);
     expect(url).toBeDefined();
     const ready = await fetch(`${url}/ready`);
     expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: true, broker: true } });
     const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await me.json()) as { roles: string[] }).roles).toEqual(['admin']);
     run.child.kill('SIGTERM');

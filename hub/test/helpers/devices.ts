@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { DeviceView } from '../../src/devices/device-schemas.ts';
+import type { ApiClient, TestHub } from './test-hub.ts';
+
+export interface Registered {
+  id: string;
+  secret: string;
+  device: DeviceView;
+}
+
+export async function registerDevice(
+  api: ApiClient,
+  model: string,
+  site: string,
+  extra: Record<string, unknown> = {},
+): Promise<Registered> {
+  const res = await api.post<{ device: DeviceView; secret: string }>('/api/v1/devices', {
+    model,
+    site,
+    ...extra,
+  });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.device.id, secret: res.body.secret, device: res.body.device };
+}
+
+export function topic(deviceId: string, kind: 'event' | 'telemetry' | 'status' | 'cmd'): string {
+  return `gh/v1/dev/${deviceId}/${kind}`;
+}
+
+/** A device connected with its own credentials over MQTT/TCP, as real hardware would. */
+export async function connectDevice(
+  t: TestHub,
+  d: Registered,
+  options: mqtt.IClientOptions = {},
+): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+    username: d.id,
+    password: d.secret,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  });
+}
+
+/** Outcome of a connection attempt that is expected to be refused. */
+export async function connectError(
+  url: string,
+  options: mqtt.IClientOptions,
+): Promise<{ code?: number; message: string }> {
+  try {
+    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    await c.endAsync();
+    return { message: 'connected' };
+  } catch (err) {
+    return { code: (err as { code?: number }).code, message: (err as Error).message };
+  }
+}
+
+/** Run Debian's mosquitto_pub once and resolve with its exit code and output. */
+export function mosquittoPub(
+  args: string[],
+  input?: string,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, output }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (want.every((w) => line.includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+export async function metrics(t: TestHub): Promise<string> {
+  const res = await fetch(`${t.url}/metrics`);
+  return res.text();
+}
+
+/** Subscribe to one filter; the granted QoS, or 128 when the broker refused it (MQTT-3.9.3). */
+export async function granted(client: MqttClient, filter: string, qos: 0 | 1 = 1): Promise<number> {
+  try {
+    const [g] = await client.subscribeAsync(filter, { qos });
+    return g?.qos ?? -1;
+  } catch (err) {
+    const suback = (err as { packet?: { granted?: number[] } }).packet;
+    if (suback?.granted?.[0] === 128) return 128;
+    throw err;
+  }
+}
