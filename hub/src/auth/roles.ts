@@ -28,6 +28,23 @@ export const PERMISSIONS = {
   'device:manage': ['admin', 'installer'],
   'device:maintenance': ['admin', 'installer', 'property-manager'],
   'audit:read': ['admin', 'street-duty'],
+  'policy:read': EVERYONE,
+  'policy:write': ['admin', 'street-duty'],
+  'ticket:read': EVERYONE,
+  'ticket:create': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
+  /** accept, reject, dispatch, return: the level's coordinators */
+  'ticket:coordinate': ['admin', 'grid-staff', 'street-duty', 'department'],
+  /** sign, start, report back: whoever handles the work */
+  'ticket:handle': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager'],
+  /** verify, rework, close */
+  'ticket:verify': ['admin', 'grid-staff', 'street-duty', 'department'],
+  /** escalate as beyond the level's capability */
+  'ticket:escalate': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager'],
+  /** approve extensions, park, supervise, remind */
+  'ticket:supervise': ['admin', 'street-duty', 'department'],
+  'ticket:note': EVERYONE,
+  'ticket:rate': ['admin', 'grid-staff', 'street-duty', 'unit-leader', 'property-manager'],
+  'maintenance:record': ['admin', 'property-manager', 'installer'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

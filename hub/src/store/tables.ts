@@ -145,6 +145,82 @@ export interface DeviceCommissioningTable {
   updated_at: string;
 }
 
+export interface PolicyTable {
+  key: string;
+  scope_kind: string;
+  scope_id: string;
+  /** JSON */
+  value: string;
+  updated_at: string;
+  updated_by: string;
+  expires_at: number | null;
+  previous: string | null;
+}
+
+/** Times are epoch ms (due-time comparisons are on the hot path of the scheduler). */
+export interface TicketTable {
+  id: string;
+  category: string;
+  source: string;
+  severity: string;
+  level: number;
+  state: string;
+  title: string;
+  description: string | null;
+  grid_node_id: string;
+  site_id: string | null;
+  device_id: string | null;
+  emergency_unit_id: string | null;
+  incident_key: string | null;
+  assignee_id: string | null;
+  department_id: string | null;
+  level_due_at: number | null;
+  due_at: number | null;
+  parked: number;
+  extended: number;
+  supervised: number;
+  reminders: number;
+  rework_count: number;
+  recurring: number;
+  occurrences: number;
+  satisfaction: number | null;
+  created_at: number;
+  updated_at: number;
+  accepted_at: number | null;
+  dispatched_at: number | null;
+  closed_at: number | null;
+  resolution: string | null;
+}
+
+export interface TicketTimelineTable {
+  seq: Generated<number>;
+  ticket_id: string;
+  at: number;
+  actor: string;
+  action: string;
+  from_state: string | null;
+  to_state: string | null;
+  level: number;
+  note: string | null;
+  data: string | null;
+}
+
+export interface TicketLinkTable {
+  ticket_id: string;
+  kind: string;
+  ref: string;
+  at: number;
+}
+
+export interface MaintenanceVisitTable {
+  id: Generated<number>;
+  device_id: string;
+  at: number;
+  by: string;
+  notes: string | null;
+  ticket_id: string | null;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -159,7 +235,14 @@ export interface Database {
   audit_log: AuditLogTable;
   device_events_seen: DeviceEventSeenTable;
   device_commissioning: DeviceCommissioningTable;
+  policies: PolicyTable;
+  tickets: TicketTable;
+  ticket_timeline: TicketTimelineTable;
+  ticket_links: TicketLinkTable;
+  maintenance_visits: MaintenanceVisitTable;
 }
+
+export type TicketRow = Selectable<TicketTable>;
 
 export type GridNodeRow = Selectable<GridNodeTable>;
 export type PersonRow = Selectable<PersonTable>;
