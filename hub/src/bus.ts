@@ -7,6 +7,7 @@ import type {
 import type { DeviceType } from './contract/payloads.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { Severity, TicketView } from './tickets/ticket-schemas.ts';
 
 export interface DeviceChanged {
   deviceId: string;
@@ -29,6 +30,24 @@ export interface IngestRejected {
   reason: string;
 }
 
+export interface TicketChanged {
+  ticket: TicketView;
+  action: string;
+}
+
+/** A rule asks for the people of the site's emergency unit to be alerted (delivery: alerts module). */
+export interface AlertRequested extends DevicePlacement {
+  deviceType: DeviceType;
+  severity: Severity;
+  /** the rule and cause, e.g. `panic-press`, `smoke-confirmed` */
+  cause: string;
+  title: string;
+  ticketId: string | null;
+  /** the device event that caused it (`deviceId:eventId`) */
+  eventRef: string | null;
+  at: number;
+}
+
 /** Each bus event and its payload type. */
 export interface BusEvents {
   'device.changed': DeviceChanged;
@@ -37,6 +56,8 @@ export interface BusEvents {
   'device.status': DeviceStatusReport;
   'device.presence': PresenceChange;
   'ingest.rejected': IngestRejected;
+  'ticket.changed': TicketChanged;
+  'alert.requested': AlertRequested;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

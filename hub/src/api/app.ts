@@ -17,13 +17,17 @@ import { schemaProblems } from '../grid/schema-problems.ts';
 import type { CommissioningLog } from '../ingest/commissioning.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { PolicyService } from '../policies/policy-service.ts';
 import type { Db } from '../store/store.ts';
+import type { TicketService } from '../tickets/ticket-service.ts';
 import { authPlugin } from './auth.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gridRoutes } from './routes/grid.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tokenRoutes } from './routes/people.ts';
+import { policyRoutes } from './routes/policies.ts';
+import { ticketRoutes } from './routes/tickets.ts';
 import { ErrorResponse } from './schemas.ts';
 
 export interface ReadinessCheck {
@@ -40,6 +44,8 @@ export interface ApiDeps {
   models: ModelCatalogue;
   directory: GridDirectory;
   metrics: Metrics;
+  tickets: TicketService;
+  policies: PolicyService;
   readiness: ReadinessCheck[];
   bodyLimitBytes: number;
   trustProxy: boolean;
@@ -165,6 +171,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(gridRoutes, { db: deps.db, directory: deps.directory });
       await api.register(tokenRoutes, { access: deps.access });
       await api.register(auditRoutes, { db: deps.db });
+      await api.register(ticketRoutes, { tickets: deps.tickets });
+      await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
     },
     { prefix: '/api/v1' },
   );

@@ -125,6 +125,22 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    tickets: Type.Object(
+      {
+        schedulerTickMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          description:
+            'How often stored ticket deadlines are checked (a deadline that passed while the hub was down fires at start).',
+        }),
+        maintenanceCheckMinutes: Type.Number({
+          default: 60,
+          exclusiveMinimum: 0,
+          description: 'How often elevators are checked for overdue maintenance visits.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     auth: Type.Object(
       {
         bootstrapAdminToken: Type.String({

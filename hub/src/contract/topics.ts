@@ -17,7 +17,7 @@ export interface TopicSpec {
   qos: 0 | 1;
   retained: boolean;
   /** the payload schema, 'per-model' for device payloads, or the name of a hub TypeScript type */
-  payload: TSchema | 'per-model' | 'DeviceEvent' | 'PresenceChange';
+  payload: TSchema | 'per-model' | 'DeviceEvent' | 'PresenceChange' | 'TicketChanged';
   description: string;
 }
 
@@ -77,6 +77,15 @@ export const TOPICS = {
     retained: false,
     payload: 'PresenceChange',
     description: 'A device went online or offline (connect, message, last will, deadline).',
+  },
+  hubTicket: {
+    name: 'hubTicket',
+    pattern: `${TOPIC_ROOT}/hub/ticket/{gridNodeId}/{siteId}/{id}`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: 'TicketChanged',
+    description: 'A ticket was raised, acted on or escalated (siteId is "-" for tickets without a site).',
   },
 } as const satisfies Record<string, TopicSpec>;
 

@@ -6,6 +6,7 @@ import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
+import { under } from '../grid/placement.ts';
 import type { Db } from '../store/store.ts';
 import type { Database, DeviceRow } from '../store/tables.ts';
 import {
@@ -372,8 +373,7 @@ export class DeviceRegistry {
       .selectFrom('devices')
       .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id');
     const j = principal.jurisdiction;
-    if (j.kind === 'grid')
-      query = query.where(sql<boolean>`substr(grid_nodes.path, 1, ${j.path.length}) = ${j.path}`);
+    if (j.kind === 'grid') query = query.where(under('grid_nodes.path', j.path));
     if (j.kind === 'sites')
       query = query.where('devices.site_id', 'in', j.siteIds.length > 0 ? j.siteIds : ['\u0000']);
     if (q.grid) {
@@ -383,7 +383,7 @@ export class DeviceRegistry {
         .where('id', '=', q.grid)
         .executeTakeFirst();
       if (!node) throw new GridhubError('GH_ERR_GRID_NODE_UNKNOWN', `no grid node '${q.grid}'`);
-      query = query.where(sql<boolean>`substr(grid_nodes.path, 1, ${node.path.length}) = ${node.path}`);
+      query = query.where(under('grid_nodes.path', node.path));
     }
     if (q.site) query = query.where('devices.site_id', '=', q.site);
     if (q.type) query = query.where('devices.type', '=', q.type);
