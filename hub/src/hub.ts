@@ -14,8 +14,14 @@ import { GridDirectory } from './grid/grid-directory.ts';
 import { Ingest } from './ingest/ingest.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
+import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
+import { RulesEngine } from './rules/engine.ts';
+import { defaultRules } from './rules/records/index.ts';
 import { Store } from './store/store.ts';
+import { TicketRouting } from './tickets/routing.ts';
+import { TicketScheduler } from './tickets/ticket-scheduler.ts';
+import { TicketService } from './tickets/ticket-service.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -48,6 +54,10 @@ export class Hub {
   readonly presence: Presence;
   readonly broker: MqttBroker;
   readonly access: AccessService;
+  readonly policies: PolicyService;
+  readonly tickets: TicketService;
+  readonly rules: RulesEngine;
+  readonly scheduler: TicketScheduler;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
@@ -73,6 +83,24 @@ export class Hub {
       this.metrics,
       child('presence'),
       config.presence,
+    );
+    this.policies = new PolicyService(this.store, child('policies'));
+    this.tickets = new TicketService(
+      this.store,
+      this.policies,
+      new TicketRouting(this.policies),
+      this.bus,
+      child('tickets'),
+    );
+    this.scheduler = new TicketScheduler(this.tickets, config.tickets.schedulerTickMs, child('scheduler'));
+    this.rules = new RulesEngine(
+      defaultRules({ maintenanceCheckMs: config.tickets.maintenanceCheckMinutes * 60_000 }),
+      this.bus,
+      this.store,
+      this.policies,
+      this.tickets,
+      this.metrics,
+      child('rules'),
     );
     this.broker = new MqttBroker({
       config: config.mqtt,
@@ -108,6 +136,9 @@ export class Hub {
       },
       stop: async () => {},
     },
+    { name: 'policies', start: () => this.policies.start(), stop: () => this.policies.stop() },
+    { name: 'rules', start: () => this.rules.start(), stop: () => this.rules.stop() },
+    { name: 'ticket-scheduler', start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
     { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
     { name: 'presence', start: () => this.presence.start(), stop: () => this.presence.stop() },
     {
@@ -131,6 +162,8 @@ export class Hub {
           models: this.models,
           directory: new GridDirectory(db),
           metrics: this.metrics,
+          tickets: this.tickets,
+          policies: this.policies,
           readiness: [
             { name: 'store', ready: () => this.store.isOpen },
             { name: 'broker', ready: () => this.broker.listening },
@@ -150,11 +183,11 @@ export class Hub {
 
   async start(): Promise<void> {
     for (const step of this.steps) {
-      this.logger.debug({ service: step.name }, 'starting');
+      this.logger.debug({ step: step.name }, 'starting');
       try {
         await step.start();
       } catch (err) {
-        this.logger.error({ err, service: step.name }, 'start failed; stopping what was started');
+        this.logger.error({ err, step: step.name }, 'start failed; stopping what was started');
         await this.stop();
         throw err;
       }
@@ -168,7 +201,7 @@ export class Hub {
       try {
         await step.stop();
       } catch (err) {
-        this.logger.error({ err, service: step.name }, 'stop failed');
+        this.logger.error({ err, step: step.name }, 'stop failed');
       }
     }
   }

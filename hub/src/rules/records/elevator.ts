@@ -1,0 +1,176 @@
+import { sql } from 'kysely';
+import type { ELEVATOR_FAULT_CODES } from '../../contract/payloads.ts';
+import type { Severity, TicketCategory } from '../../tickets/ticket-schemas.ts';
+import { SlidingWindow } from '../helpers.ts';
+import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
+
+type Code = (typeof ELEVATOR_FAULT_CODES)[number];
+
+/** GB/T 24476 codes and add-on monitor codes with their names and suggested severity (DOMAIN.md). */
+const CODES: Record<Code, { zh: string; severity: Severity; whenOccupied?: Severity }> = {
+  '11': { zh: '困人', severity: 'critical' },
+  '09': { zh: '冲顶', severity: 'critical' },
+  '10': { zh: '蹲底', severity: 'critical' },
+  '05': { zh: '轿厢意外移动（开门走梯）', severity: 'critical' },
+  '01': { zh: '运行中安全回路断路', severity: 'major', whenOccupied: 'critical' },
+  '04': { zh: '开锁区域外停梯', severity: 'major', whenOccupied: 'critical' },
+  '06': { zh: '电动机运转时间限制器动作', severity: 'major' },
+  '02': { zh: '关门故障', severity: 'minor' },
+  '03': { zh: '开门故障', severity: 'minor' },
+  '07': { zh: '楼层位置丢失', severity: 'minor' },
+  '08': { zh: '防止电梯再运行故障', severity: 'minor' },
+  overspeed: { zh: '超速', severity: 'critical' },
+  door_open_running: { zh: '开门运行', severity: 'critical' },
+  power_loss: { zh: '停电', severity: 'major' },
+  door_cycling: { zh: '反复开关门', severity: 'minor' },
+  door_held: { zh: '阻止关门', severity: 'minor' },
+  door_open_long: { zh: '开门时间过长', severity: 'minor' },
+  alarm_bell: { zh: '报警铃', severity: 'minor' },
+  ebike: { zh: '电动车进入轿厢', severity: 'minor' },
+};
+
+/**
+ * Elevator faults: entrapment (11) → rescue ticket with the arrival deadline; other critical codes →
+ * critical ticket and alert; major → fault ticket; minor → maintenance ticket. N faults within the
+ * window → one recurring-fault ticket.
+ */
+export function elevatorFaultRule(): Rule {
+  const faults = new SlidingWindow<string>();
+  return {
+    name: 'elevator-fault',
+    description:
+      'Elevator fault codes (GB/T 24476) → rescue / critical / maintenance tickets; repeated faults → recurring-fault ticket',
+    on: 'device.event',
+    deviceTypes: ['elevator-monitor'],
+    async handle(e, ctx) {
+      if (e.deviceType !== 'elevator-monitor') return;
+      const ev = e.event;
+      if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
+      const code = CODES[ev.code];
+      const site = await ctx.site(e.siteId);
+      const at = policyAt(e);
+      const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
+      if (ev.type === 'fault.clear') {
+        const open =
+          (await ctx.tickets.findOpen(incident)) ??
+          (await ctx.tickets.findOpen(`maint:${e.deviceId}:fault-${ev.code}`));
+        if (open) {
+          const note =
+            ev.code === '11'
+              ? '困人状态解除（设备上报）; responders still confirm the rescue'
+              : `fault ${ev.code} cleared at the device`;
+          await ctx.tickets.note(open.id, 'rule:elevator-fault', note, {
+            kind: 'event',
+            ref: eventRef(e),
+            at: e.at,
+          });
+        }
+        return;
+      }
+      const severity = ev.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
+      const category: TicketCategory =
+        ev.code === '11' ? 'elevator-rescue' : severity === 'minor' ? 'maintenance' : 'elevator-fault';
+      const { ticket, created } = await ctx.tickets.raise({
+        category,
+        source: 'device-rule',
+        severity,
+        title: `${ev.code === '11' ? '电梯困人救援' : '电梯故障'}：${site.name} ${e.deviceId}（${ev.code} ${code.zh}${ev.floor !== undefined ? `，${ev.floor}层` : ''}）`,
+        placement: placementOf(e),
+        incidentKey: category === 'maintenance' ? `maint:${e.deviceId}:fault-${ev.code}` : incident,
+        link: { kind: 'event', ref: eventRef(e), at: e.at },
+        actor: 'rule:elevator-fault',
+      });
+      if (severity === 'critical' && created) {
+        ctx.requestAlert({
+          ...e,
+          severity: 'critical',
+          cause: ev.code === '11' ? 'elevator-entrapment' : `elevator-fault-${ev.code}`,
+          title: ticket.title,
+          ticketId: ticket.id,
+          eventRef: eventRef(e),
+        });
+      }
+      const windowMs = ctx.policy<number>('elevator.recurring.windowHours', at) * 3600_000;
+      const count = faults.add(e.deviceId, e.at, windowMs);
+      if (count >= ctx.policy<number>('elevator.recurring.count', at)) {
+        await ctx.tickets.raise({
+          category: 'recurring-fault',
+          source: 'device-rule',
+          severity: 'major',
+          title: `电梯频繁故障：${site.name} ${e.deviceId}（${count} 次 / ${windowMs / 3600_000} h）`,
+          placement: placementOf(e),
+          incidentKey: `recurring:${e.deviceId}`,
+          link: { kind: 'event', ref: eventRef(e), at: e.at },
+          actor: 'rule:elevator-fault',
+        });
+      }
+    },
+  };
+}
+
+/**
+ * Maintenance overdue: an elevator with no maintenance visit (recorded through the API, or by closing a
+ * maintenance ticket) within the interval (TSG T5002: 15 days) gets a maintenance ticket.
+ */
+export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
+  return {
+    name: 'elevator-maintenance',
+    description: 'No maintenance visit within the interval (15 days) → maintenance ticket',
+    on: 'tick',
+    everyMs: () => checkEveryMs,
+    async handle(ctx) {
+      const rows = await ctx.store.db
+        .selectFrom('devices')
+        .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
+        .leftJoin(
+          (eb) =>
+            eb
+              .selectFrom('maintenance_visits')
+              .select(['device_id', sql<number>`max(at)`.as('last')])
+              .groupBy('device_id')
+              .as('v'),
+          (join) => join.onRef('v.device_id', '=', 'devices.id'),
+        )
+        .select([
+          'devices.id',
+          'devices.site_id',
+          'devices.grid_node_id',
+          'devices.emergency_unit_id',
+          'devices.model_id',
+          'devices.installed_at',
+          'grid_nodes.path',
+          'v.last',
+        ])
+        .where('devices.type', '=', 'elevator-monitor')
+        .where('devices.status', 'in', ['active', 'provisioned'])
+        .execute();
+      const now = ctx.now();
+      for (const r of rows) {
+        const placement = {
+          deviceId: r.id,
+          siteId: r.site_id,
+          gridNodeId: r.grid_node_id,
+          gridPath: r.path,
+          emergencyUnitId: r.emergency_unit_id,
+          modelId: r.model_id,
+          deviceType: 'elevator-monitor',
+        };
+        const intervalMs =
+          ctx.policy<number>('elevator.maintenance.intervalDays', policyAt(placement)) * 86_400_000;
+        const last = r.last ?? Date.parse(r.installed_at);
+        if (now - last <= intervalMs) continue;
+        if (await ctx.tickets.findOpen(`maint-overdue:${r.id}`)) continue;
+        const site = await ctx.site(r.site_id);
+        await ctx.tickets.raise({
+          category: 'maintenance',
+          source: 'device-rule',
+          severity: 'minor',
+          title: `电梯维保逾期：${site.name} ${r.id}（上次维保 ${new Date(last).toISOString().slice(0, 10)}）`,
+          placement: placementOf(placement),
+          incidentKey: `maint-overdue:${r.id}`,
+          actor: 'rule:elevator-maintenance',
+        });
+      }
+    },
+  };
+}

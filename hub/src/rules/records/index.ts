@@ -1,0 +1,21 @@
+import type { Rule } from '../rule.ts';
+import { deviceHealthRule } from './device-health.ts';
+import { elevatorFaultRule, elevatorMaintenanceRule } from './elevator.ts';
+import { panicPressRule } from './panic.ts';
+import { presenceRule } from './presence.ts';
+import { smokeAlarmRule } from './smoke.ts';
+import { waterLeakRule, waterLevelRule } from './water.ts';
+
+/** The rule set. Adding a rule is adding a record here; its knobs go in policies/definitions.ts. */
+export function defaultRules(options: { maintenanceCheckMs: number }): Rule[] {
+  return [
+    panicPressRule(),
+    smokeAlarmRule(),
+    deviceHealthRule(),
+    waterLeakRule(),
+    waterLevelRule(),
+    elevatorFaultRule(),
+    elevatorMaintenanceRule(options.maintenanceCheckMs),
+    presenceRule(),
+  ];
+}

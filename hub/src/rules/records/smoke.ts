@@ -1,0 +1,89 @@
+import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
+
+/**
+ * Smoke alarm → fire ticket for the building. Two or more detectors of one building alarming within
+ * the window confirm the fire: severity critical, straight to the district's fire department. The
+ * count is taken from the ticket's own links, so it survives a restart. A clear before confirmation
+ * is noted; staff still verify on site.
+ */
+export function smokeAlarmRule(): Rule {
+  return {
+    name: 'smoke-alarm',
+    description:
+      'Smoke alarm → fire ticket; N detectors in one building within a window → confirmed fire at district level',
+    on: 'device.event',
+    deviceTypes: ['smoke-detector'],
+    async handle(e, ctx) {
+      if (e.deviceType !== 'smoke-detector') return;
+      const site = await ctx.site(e.siteId);
+      const building = `${e.gridNodeId}:${site.building ?? site.id}`;
+      const incidentKey = `fire:${building}`;
+      const at = policyAt(e);
+      if (e.event.type === 'smoke.alarm') {
+        const { ticket, created } = await ctx.tickets.raise({
+          category: 'fire',
+          source: 'device-rule',
+          severity: 'major',
+          title: `烟感报警：${site.name}`,
+          placement: placementOf(e),
+          incidentKey,
+          link: { kind: 'event', ref: eventRef(e), at: e.at },
+          note: `detector ${e.deviceId} alarmed`,
+          actor: 'rule:smoke-alarm',
+        });
+        await ctx.tickets.note(ticket.id, 'rule:smoke-alarm', `detector ${e.deviceId} alarmed`, {
+          kind: 'device',
+          ref: e.deviceId,
+          at: e.at,
+        });
+        const windowMs = ctx.policy<number>('smoke.confirm.windowSeconds', at) * 1000;
+        const needed = ctx.policy<number>('smoke.confirm.count', at);
+        const detectors = (await ctx.tickets.links(ticket.id, 'device')).filter(
+          (l) => l.at > e.at - windowMs,
+        );
+        if (detectors.length >= needed && !(ticket.level >= 4 && ticket.severity === 'critical')) {
+          const confirmed = await ctx.tickets.escalateTo(
+            ticket.id,
+            4,
+            'rule:smoke-alarm',
+            `confirmed fire: ${detectors.length} detectors in the building within ${windowMs / 1000} s`,
+            'critical',
+          );
+          ctx.requestAlert({
+            ...e,
+            severity: 'critical',
+            cause: 'fire-confirmed',
+            title: `确认火警：${site.name}`,
+            ticketId: confirmed.id,
+            eventRef: eventRef(e),
+          });
+        } else if (created) {
+          ctx.requestAlert({
+            ...e,
+            severity: 'major',
+            cause: 'smoke-alarm',
+            title: ticket.title,
+            ticketId: ticket.id,
+            eventRef: eventRef(e),
+          });
+        }
+        return;
+      }
+      if (e.event.type === 'smoke.clear' || e.event.type === 'silenced') {
+        const open = await ctx.tickets.findOpen(incidentKey);
+        if (!open) return;
+        const confirmed = open.level >= 4 && open.severity === 'critical';
+        const what =
+          e.event.type === 'silenced' ? 'silenced at the detector' : 'smoke cleared at the detector';
+        await ctx.tickets.note(
+          open.id,
+          'rule:smoke-alarm',
+          confirmed
+            ? `${e.deviceId}: ${what}`
+            : `${e.deviceId}: ${what} before confirmation; staff must still verify on site`,
+          { kind: 'event', ref: eventRef(e), at: e.at },
+        );
+      }
+    },
+  };
+}

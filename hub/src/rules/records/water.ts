@@ -1,0 +1,154 @@
+import type { Severity } from '../../tickets/ticket-schemas.ts';
+import { type Condition, Dwell, holds, severityByDuration } from '../helpers.ts';
+import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
+
+/** Water leak → leak ticket per sensor; a restore is noted. */
+export function waterLeakRule(): Rule {
+  return {
+    name: 'water-leak',
+    description: 'Water leak → one leak ticket per sensor',
+    on: 'device.event',
+    deviceTypes: ['water-leak'],
+    async handle(e, ctx) {
+      if (e.deviceType !== 'water-leak') return;
+      const key = `leak:${e.deviceId}`;
+      if (e.event.type === 'leak') {
+        const site = await ctx.site(e.siteId);
+        await ctx.tickets.raise({
+          category: 'leak',
+          source: 'device-rule',
+          severity: 'major',
+          title: `漏水报警：${site.name}`,
+          placement: placementOf(e),
+          incidentKey: key,
+          link: { kind: 'event', ref: eventRef(e), at: e.at },
+          actor: 'rule:water-leak',
+        });
+      } else if (e.event.type === 'leak.clear') {
+        const open = await ctx.tickets.findOpen(key);
+        if (open)
+          await ctx.tickets.note(
+            open.id,
+            'rule:water-leak',
+            'leak cleared at the sensor; staff still verify',
+            { kind: 'event', ref: eventRef(e), at: e.at },
+          );
+      }
+    },
+  };
+}
+
+/**
+ * Water level: above the alarm threshold for the dwell time OR rising faster than the rate (an OR
+ * across two different fields) → flood alarm; above the warning threshold for the dwell time → flood
+ * warning, which becomes critical if it lasts. Thresholds are policies per site.
+ */
+export function waterLevelRule(): Rule {
+  const aboveAlarm = new Dwell<string>();
+  const aboveWarning = new Dwell<string>();
+  const history = new Map<string, { at: number; level: number }[]>();
+  const raised = new Map<string, Severity>();
+  const rank: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
+  return {
+    name: 'water-level',
+    description:
+      'Water level above warning/alarm for a dwell time, or rising fast → flood ticket, severity rising with duration',
+    on: 'device.telemetry',
+    deviceTypes: ['water-level'],
+    async handle(t, ctx) {
+      if (t.deviceType !== 'water-level') return;
+      const at = policyAt(t);
+      const level = t.values.level;
+      const now = t.at;
+      const dwellMs = ctx.policy<number>('water.level.dwellSeconds', at) * 1000;
+      const alarmCm = ctx.policy<number>('water.level.alarmCm', at);
+      const warningCm = ctx.policy<number>('water.level.warningCm', at);
+      // Rate of rise over the readings of the last hour (at least one dwell apart).
+      const samples = (history.get(t.deviceId) ?? []).filter((s) => s.at > now - 3600_000);
+      samples.push({ at: now, level });
+      history.set(t.deviceId, samples);
+      const oldest = samples[0] as { at: number; level: number };
+      const span = now - oldest.at;
+      const riseCmPerHour = span >= Math.max(dwellMs, 1000) ? ((level - oldest.level) / span) * 3600_000 : 0;
+
+      const values = {
+        aboveAlarmMs: aboveAlarm.update(t.deviceId, level >= alarmCm, now),
+        aboveWarningMs: aboveWarning.update(t.deviceId, level >= warningCm, now),
+        riseCmPerHour,
+      };
+      const alarm: Condition = {
+        any: [
+          { field: 'aboveAlarmMs', op: '>=', value: dwellMs },
+          { field: 'riseCmPerHour', op: '>=', value: ctx.policy<number>('water.level.riseCmPerHour', at) },
+        ],
+      };
+      let severity: Severity | undefined;
+      let why = `≥ ${warningCm} cm`;
+      if (holds(alarm, values)) {
+        severity = 'critical';
+        why = values.aboveAlarmMs >= dwellMs ? `≥ ${alarmCm} cm` : `rising ${riseCmPerHour.toFixed(1)} cm/h`;
+      } else if (values.aboveWarningMs >= dwellMs) {
+        severity = severityByDuration(values.aboveWarningMs, [
+          { afterMs: dwellMs, severity: 'warning' },
+          {
+            afterMs: ctx.policy<number>('water.level.warningToCriticalMinutes', at) * 60_000,
+            severity: 'critical',
+          },
+        ]);
+        if (severity === 'critical')
+          why = `≥ ${warningCm} cm for ${Math.round(values.aboveWarningMs / 60_000)} min`;
+      }
+      const key = `flood:${t.deviceId}`;
+      if (!severity) {
+        if (level < warningCm && raised.has(t.deviceId)) {
+          raised.delete(t.deviceId);
+          const open = await ctx.tickets.findOpen(key);
+          if (open)
+            await ctx.tickets.note(
+              open.id,
+              'rule:water-level',
+              `level back to ${level} cm (below warning ${warningCm} cm)`,
+            );
+        }
+        return;
+      }
+      const before = raised.get(t.deviceId);
+      if (before && rank[before] >= rank[severity]) return;
+      raised.set(t.deviceId, severity);
+      const site = await ctx.site(t.siteId);
+      const { ticket } = await ctx.tickets.raise({
+        category: 'flood',
+        source: 'device-rule',
+        severity,
+        title: `${severity === 'critical' ? '水位告警' : '水位预警'}：${site.name} ${level} cm（${why}）`,
+        placement: placementOf(t),
+        incidentKey: key,
+        ...(severity === 'critical' ? {} : { level: 1 }),
+        note: `level ${level} cm, ${why}`,
+        actor: 'rule:water-level',
+      });
+      if (severity === 'critical') {
+        if (ticket.level < ctx.tickets.startLevel('flood', at))
+          await ctx.tickets.escalateTo(
+            ticket.id,
+            ctx.tickets.startLevel('flood', at),
+            'rule:water-level',
+            'flood alarm',
+            'critical',
+          );
+        ctx.requestAlert({
+          ...t,
+          severity: 'critical',
+          cause: 'flood-alarm',
+          title: ticket.title,
+          ticketId: ticket.id,
+          eventRef: null,
+        });
+      }
+    },
+    stop() {
+      history.clear();
+      raised.clear();
+    },
+  };
+}
