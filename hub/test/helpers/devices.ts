@@ -103,3 +103,24 @@ export async function granted(client: MqttClient, filter: string, qos: 0 | 1 = 1
     throw err;
   }
 }
+
+export interface TicketLite {
+  id: string;
+  category: string;
+  level: number;
+  state: string;
+  severity: string;
+  assigneeId: string | null;
+  departmentId: string | null;
+  levelDueAt: string | null;
+  createdAt: string;
+  occurrences: number;
+  siteId: string | null;
+  deviceId: string | null;
+}
+
+export async function tickets(api: ApiClient, query = ''): Promise<TicketLite[]> {
+  const res = await api.get<{ items: TicketLite[] }>(`/api/v1/tickets?limit=500${query ? `&${query}` : ''}`);
+  if (res.status !== 200) throw new Error(`tickets: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.items;
+}
