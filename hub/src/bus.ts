@@ -1,3 +1,4 @@
+import type { Principal } from './auth/principal.ts';
 import type {
   DeviceEvent,
   DevicePlacement,
@@ -48,6 +49,13 @@ export interface AlertRequested extends DevicePlacement {
   at: number;
 }
 
+/** A staff client published on a hub request topic (e.g. an acknowledgement from a leader app). */
+export interface StaffMessage {
+  principal: Principal;
+  topic: string;
+  payload: Buffer;
+}
+
 /** Each bus event and its payload type. */
 export interface BusEvents {
   'device.changed': DeviceChanged;
@@ -58,6 +66,7 @@ export interface BusEvents {
   'ingest.rejected': IngestRejected;
   'ticket.changed': TicketChanged;
   'alert.requested': AlertRequested;
+  'staff.message': StaffMessage;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

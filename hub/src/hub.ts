@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { AlertService } from './alerts/alert-service.ts';
 import { buildApi } from './api/app.ts';
 import { AccessService } from './auth/access.ts';
 import { DeviceDirectory } from './broker/device-directory.ts';
@@ -58,6 +59,7 @@ export class Hub {
   readonly tickets: TicketService;
   readonly rules: RulesEngine;
   readonly scheduler: TicketScheduler;
+  readonly alerts: AlertService;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
@@ -113,6 +115,31 @@ export class Hub {
       metrics: this.metrics,
       logger: child('broker'),
     });
+    this.alerts = new AlertService(
+      this.store,
+      this.policies,
+      this.bus,
+      this.broker,
+      this.metrics,
+      child('alerts'),
+      {
+        tickMs: config.alerts.tickMs,
+        webhookTimeoutMs: config.alerts.webhookTimeoutMs,
+        webhookRetries: config.alerts.webhookRetries,
+        webhookRetryBaseMs: config.alerts.webhookRetryBaseMs,
+        linkTtlMs: config.alerts.linkTtlHours * 3600_000,
+        linkSecret: config.alerts.linkSecret,
+        publicUrl: () => this.publicUrl(),
+      },
+    );
+  }
+
+  /** Where people reach the hub, for links in messages. */
+  publicUrl(): string {
+    return (
+      this.config.http.publicUrl ||
+      (this.api ? this.addresses.http : `http://127.0.0.1:${this.config.http.port}`)
+    );
   }
 
   get http(): FastifyInstance {
@@ -137,6 +164,7 @@ export class Hub {
       stop: async () => {},
     },
     { name: 'policies', start: () => this.policies.start(), stop: () => this.policies.stop() },
+    { name: 'alerts', start: () => this.alerts.start(), stop: () => this.alerts.stop() },
     { name: 'rules', start: () => this.rules.start(), stop: () => this.rules.stop() },
     { name: 'ticket-scheduler', start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
     { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
@@ -163,6 +191,7 @@ export class Hub {
           directory: new GridDirectory(db),
           metrics: this.metrics,
           tickets: this.tickets,
+          alerts: this.alerts,
           policies: this.policies,
           readiness: [
             { name: 'store', ready: () => this.store.isOpen },

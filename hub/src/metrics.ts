@@ -47,6 +47,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly alertDeliveries = new Counter({
+    name: 'gridhub_alert_deliveries_total',
+    help: 'Alert delivery attempts by channel and result',
+    labelNames: ['channel', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly ingestLatency = new Histogram({
     name: 'gridhub_ingest_seconds',
     help: 'Time from broker receipt to a typed event on the bus',

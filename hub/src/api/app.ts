@@ -8,6 +8,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import Type from 'typebox';
+import type { AlertService } from '../alerts/alert-service.ts';
 import type { AccessService } from '../auth/access.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
@@ -21,6 +22,7 @@ import type { PolicyService } from '../policies/policy-service.ts';
 import type { Db } from '../store/store.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
 import { authPlugin } from './auth.ts';
+import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gridRoutes } from './routes/grid.ts';
@@ -45,6 +47,7 @@ export interface ApiDeps {
   directory: GridDirectory;
   metrics: Metrics;
   tickets: TicketService;
+  alerts: AlertService;
   policies: PolicyService;
   readiness: ReadinessCheck[];
   bodyLimitBytes: number;
@@ -59,6 +62,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     trustProxy: deps.trustProxy,
+    // SSE streams and keep-alive sockets must not hold a graceful shutdown open.
+    forceCloseConnections: true,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -159,6 +164,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
   );
 
+  await app.register(ackLinkRoutes, { alerts: deps.alerts });
   await app.register(
     async (api) => {
       await api.register(authPlugin, { access: deps.access });
@@ -173,6 +179,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db: deps.db });
       await api.register(ticketRoutes, { tickets: deps.tickets });
       await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
+      await api.register(alertRoutes, { alerts: deps.alerts });
     },
     { prefix: '/api/v1' },
   );

@@ -45,6 +45,10 @@ export const PERMISSIONS = {
   'ticket:note': EVERYONE,
   'ticket:rate': ['admin', 'grid-staff', 'street-duty', 'unit-leader', 'property-manager'],
   'maintenance:record': ['admin', 'property-manager', 'installer'],
+  'alert:read': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
+  'alert:ack': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
+  'alert:resolve': ['admin', 'grid-staff', 'street-duty', 'department', 'unit-leader'],
+  'webhook:write': ['admin', 'street-duty'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -10,7 +10,10 @@ export type ClientIdentity =
 export const HUB_TOPIC_PREFIX = `${TOPIC_ROOT}/hub/`;
 
 /** Topics a staff client may publish to (requests to the hub; later issues add theirs here). */
-export const STAFF_PUBLISH_TOPICS: RegExp[] = [];
+export const STAFF_PUBLISH_TOPICS: RegExp[] = [
+  // acknowledge an alert from a leader app
+  new RegExp(`^${TOPIC_ROOT}/hub/ack/[^/+#]+$`),
+];
 
 /**
  * May this client publish here? Devices only under their own id, on their own device topics
@@ -32,6 +35,9 @@ export function publishAllowed(identity: ClientIdentity, topic: string): boolean
 export function subscribeAllowed(identity: ClientIdentity, filter: string): boolean {
   if (identity.kind === 'device') return filter === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
   if (!filter.startsWith(HUB_TOPIC_PREFIX)) return false;
+  // personal topics (a recipient's own alerts) are readable by that person only
+  const person = /^gh\/v1\/hub\/person\/([^/]+)(\/|$)/.exec(filter);
+  if (person) return person[1] === identity.principal.personId;
   // A filter that names a grid node must name one the person may see (checked by the caller with
   // the node's path); wildcards are allowed and narrowed per message in forwardAllowed.
   return true;
@@ -55,6 +61,8 @@ export function forwardAllowed(
   gridPathOf: (gridNodeId: string) => string | undefined,
 ): boolean {
   if (identity.kind === 'device') return topic === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
+  const person = /^gh\/v1\/hub\/person\/([^/]+)\//.exec(topic);
+  if (person) return person[1] === identity.principal.personId;
   const scope = hubTopicScope(topic);
   if (!scope) return false;
   const gridPath = gridPathOf(scope.gridNodeId);

@@ -261,6 +261,14 @@ export class MqttBroker {
       }
       // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
       packet.retain = false;
+    } else {
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.deps.bus.emit('staff.message', {
+        principal: state.identity.principal,
+        topic: packet.topic,
+        payload,
+      });
+      packet.retain = false;
     }
     done(null);
   }

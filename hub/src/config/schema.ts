@@ -33,6 +33,11 @@ export const ConfigSchema = Type.Object(
           default: false,
           description: 'Trust X-Forwarded-* headers (set when behind a reverse proxy that terminates TLS).',
         }),
+        publicUrl: Type.String({
+          default: '',
+          description:
+            'Base URL people reach the hub at (for links in alert messages); empty = the listen address.',
+        }),
         bodyLimitBytes: Type.Integer({
           default: 8 * 1024 * 1024,
           minimum: 1024,
@@ -137,6 +142,40 @@ export const ConfigSchema = Type.Object(
           default: 60,
           exclusiveMinimum: 0,
           description: 'How often elevators are checked for overdue maintenance visits.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    alerts: Type.Object(
+      {
+        tickMs: Type.Integer({
+          default: 500,
+          minimum: 10,
+          description: 'How often stored alert re-notification and escalation times are checked.',
+        }),
+        webhookTimeoutMs: Type.Integer({
+          default: 5000,
+          minimum: 100,
+          description: 'Time limit of one webhook request.',
+        }),
+        webhookRetries: Type.Integer({
+          default: 5,
+          minimum: 1,
+          description: 'Attempts per webhook message (network errors, 429 and 5xx are retried).',
+        }),
+        webhookRetryBaseMs: Type.Integer({
+          default: 2000,
+          minimum: 1,
+          description: 'First retry delay; each further retry waits twice as long.',
+        }),
+        linkTtlHours: Type.Number({
+          default: 24,
+          exclusiveMinimum: 0,
+          description: 'How long an acknowledgement link in a message stays valid.',
+        }),
+        linkSecret: Type.String({
+          default: '',
+          description: 'Key that signs acknowledgement links; empty = generated once and kept in the store.',
         }),
       },
       { default: {}, additionalProperties: false },

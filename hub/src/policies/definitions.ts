@@ -121,6 +121,48 @@ const DEFS: Record<string, Omit<PolicyDefinition, 'key'>> = {
     15,
   ),
 
+  'alert.ackSeconds': {
+    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
+    default: { critical: 60, major: 300, minor: 900, warning: 1800 },
+    description:
+      'Acknowledgement deadline per severity, seconds (the share acknowledged within it is reported)',
+  },
+  'alert.renotifySeconds': {
+    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
+    default: { critical: 30, major: 120, minor: 600, warning: 1800 },
+    description:
+      'Re-notify everyone notified so far at this interval until someone acknowledges, per severity',
+  },
+  'alert.stepDelaySeconds': {
+    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
+    default: { critical: 60, major: 300, minor: 900, warning: 1800 },
+    description:
+      'Escalate to the next person in the chain after this long without acknowledgement, per severity',
+  },
+  'alert.maxRenotify': {
+    schema: Type.Integer({ minimum: 0 }),
+    default: 20,
+    description: 'Re-notification rounds before the hub stops repeating (escalation still goes on)',
+  },
+  'alert.quietHours': {
+    schema: Type.Union([
+      Type.Null(),
+      Type.Object({
+        start: Type.String({ pattern: '^\\d{2}:\\d{2}$' }),
+        end: Type.String({ pattern: '^\\d{2}:\\d{2}$' }),
+      }),
+    ]),
+    default: null,
+    description:
+      'Hours (Asia/Shanghai) when non-critical alerts notify nobody but the console; never applies to critical alerts',
+  },
+  'alert.chain': {
+    schema: Type.Union([Type.Null(), Type.Array(Type.String(), { minItems: 1 })]),
+    default: null,
+    description:
+      'Override of the escalation chain (person ids) for a site or grid; null = derived from the emergency unit and grid',
+  },
+
   'outage.site.count': {
     schema: Type.Integer({ minimum: 2 }),
     default: 5,

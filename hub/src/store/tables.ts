@@ -221,6 +221,68 @@ export interface MaintenanceVisitTable {
   ticket_id: string | null;
 }
 
+export interface AlertTable {
+  id: string;
+  incident_key: string;
+  severity: string;
+  cause: string;
+  title: string;
+  device_id: string | null;
+  device_type: string | null;
+  site_id: string | null;
+  grid_node_id: string;
+  grid_path: string;
+  emergency_unit_id: string | null;
+  ticket_id: string | null;
+  state: string;
+  count: number;
+  /** JSON array of person ids, in escalation order */
+  chain: string;
+  step: number;
+  next_step_at: number | null;
+  next_renotify_at: number | null;
+  renotify_count: number;
+  acked_by: string | null;
+  acked_at: number | null;
+  ack_channel: string | null;
+  resolved_by: string | null;
+  resolved_at: number | null;
+  resolution: string | null;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AlertDeliveryTable {
+  id: Generated<number>;
+  alert_id: string;
+  step: number;
+  recipient: string;
+  channel: string;
+  attempt: number;
+  at: number;
+  result: string;
+  detail: string | null;
+}
+
+export interface WebhookTargetTable {
+  id: string;
+  name: string;
+  kind: string;
+  url: string;
+  secret: string | null;
+  scope_kind: string;
+  scope_id: string;
+  min_severity: string;
+  created_by: string;
+  created_at: string;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -240,7 +302,14 @@ export interface Database {
   ticket_timeline: TicketTimelineTable;
   ticket_links: TicketLinkTable;
   maintenance_visits: MaintenanceVisitTable;
+  alerts: AlertTable;
+  alert_deliveries: AlertDeliveryTable;
+  webhook_targets: WebhookTargetTable;
+  settings: SettingTable;
 }
+
+export type AlertRow = Selectable<AlertTable>;
+export type WebhookTargetRow = Selectable<WebhookTargetTable>;
 
 export type TicketRow = Selectable<TicketTable>;
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';

@@ -124,3 +124,12 @@ export async function tickets(api: ApiClient, query = ''): Promise<TicketLite[]>
   if (res.status !== 200) throw new Error(`tickets: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.items;
 }
+
+/** A staff client (leader app, console) logged in with a person's API token. */
+export async function connectStaff(t: TestHub, personId: string, token: string): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+    username: personId,
+    password: token,
+    reconnectPeriod: 0,
+  });
+}

@@ -14,7 +14,7 @@ export function panicPressRule(): Rule {
       if (e.deviceType !== 'panic-button' || e.event.type !== 'press') return;
       const site = await ctx.site(e.siteId);
       const kind = { single: '单击', double: '双击', long: '长按' }[e.event.kind];
-      const { ticket, created } = await ctx.tickets.raise({
+      const { ticket } = await ctx.tickets.raise({
         category: 'panic',
         source: 'device-rule',
         severity: 'critical',
@@ -28,7 +28,7 @@ export function panicPressRule(): Rule {
       ctx.requestAlert({
         ...e,
         severity: 'critical',
-        cause: created ? 'panic-press' : 'panic-press-repeat',
+        cause: 'panic-press',
         title: ticket.title,
         ticketId: ticket.id,
         eventRef: eventRef(e),

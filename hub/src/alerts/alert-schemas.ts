@@ -1,0 +1,90 @@
+import Type from 'typebox';
+import { SEVERITIES } from '../tickets/ticket-schemas.ts';
+
+export const ALERT_STATES = ['raised', 'acknowledged', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+export const WEBHOOK_KINDS = ['generic', 'wecom', 'dingtalk', 'feishu'] as const;
+export type WebhookKind = (typeof WEBHOOK_KINDS)[number];
+
+export const AlertView = Type.Object({
+  id: Type.String(),
+  severity: Type.Enum(SEVERITIES),
+  cause: Type.String(),
+  title: Type.String(),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  deviceType: Type.Union([Type.String(), Type.Null()]),
+  siteId: Type.Union([Type.String(), Type.Null()]),
+  gridNodeId: Type.String(),
+  emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+  ticketId: Type.Union([Type.String(), Type.Null()]),
+  state: Type.Enum(ALERT_STATES),
+  count: Type.Integer({
+    description: 'how many times the incident was reported while this alert was active',
+  }),
+  chain: Type.Array(Type.String(), { description: 'escalation chain, person ids in order' }),
+  step: Type.Integer({ description: 'index in the chain reached so far (0 = first person)' }),
+  nextStepAt: Type.Union([Type.String(), Type.Null()]),
+  ackedBy: Type.Union([Type.String(), Type.Null()]),
+  ackedAt: Type.Union([Type.String(), Type.Null()]),
+  ackChannel: Type.Union([Type.String(), Type.Null()]),
+  resolvedBy: Type.Union([Type.String(), Type.Null()]),
+  resolvedAt: Type.Union([Type.String(), Type.Null()]),
+  resolution: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+export type AlertView = Type.Static<typeof AlertView>;
+
+export const DeliveryView = Type.Object({
+  step: Type.Integer(),
+  recipient: Type.String(),
+  channel: Type.String(),
+  attempt: Type.Integer(),
+  at: Type.String(),
+  result: Type.Enum(['delivered', 'failed', 'retrying', 'suppressed']),
+  detail: Type.Union([Type.String(), Type.Null()]),
+});
+export type DeliveryView = Type.Static<typeof DeliveryView>;
+
+export const AlertListQuery = Type.Object({
+  state: Type.Optional(Type.Enum(ALERT_STATES)),
+  active: Type.Optional(Type.Boolean({ description: 'raised or acknowledged' })),
+  severity: Type.Optional(Type.Enum(SEVERITIES)),
+  unit: Type.Optional(Type.String()),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+export type AlertListQuery = Type.Static<typeof AlertListQuery>;
+
+export const WebhookTargetBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    kind: Type.Enum(WEBHOOK_KINDS),
+    url: Type.String({
+      pattern: '^https?://',
+      maxLength: 1000,
+      description: 'the robot or receiver URL, with its key/access_token',
+    }),
+    secret: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'signing secret (generic HMAC, DingTalk 加签, Feishu 签名校验)',
+      }),
+    ),
+    scope: Type.Object({ kind: Type.Enum(['unit', 'grid']), id: Type.String() }),
+    minSeverity: Type.Enum(SEVERITIES, { default: 'major' }),
+  },
+  { additionalProperties: false },
+);
+export type WebhookTargetBody = Type.Static<typeof WebhookTargetBody>;
+
+export const WebhookTargetView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  kind: Type.Enum(WEBHOOK_KINDS),
+  url: Type.String({ description: 'shown without its query string (it carries the robot key)' }),
+  hasSecret: Type.Boolean(),
+  scope: Type.Object({ kind: Type.String(), id: Type.String() }),
+  minSeverity: Type.Enum(SEVERITIES),
+});

@@ -1,0 +1,880 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendAudit } from '../audit/audit-log.ts';
+import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
+import type { AlertRequested, Bus } from '../bus.ts';
+import { GridhubError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { PolicyService } from '../policies/policy-service.ts';
+import type { Store } from '../store/store.ts';
+import type { AlertRow, Database, WebhookTargetRow } from '../store/tables.ts';
+import type { Severity } from '../tickets/ticket-schemas.ts';
+import { AckLinks } from './ack-links.ts';
+import type {
+  AlertListQuery,
+  AlertState,
+  AlertView,
+  DeliveryView,
+  WebhookKind,
+  WebhookTargetBody,
+} from './alert-schemas.ts';
+import { alertMessage } from './message.ts';
+import { webhookRequest } from './webhook-formats.ts';
+
+/** The broker, as far as alerts need it: publish on a hub topic. */
+export interface StaffPublisher {
+  publishToStaff(topic: string, payload: unknown): void;
+}
+
+export interface AlertOptions {
+  tickMs: number;
+  webhookTimeoutMs: number;
+  webhookRetries: number;
+  webhookRetryBaseMs: number;
+  linkTtlMs: number;
+  linkSecret: string;
+  publicUrl: () => string;
+}
+
+export interface AlertChange {
+  seq: number;
+  action: string;
+  alert: AlertView;
+}
+
+const RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+const CHANGE_LOG = 1000;
+
+/**
+ * Alerts to the people of a site's emergency unit (最小应急单元): point leader first, then members in
+ * on-call order, then the grid leader, then the street duty room; re-notified until someone
+ * acknowledges, escalating one person per step. Re-notification and escalation are stored due times
+ * (DESIGN.md contract 7). Every delivery attempt is logged per recipient and channel; a failing
+ * channel never blocks the others.
+ */
+export class AlertService {
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly listeners = new Set<(c: AlertChange) => void>();
+  private readonly changes: AlertChange[] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private linkSecret = '';
+  readonly links: AckLinks;
+
+  constructor(
+    private readonly store: Store,
+    private readonly policies: PolicyService,
+    private readonly bus: Bus,
+    private readonly publisher: StaffPublisher,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: AlertOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.links = new AckLinks(() => this.linkSecret, options.publicUrl, options.linkTtlMs);
+  }
+
+  private get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  view(r: AlertRow): AlertView {
+    return {
+      id: r.id,
+      severity: r.severity as Severity,
+      cause: r.cause,
+      title: r.title,
+      deviceId: r.device_id,
+      deviceType: r.device_type,
+      siteId: r.site_id,
+      gridNodeId: r.grid_node_id,
+      emergencyUnitId: r.emergency_unit_id,
+      ticketId: r.ticket_id,
+      state: r.state as AlertState,
+      count: r.count,
+      chain: JSON.parse(r.chain) as string[],
+      step: r.step,
+      nextStepAt: iso(r.next_step_at),
+      ackedBy: r.acked_by,
+      ackedAt: iso(r.acked_at),
+      ackChannel: r.ack_channel,
+      resolvedBy: r.resolved_by,
+      resolvedAt: iso(r.resolved_at),
+      resolution: r.resolution,
+      reason: r.reason,
+      createdAt: iso(r.created_at) as string,
+      updatedAt: iso(r.updated_at) as string,
+    };
+  }
+
+  // ---- change feed (SSE, MQTT unit topic) ----
+
+  onChange(listener: (c: AlertChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Changes after `seq` still held in memory, for a console reconnecting with Last-Event-ID. */
+  since(seq: number): AlertChange[] {
+    return this.changes.filter((c) => c.seq > seq);
+  }
+
+  private changed(row: AlertRow, action: string): void {
+    const change: AlertChange = { seq: ++this.seq, action, alert: this.view(row) };
+    this.changes.push(change);
+    if (this.changes.length > CHANGE_LOG) this.changes.shift();
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.logger.error({ err }, 'alert change listener failed');
+      }
+    }
+    this.publisher.publishToStaff(
+      `gh/v1/hub/alert/${row.grid_node_id}/${row.site_id ?? '-'}/${row.id}`,
+      change,
+    );
+  }
+
+  // ---- raising ----
+
+  private perSeverity(
+    key: string,
+    severity: string,
+    at: { gridPath: string; siteId: string | null; deviceId: string | null },
+  ): number {
+    const map = this.policies.value<Record<string, number>>(key, at);
+    return (map[severity] ?? map.critical ?? 60) * 1000;
+  }
+
+  /** The escalation chain, derived from the grid model unless a site/grid policy overrides it. */
+  async chainFor(unitId: string | null, gridPath: string, siteId: string | null): Promise<string[]> {
+    const override = this.policies.value<string[] | null>('alert.chain', { gridPath, siteId });
+    if (override) return override;
+    const chain: string[] = [];
+    if (unitId) {
+      const unit = await this.db
+        .selectFrom('emergency_units')
+        .select('leader_id')
+        .where('id', '=', unitId)
+        .executeTakeFirst();
+      if (unit) chain.push(unit.leader_id);
+      const members = await this.db
+        .selectFrom('emergency_unit_members')
+        .select('person_id')
+        .where('unit_id', '=', unitId)
+        .orderBy('position')
+        .execute();
+      chain.push(...members.map((m) => m.person_id));
+    }
+    const ids = gridPath.split('/').filter(Boolean).reverse();
+    const nodes = new Map(
+      (
+        await this.db
+          .selectFrom('grid_nodes')
+          .select(['id', 'kind'])
+          .where('id', 'in', ids.length ? ids : [''])
+          .execute()
+      ).map((n) => [n.id, n.kind]),
+    );
+    const duty = await this.db
+      .selectFrom('grid_duty')
+      .selectAll()
+      .where('grid_node_id', 'in', ids.length ? ids : [''])
+      .orderBy('position')
+      .execute();
+    const first = (kinds: string[], role: string) => {
+      for (const id of ids) {
+        if (!kinds.includes(nodes.get(id) ?? '')) continue;
+        const hit = duty.find((d) => d.grid_node_id === id && d.role === role);
+        if (hit) return hit.person_id;
+      }
+      return undefined;
+    };
+    const gridLeader = first(['micro-grid', 'grid', 'exclusive', 'community'], 'grid-leader');
+    const dutyRoom = first(['street'], 'duty-room');
+    if (gridLeader) chain.push(gridLeader);
+    if (dutyRoom) chain.push(dutyRoom);
+    return [...new Set(chain)];
+  }
+
+  async raise(req: AlertRequested): Promise<AlertView> {
+    const at = { gridPath: req.gridPath, siteId: req.siteId, deviceId: req.deviceId };
+    const incidentKey = req.ticketId ? `ticket:${req.ticketId}` : `${req.deviceId}:${req.cause}`;
+    const chain = await this.chainFor(req.emergencyUnitId, req.gridPath, req.siteId);
+    const now = this.now();
+    const { row, action } = await this.db.transaction().execute(async (trx) => {
+      const active = await trx
+        .selectFrom('alerts')
+        .selectAll()
+        .where('incident_key', '=', incidentKey)
+        .where('state', '!=', 'resolved')
+        .executeTakeFirst();
+      if (active) {
+        const upgraded = RANK[req.severity] > RANK[active.severity as Severity];
+        const update = {
+          count: active.count + 1,
+          updated_at: now,
+          ...(upgraded ? { severity: req.severity, title: req.title, cause: req.cause } : {}),
+        };
+        await trx.updateTable('alerts').set(update).where('id', '=', active.id).execute();
+        await appendAudit(trx, {
+          actor: 'system',
+          action: upgraded ? 'alert.upgrade' : 'alert.repeat',
+          entityType: 'alert',
+          entityId: active.id,
+          data: { cause: req.cause, severity: req.severity },
+        });
+        return { row: { ...active, ...update }, action: upgraded ? 'upgraded' : 'repeated' };
+      }
+      const fresh: AlertRow = {
+        id: `A${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
+        incident_key: incidentKey,
+        severity: req.severity,
+        cause: req.cause,
+        title: req.title,
+        device_id: req.deviceId,
+        device_type: req.deviceType,
+        site_id: req.siteId,
+        grid_node_id: req.gridNodeId,
+        grid_path: req.gridPath,
+        emergency_unit_id: req.emergencyUnitId,
+        ticket_id: req.ticketId,
+        state: 'raised',
+        count: 1,
+        chain: JSON.stringify(chain),
+        step: 0,
+        next_step_at:
+          chain.length > 1 ? now + this.perSeverity('alert.stepDelaySeconds', req.severity, at) : null,
+        next_renotify_at: now + this.perSeverity('alert.renotifySeconds', req.severity, at),
+        renotify_count: 0,
+        acked_by: null,
+        acked_at: null,
+        ack_channel: null,
+        resolved_by: null,
+        resolved_at: null,
+        resolution: null,
+        reason: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await trx.insertInto('alerts').values(fresh).execute();
+      if (req.ticketId) {
+        await trx
+          .insertInto('ticket_links')
+          .values({ ticket_id: req.ticketId, kind: 'alert', ref: fresh.id, at: now })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+      await appendAudit(trx, {
+        actor: 'system',
+        action: 'alert.raise',
+        entityType: 'alert',
+        entityId: fresh.id,
+        data: { cause: req.cause, severity: req.severity, chain },
+      });
+      return { row: fresh, action: 'raised' };
+    });
+    this.changed(row, action);
+    if (action !== 'repeated' && row.state === 'raised')
+      await this.notify(row, JSON.parse(row.chain).slice(0, row.step + 1), true);
+    return this.view(row);
+  }
+
+  // ---- delivery ----
+
+  private async log(
+    alertId: string,
+    step: number,
+    recipient: string,
+    channel: string,
+    attempt: number,
+    result: DeliveryView['result'],
+    detail: string | null,
+  ): Promise<void> {
+    await this.db
+      .insertInto('alert_deliveries')
+      .values({ alert_id: alertId, step, recipient, channel, attempt, at: this.now(), result, detail })
+      .execute();
+    this.metrics.alertDeliveries.inc({ channel, result });
+  }
+
+  private quiet(row: AlertRow): boolean {
+    if (row.severity === 'critical') return false;
+    const q = this.policies.value<{ start: string; end: string } | null>('alert.quietHours', {
+      gridPath: row.grid_path,
+      siteId: row.site_id,
+      deviceId: row.device_id,
+    });
+    if (!q) return false;
+    const hm = new Date(this.now()).toLocaleTimeString('en-GB', {
+      timeZone: 'Asia/Shanghai',
+      hour: '2-digit',
+      minute: '2-digit',
+      hour12: false,
+    });
+    return q.start <= q.end ? hm >= q.start && hm < q.end : hm >= q.start || hm < q.end;
+  }
+
+  /**
+   * One notification round: MQTT to each recipient's own topic, and (on raise, escalation and
+   * upgrade, not on every re-notification) the group webhooks of the unit and its grid. MQTT goes
+   * first and never waits for a webhook.
+   */
+  private async notify(row: AlertRow, recipients: string[], withWebhooks: boolean): Promise<void> {
+    const view = this.view(row);
+    const site = row.site_id
+      ? ((await this.db.selectFrom('sites').select('name').where('id', '=', row.site_id).executeTakeFirst())
+          ?.name ?? row.site_id)
+      : row.grid_node_id;
+    const names = await this.db
+      .selectFrom('people')
+      .select(['id', 'name'])
+      .where('id', 'in', recipients.length ? recipients : [''])
+      .execute();
+    const who = recipients.map((r) => names.find((n) => n.id === r)?.name ?? r).join('、');
+    const quiet = this.quiet(row);
+    for (const person of recipients) {
+      if (quiet) {
+        await this.log(row.id, row.step, person, 'mqtt', 1, 'suppressed', 'quiet hours (non-critical)');
+        continue;
+      }
+      const message = alertMessage(view, site, this.links.url(row.id, person), who);
+      this.publisher.publishToStaff(`gh/v1/hub/person/${person}/alert`, {
+        alert: view,
+        text: message.text,
+        ackUrl: this.links.url(row.id, person),
+      });
+      await this.log(row.id, row.step, person, 'mqtt', 1, 'delivered', `gh/v1/hub/person/${person}/alert`);
+    }
+    if (!withWebhooks || quiet) return;
+    for (const target of await this.targetsFor(row)) {
+      const message = alertMessage(view, site, this.links.url(row.id, `webhook:${target.id}`), who);
+      this.send(row, target, message, 1);
+    }
+  }
+
+  private async targetsFor(row: AlertRow): Promise<WebhookTargetRow[]> {
+    const grids = row.grid_path.split('/').filter(Boolean);
+    const all = await this.db.selectFrom('webhook_targets').selectAll().execute();
+    return all.filter(
+      (t) =>
+        RANK[row.severity as Severity] >= RANK[t.min_severity as Severity] &&
+        ((t.scope_kind === 'unit' && t.scope_id === row.emergency_unit_id) ||
+          (t.scope_kind === 'grid' && grids.includes(t.scope_id))),
+    );
+  }
+
+  /** Send one webhook attempt; retry with exponential back-off on network errors, 429 and 5xx. */
+  private send(
+    row: AlertRow,
+    target: WebhookTargetRow,
+    message: ReturnType<typeof alertMessage>,
+    attempt: number,
+  ): void {
+    const req = webhookRequest(target.kind as WebhookKind, target.url, target.secret, message, this.now());
+    const channel = `webhook:${target.kind}`;
+    const done = (result: DeliveryView['result'], detail: string) =>
+      this.log(row.id, row.step, target.id, channel, attempt, result, detail).catch((err: unknown) =>
+        this.logger.error({ err }, 'delivery log failed'),
+      );
+    fetch(req.url, {
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      signal: AbortSignal.timeout(this.options.webhookTimeoutMs),
+    })
+      .then(async (res) => {
+        const text = (await res.text().catch(() => '')).slice(0, 200);
+        if (res.ok) return done('delivered', `HTTP ${res.status} ${text}`);
+        const retryable = res.status >= 500 || res.status === 429;
+        return this.failed(row, target, message, attempt, `HTTP ${res.status} ${text}`, retryable, done);
+      })
+      .catch((err: unknown) =>
+        this.failed(row, target, message, attempt, (err as Error).message, true, done),
+      );
+  }
+
+  private async failed(
+    row: AlertRow,
+    target: WebhookTargetRow,
+    message: ReturnType<typeof alertMessage>,
+    attempt: number,
+    detail: string,
+    retryable: boolean,
+    done: (result: DeliveryView['result'], detail: string) => Promise<void>,
+  ): Promise<void> {
+    const again = retryable && attempt < this.options.webhookRetries;
+    await done(again ? 'retrying' : 'failed', detail);
+    this.logger.warn(
+      { alertId: row.id, target: target.id, attempt, detail, retry: again },
+      'webhook delivery failed',
+    );
+    if (!again) return;
+    const timer = setTimeout(
+      () => {
+        this.retries.delete(timer);
+        this.send(row, target, message, attempt + 1);
+      },
+      this.options.webhookRetryBaseMs * 2 ** (attempt - 1),
+    );
+    this.retries.add(timer);
+  }
+
+  // ---- re-notification and escalation (stored due times) ----
+
+  async tick(): Promise<void> {
+    const now = this.now();
+    const due = await this.db
+      .selectFrom('alerts')
+      .select('id')
+      .where('state', '=', 'raised')
+      .where((eb) => eb.or([eb('next_step_at', '<=', now), eb('next_renotify_at', '<=', now)]))
+      .execute();
+    for (const { id } of due) {
+      try {
+        await this.advance(id, now);
+      } catch (err) {
+        this.logger.error({ err, alertId: id }, 'alert escalation failed');
+      }
+    }
+  }
+
+  private async advance(id: string, now: number): Promise<void> {
+    // The due times move on in the same transaction that decides the step, so a restart never
+    // repeats a step (and a step that fell due while the hub was down happens at start).
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r || r.state !== 'raised') return undefined;
+      const chain = JSON.parse(r.chain) as string[];
+      const at = { gridPath: r.grid_path, siteId: r.site_id, deviceId: r.device_id };
+      if (r.next_step_at != null && r.next_step_at <= now && r.step < chain.length - 1) {
+        const step = r.step + 1;
+        const update = {
+          step,
+          next_step_at:
+            step < chain.length - 1 ? now + this.perSeverity('alert.stepDelaySeconds', r.severity, at) : null,
+          next_renotify_at: now + this.perSeverity('alert.renotifySeconds', r.severity, at),
+          updated_at: now,
+        };
+        await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+        await appendAudit(trx, {
+          actor: 'system',
+          action: 'alert.escalate',
+          entityType: 'alert',
+          entityId: id,
+          data: { step, to: chain[step] },
+        });
+        return { row: { ...r, ...update }, kind: 'escalated' as const, recipients: [chain[step] as string] };
+      }
+      if (r.next_renotify_at != null && r.next_renotify_at <= now) {
+        const count = r.renotify_count + 1;
+        const more = count < this.policies.value<number>('alert.maxRenotify', at);
+        const update = {
+          renotify_count: count,
+          next_renotify_at: more ? now + this.perSeverity('alert.renotifySeconds', r.severity, at) : null,
+          updated_at: now,
+        };
+        await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+        return {
+          row: { ...r, ...update },
+          kind: 'renotified' as const,
+          recipients: chain.slice(0, r.step + 1),
+        };
+      }
+      if (r.next_step_at != null && r.next_step_at <= now) {
+        await trx.updateTable('alerts').set({ next_step_at: null }).where('id', '=', id).execute();
+      }
+      return undefined;
+    });
+    if (!outcome) return;
+    this.changed(outcome.row, outcome.kind);
+    await this.notify(outcome.row, outcome.recipients, outcome.kind === 'escalated');
+  }
+
+  async gridPathOf(id: string): Promise<string> {
+    return (
+      (await this.db.selectFrom('alerts').select('grid_path').where('id', '=', id).executeTakeFirst())
+        ?.grid_path ?? ''
+    );
+  }
+
+  async titleOf(id: string): Promise<string> {
+    return (
+      (await this.db.selectFrom('alerts').select('title').where('id', '=', id).executeTakeFirst())?.title ??
+      id
+    );
+  }
+
+  // ---- people's side ----
+
+  private async unitsOf(personId: string): Promise<Set<string>> {
+    const led = await this.db
+      .selectFrom('emergency_units')
+      .select('id')
+      .where('leader_id', '=', personId)
+      .execute();
+    const member = await this.db
+      .selectFrom('emergency_unit_members')
+      .select('unit_id')
+      .where('person_id', '=', personId)
+      .execute();
+    return new Set([...led.map((u) => u.id), ...member.map((m) => m.unit_id)]);
+  }
+
+  /** Staff see alerts in their jurisdiction; unit leaders those of the units they belong to. */
+  async visibility(
+    principal: Principal,
+  ): Promise<
+    (row: { grid_path: string; site_id: string | null; emergency_unit_id: string | null }) => boolean
+  > {
+    const staff = principal.roles.some((r) =>
+      ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager'].includes(r),
+    );
+    const units = principal.roles.includes('unit-leader')
+      ? await this.unitsOf(principal.personId)
+      : new Set<string>();
+    return (row) =>
+      (staff && covers(principal.jurisdiction, { gridPath: row.grid_path, siteId: row.site_id })) ||
+      (row.emergency_unit_id != null && units.has(row.emergency_unit_id));
+  }
+
+  private async visible(principal: Principal, id: string): Promise<AlertRow> {
+    requirePermission(principal, 'alert:read');
+    const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
+    if (!(await this.visibility(principal))(row))
+      throw new GridhubError('GH_ERR_FORBIDDEN_SCOPE', `alert '${id}' is not one of yours`);
+    return row;
+  }
+
+  async list(principal: Principal, q: AlertListQuery): Promise<{ total: number; items: AlertView[] }> {
+    requirePermission(principal, 'alert:read');
+    let query = this.db.selectFrom('alerts').selectAll();
+    if (q.state) query = query.where('state', '=', q.state);
+    if (q.active !== undefined) query = query.where('state', q.active ? '!=' : '=', 'resolved');
+    if (q.severity) query = query.where('severity', '=', q.severity);
+    if (q.unit) query = query.where('emergency_unit_id', '=', q.unit);
+    const see = await this.visibility(principal);
+    const rows = (await query.orderBy('created_at', 'desc').execute()).filter(see);
+    return { total: rows.length, items: rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r)) };
+  }
+
+  async detail(principal: Principal, id: string): Promise<{ alert: AlertView; deliveries: DeliveryView[] }> {
+    const row = await this.visible(principal, id);
+    const deliveries = await this.db
+      .selectFrom('alert_deliveries')
+      .selectAll()
+      .where('alert_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return {
+      alert: this.view(row),
+      deliveries: deliveries.map((d) => ({
+        step: d.step,
+        recipient: d.recipient,
+        channel: d.channel,
+        attempt: d.attempt,
+        at: iso(d.at) as string,
+        result: d.result as DeliveryView['result'],
+        detail: d.detail,
+      })),
+    };
+  }
+
+  /** Acknowledge: stops re-notification and escalation for everyone. */
+  async acknowledge(actor: string, id: string, channel: string): Promise<AlertView> {
+    const now = this.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
+      if (r.state !== 'raised')
+        throw new GridhubError('GH_ERR_INVALID_TRANSITION', `the alert is already ${r.state}`, {
+          state: r.state,
+        });
+      const update = {
+        state: 'acknowledged',
+        acked_by: actor,
+        acked_at: now,
+        ack_channel: channel,
+        next_step_at: null,
+        next_renotify_at: null,
+        updated_at: now,
+      };
+      await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+      await appendAudit(trx, {
+        actor,
+        action: 'alert.acknowledge',
+        entityType: 'alert',
+        entityId: id,
+        data: { channel, step: r.step },
+      });
+      return { ...r, ...update };
+    });
+    this.changed(row, 'acknowledged');
+    return this.view(row);
+  }
+
+  async acknowledgeAs(principal: Principal, id: string, channel: string): Promise<AlertView> {
+    requirePermission(principal, 'alert:ack');
+    await this.visible(principal, id);
+    return this.acknowledge(actorOf(principal), id, channel);
+  }
+
+  async resolve(
+    actor: string,
+    id: string,
+    resolution: 'restored' | 'resolved' | 'false-alarm',
+    reason: string | null,
+  ): Promise<AlertView> {
+    const now = this.now();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
+      if (r.state === 'resolved')
+        throw new GridhubError('GH_ERR_INVALID_TRANSITION', 'the alert is already resolved', {
+          state: r.state,
+        });
+      const update = {
+        state: 'resolved',
+        resolved_by: actor,
+        resolved_at: now,
+        resolution,
+        reason,
+        next_step_at: null,
+        next_renotify_at: null,
+        updated_at: now,
+      };
+      await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+      await appendAudit(trx, {
+        actor,
+        action: `alert.${resolution}`,
+        entityType: 'alert',
+        entityId: id,
+        data: { reason },
+      });
+      return { ...r, ...update };
+    });
+    this.changed(row, resolution);
+    return this.view(row);
+  }
+
+  async resolveAs(
+    principal: Principal,
+    id: string,
+    falseAlarm: boolean,
+    reason: string | null,
+  ): Promise<AlertView> {
+    requirePermission(principal, 'alert:resolve');
+    await this.visible(principal, id);
+    if (falseAlarm && !reason) throw new GridhubError('GH_ERR_VALIDATION', 'a false alarm needs a reason');
+    return this.resolve(actorOf(principal), id, falseAlarm ? 'false-alarm' : 'resolved', reason);
+  }
+
+  async stats(principal: Principal): Promise<
+    {
+      unitId: string | null;
+      severity: string;
+      alerts: number;
+      acknowledged: number;
+      meanSecondsToAck: number | null;
+      ackedWithinDeadline: number | null;
+    }[]
+  > {
+    requirePermission(principal, 'alert:read');
+    const see = await this.visibility(principal);
+    const rows = (await this.db.selectFrom('alerts').selectAll().execute()).filter(see);
+    const groups = new Map<string, AlertRow[]>();
+    for (const r of rows) {
+      const k = `${r.emergency_unit_id ?? ''}\u0000${r.severity}`;
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    return [...groups.entries()].map(([k, list]) => {
+      const [unit, severity] = k.split('\u0000') as [string, string];
+      const acked = list.filter((r) => r.acked_at != null);
+      const secs = acked.map((r) => ((r.acked_at as number) - r.created_at) / 1000);
+      const within = acked.filter(
+        (r) =>
+          (r.acked_at as number) - r.created_at <=
+          this.perSeverity('alert.ackSeconds', r.severity, {
+            gridPath: r.grid_path,
+            siteId: r.site_id,
+            deviceId: r.device_id,
+          }),
+      );
+      return {
+        unitId: unit || null,
+        severity,
+        alerts: list.length,
+        acknowledged: acked.length,
+        meanSecondsToAck: secs.length
+          ? Math.round((secs.reduce((a, b) => a + b, 0) / secs.length) * 100) / 100
+          : null,
+        ackedWithinDeadline: list.length ? Math.round((within.length / list.length) * 10_000) / 10_000 : null,
+      };
+    });
+  }
+
+  // ---- webhook targets ----
+
+  async addTarget(principal: Principal, body: WebhookTargetBody): Promise<WebhookTargetRow> {
+    requirePermission(principal, 'webhook:write');
+    const path =
+      body.scope.kind === 'grid'
+        ? (
+            await this.db
+              .selectFrom('grid_nodes')
+              .select('path')
+              .where('id', '=', body.scope.id)
+              .executeTakeFirst()
+          )?.path
+        : (
+            await this.db
+              .selectFrom('emergency_units')
+              .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
+              .select('grid_nodes.path')
+              .where('emergency_units.id', '=', body.scope.id)
+              .executeTakeFirst()
+          )?.path;
+    if (!path) throw new GridhubError('GH_ERR_NOT_FOUND', `no ${body.scope.kind} '${body.scope.id}'`);
+    if (!covers(principal.jurisdiction, { gridPath: path }))
+      throw new GridhubError(
+        'GH_ERR_FORBIDDEN_SCOPE',
+        `${body.scope.kind} '${body.scope.id}' is outside your jurisdiction`,
+      );
+    const row: WebhookTargetRow = {
+      id: `wh-${randomBytes(5).toString('hex')}`,
+      name: body.name,
+      kind: body.kind,
+      url: body.url,
+      secret: body.secret ?? null,
+      scope_kind: body.scope.kind,
+      scope_id: body.scope.id,
+      min_severity: body.minSeverity,
+      created_by: actorOf(principal),
+      created_at: new Date(this.now()).toISOString(),
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('webhook_targets').values(row).execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'webhook.create',
+        entityType: 'webhook',
+        entityId: row.id,
+        data: { name: row.name, kind: row.kind, scope: body.scope },
+      });
+    });
+    return row;
+  }
+
+  async targets(principal: Principal): Promise<WebhookTargetRow[]> {
+    requirePermission(principal, 'webhook:write');
+    return this.db.selectFrom('webhook_targets').selectAll().orderBy('created_at').execute();
+  }
+
+  async removeTarget(principal: Principal, id: string): Promise<void> {
+    requirePermission(principal, 'webhook:write');
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx.deleteFrom('webhook_targets').where('id', '=', id).executeTakeFirst();
+      if (res.numDeletedRows === 0n) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook '${id}'`);
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'webhook.delete',
+        entityType: 'webhook',
+        entityId: id,
+      });
+    });
+  }
+
+  // ---- lifecycle ----
+
+  private async ensureLinkSecret(): Promise<void> {
+    if (this.options.linkSecret) {
+      this.linkSecret = this.options.linkSecret;
+      return;
+    }
+    const stored = await this.db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', 'alerts.linkSecret')
+      .executeTakeFirst();
+    if (stored) {
+      this.linkSecret = stored.value;
+      return;
+    }
+    this.linkSecret = randomBytes(32).toString('base64url');
+    await this.db
+      .insertInto('settings')
+      .values({ key: 'alerts.linkSecret', value: this.linkSecret })
+      .execute();
+  }
+
+  private schedule(): void {
+    this.ticking = this.ticking
+      .then(() => this.tick())
+      .catch((err: unknown) => this.logger.error({ err }, 'alert tick failed'));
+  }
+
+  async start(): Promise<void> {
+    await this.ensureLinkSecret();
+    const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
+    this.unsubscribe.push(
+      this.bus.on('alert.requested', (req) => {
+        this.raise(req).catch(guard('raising an alert failed'));
+      }),
+      // A device's own restore resolves its alert (the ticket stays for people to verify).
+      this.bus.on('device.event', (e) => {
+        const restores: Record<string, (cause: string) => boolean> = {
+          'smoke.clear': (c) => c === 'smoke-alarm',
+          'fault.clear': (c) => c === 'elevator-entrapment' && 'code' in e.event && e.event.code === '11',
+        };
+        const matches = restores[e.event.type];
+        if (!matches) return;
+        this.db
+          .selectFrom('alerts')
+          .selectAll()
+          .where('device_id', '=', e.deviceId)
+          .where('state', '!=', 'resolved')
+          .execute()
+          .then(async (rows) => {
+            for (const r of rows)
+              if (matches(r.cause))
+                await this.resolve(
+                  `device:${e.deviceId}`,
+                  r.id,
+                  'restored',
+                  `${e.event.type} reported by the device`,
+                );
+          })
+          .catch(guard('resolving on restore failed'));
+      }),
+      // Acknowledgement from a leader app over MQTT: gh/v1/hub/ack/<alertId>.
+      this.bus.on('staff.message', ({ principal, topic }) => {
+        const m = /^gh\/v1\/hub\/ack\/([^/]+)$/.exec(topic);
+        if (!m) return;
+        this.acknowledgeAs(principal, m[1] as string, 'mqtt').catch((err: unknown) =>
+          this.logger.info(
+            { err: (err as Error).message, alertId: m[1], personId: principal.personId },
+            'MQTT acknowledgement refused',
+          ),
+        );
+      }),
+    );
+    this.schedule();
+    await this.ticking;
+    this.timer = setInterval(() => this.schedule(), this.options.tickMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
+    await this.ticking;
+    this.listeners.clear();
+  }
+}

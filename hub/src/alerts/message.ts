@@ -1,0 +1,57 @@
+import type { AlertView } from './alert-schemas.ts';
+import type { AlertMessage } from './webhook-formats.ts';
+
+const SEVERITY_ZH = { critical: '紧急', major: '重要', minor: '一般', warning: '预警' } as const;
+const DEVICE_ZH: Record<string, string> = {
+  'panic-button': '一键报警按钮',
+  'smoke-detector': '烟感探测器',
+  'water-leak': '水浸传感器',
+  'water-level': '液位传感器',
+  'elevator-monitor': '电梯监测终端',
+};
+const CAUSE_ZH: Record<string, string> = {
+  'panic-press': '一键报警',
+  'smoke-alarm': '烟感报警',
+  'fire-confirmed': '多个烟感报警，确认火警',
+  'elevator-entrapment': '电梯困人',
+  'flood-alarm': '水位超限',
+};
+
+export function causeText(cause: string): string {
+  return (
+    CAUSE_ZH[cause] ?? (cause.startsWith('elevator-fault-') ? `电梯故障（代码 ${cause.slice(15)}）` : cause)
+  );
+}
+
+/** Chinese alert text with site, device, cause, time and the acknowledgement link. */
+export function alertMessage(
+  alert: AlertView,
+  site: string,
+  ackUrl: string,
+  recipients: string,
+): AlertMessage {
+  const time = new Date(alert.createdAt).toLocaleString('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    hour12: false,
+  });
+  const title = `【${SEVERITY_ZH[alert.severity]}告警】${alert.title}`;
+  const lines = [
+    title,
+    `地点：${site}`,
+    ...(alert.deviceId
+      ? [`设备：${alert.deviceId}（${DEVICE_ZH[alert.deviceType ?? ''] ?? alert.deviceType ?? ''}）`]
+      : []),
+    `原因：${causeText(alert.cause)}${alert.count > 1 ? `（第 ${alert.count} 次）` : ''}`,
+    `时间：${time}`,
+    `通知：${recipients}（未确认将逐级升级）`,
+    ...(alert.ticketId ? [`工单：${alert.ticketId}`] : []),
+  ];
+  return {
+    title,
+    text: [...lines, `确认：${ackUrl}`].join('\n'),
+    markdown: [`### ${title}`, ...lines.slice(1).map((l) => `> ${l}`), `[点击确认收到](${ackUrl})`].join(
+      '\n',
+    ),
+    data: { type: 'gridhub.alert', alert, site, ackUrl },
+  };
+}
