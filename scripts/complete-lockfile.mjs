@@ -11,7 +11,18 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const OS = ['darwin', 'linux', 'win32', 'android', 'freebsd', 'openbsd', 'netbsd', 'sunos', 'aix', 'openharmony'];
+const OS = [
+  'darwin',
+  'linux',
+  'win32',
+  'android',
+  'freebsd',
+  'openbsd',
+  'netbsd',
+  'sunos',
+  'aix',
+  'openharmony',
+];
 const CPU = ['x64', 'arm64', 'arm', 'ia32', 'loong64', 'ppc64', 'riscv64', 's390x', 'mips64el', 'wasm32'];
 
 function platformOf(name) {
@@ -33,17 +44,26 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     if (lock.packages[nested] || lock.packages[`node_modules/${dep}`]) continue;
     const platform = platformOf(dep);
     if (!platform || !/^\d+\.\d+\.\d+/.test(spec)) continue;
-    lock.packages[`node_modules/${dep}`] = { version: spec, ...platform, ...(entry.dev ? { dev: true } : {}), optional: true };
+    lock.packages[`node_modules/${dep}`] = {
+      version: spec,
+      ...platform,
+      ...(entry.dev ? { dev: true } : {}),
+      optional: true,
+    };
     added.push(`${dep}@${spec}`);
   }
 }
 if (process.argv.includes('--check')) {
   if (added.length > 0) {
-    process.stderr.write(`package-lock.json lacks ${added.length} platform entries (npm ci would refuse it): run node scripts/complete-lockfile.mjs\n`);
+    process.stderr.write(
+      `package-lock.json lacks ${added.length} platform entries (npm ci would refuse it): run node scripts/complete-lockfile.mjs\n`,
+    );
     process.exit(1);
   }
   process.exit(0);
 }
-lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)));
+lock.packages = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
+);
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
 process.stdout.write(`complete-lockfile: added ${added.length} platform entries\n`);

@@ -23,6 +23,8 @@ import { Store } from './store/store.ts';
 import { TicketRouting } from './tickets/routing.ts';
 import { TicketScheduler } from './tickets/ticket-scheduler.ts';
 import { TicketService } from './tickets/ticket-service.ts';
+import { InfluxSink } from './timeseries/influx-sink.ts';
+import { SeriesPipeline } from './timeseries/series-pipeline.ts';
 
 const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -60,6 +62,8 @@ export class Hub {
   readonly rules: RulesEngine;
   readonly scheduler: TicketScheduler;
   readonly alerts: AlertService;
+  readonly influx: InfluxSink | undefined;
+  readonly series: SeriesPipeline;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
@@ -132,6 +136,10 @@ export class Hub {
         publicUrl: () => this.publicUrl(),
       },
     );
+    this.influx = config.influx.url
+      ? new InfluxSink(config.influx, config.dataDir, this.metrics, child('influx'))
+      : undefined;
+    this.series = new SeriesPipeline(this.bus, this.influx ? [this.influx] : [], child('series'));
   }
 
   /** Where people reach the hub, for links in messages. */
@@ -167,6 +175,7 @@ export class Hub {
     { name: 'alerts', start: () => this.alerts.start(), stop: () => this.alerts.stop() },
     { name: 'rules', start: () => this.rules.start(), stop: () => this.rules.stop() },
     { name: 'ticket-scheduler', start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
+    { name: 'series', start: () => this.series.start(), stop: () => this.series.stop() },
     { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
     { name: 'presence', start: () => this.presence.start(), stop: () => this.presence.stop() },
     {

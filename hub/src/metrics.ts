@@ -54,6 +54,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly seriesPoints = new Counter({
+    name: 'gridhub_series_points_total',
+    help: 'Time-series points by sink and outcome (spooled, written, rejected, dropped-spool-full)',
+    labelNames: ['sink', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly ingestLatency = new Histogram({
     name: 'gridhub_ingest_seconds',
     help: 'Time from broker receipt to a typed event on the bus',

@@ -10,6 +10,8 @@ export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
   { command: 'mosquitto_pub', pkg: 'mosquitto-clients' },
   // a test certificate for MQTT over TLS
   { command: 'openssl', pkg: 'openssl' },
+  // a real time-series server that accepts the InfluxDB v2 write API
+  { command: 'victoria-metrics', pkg: 'victoria-metrics' },
 ];
 
 export default async function setup(): Promise<void> {

@@ -449,7 +449,7 @@ export class AlertService {
     // repeats a step (and a step that fell due while the hub was down happens at start).
     const outcome = await this.db.transaction().execute(async (trx) => {
       const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!r || r.state !== 'raised') return undefined;
+      if (r?.state !== 'raised') return undefined;
       const chain = JSON.parse(r.chain) as string[];
       const at = { gridPath: r.grid_path, siteId: r.site_id, deviceId: r.device_id };
       if (r.next_step_at != null && r.next_step_at <= now && r.step < chain.length - 1) {

@@ -180,6 +180,35 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    influx: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          description: 'InfluxDB (2.x/3.x write API) URL; empty = no InfluxDB.',
+        }),
+        token: Type.String({ default: '', description: 'InfluxDB API token.' }),
+        org: Type.String({ default: 'gridhub', description: 'InfluxDB organisation.' }),
+        bucket: Type.String({ default: 'gridhub', description: 'InfluxDB bucket.' }),
+        batchSize: Type.Integer({ default: 5000, minimum: 1, description: 'Points per write request.' }),
+        flushMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          description: 'Longest a point waits before it is sent.',
+        }),
+        spoolMaxPoints: Type.Integer({
+          default: 2_000_000,
+          minimum: 1000,
+          description:
+            'Bound of the on-disk spool that holds points while InfluxDB is unreachable; beyond it the oldest are dropped.',
+        }),
+        timeoutMs: Type.Integer({
+          default: 10_000,
+          minimum: 100,
+          description: 'Time limit of one write request.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     auth: Type.Object(
       {
         bootstrapAdminToken: Type.String({

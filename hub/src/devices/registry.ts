@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';

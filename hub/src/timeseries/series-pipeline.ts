@@ -1,0 +1,39 @@
+import type { Bus } from '../bus.ts';
+import type { Logger } from '../logger.ts';
+import type { TelemetrySink } from './influx-sink.ts';
+import { eventLine, presenceLine, telemetryLine } from './points.ts';
+
+/**
+ * Feeds every reading, event and presence change from the bus to the configured sinks. A bus
+ * listener only formats a line and appends it to each sink's buffer: ingest never waits for a sink.
+ */
+export class SeriesPipeline {
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly sinks: readonly TelemetrySink[],
+    private readonly logger: Logger,
+  ) {}
+
+  private emit(line: string | undefined): void {
+    if (!line) return;
+    for (const sink of this.sinks) sink.write([line]);
+  }
+
+  async start(): Promise<void> {
+    for (const sink of this.sinks) await sink.start();
+    if (this.sinks.length === 0) return;
+    this.unsubscribe.push(
+      this.bus.on('device.telemetry', (t) => this.emit(telemetryLine(t))),
+      this.bus.on('device.event', (e) => this.emit(eventLine(e))),
+      this.bus.on('device.presence', (p) => this.emit(presenceLine(p))),
+    );
+    this.logger.info({ sinks: this.sinks.map((s) => s.name) }, 'time-series pipeline started');
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const sink of [...this.sinks].reverse()) await sink.stop();
+  }
+}
