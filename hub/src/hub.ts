@@ -24,6 +24,7 @@ import { TicketRouting } from './tickets/routing.ts';
 import { TicketScheduler } from './tickets/ticket-scheduler.ts';
 import { TicketService } from './tickets/ticket-service.ts';
 import { InfluxSink } from './timeseries/influx-sink.ts';
+import { LocalSeriesStore } from './timeseries/local-store.ts';
 import { SeriesPipeline } from './timeseries/series-pipeline.ts';
 
 const VERSION = (
@@ -64,6 +65,7 @@ export class Hub {
   readonly alerts: AlertService;
   readonly influx: InfluxSink | undefined;
   readonly series: SeriesPipeline;
+  readonly localSeries: LocalSeriesStore;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
@@ -139,7 +141,13 @@ export class Hub {
     this.influx = config.influx.url
       ? new InfluxSink(config.influx, config.dataDir, this.metrics, child('influx'))
       : undefined;
-    this.series = new SeriesPipeline(this.bus, this.influx ? [this.influx] : [], child('series'));
+    this.localSeries = LocalSeriesStore.in(config.dataDir, config.series, child('series-store'));
+    this.series = new SeriesPipeline(
+      this.bus,
+      this.localSeries,
+      this.influx ? [this.influx] : [],
+      child('series'),
+    );
   }
 
   /** Where people reach the hub, for links in messages. */
@@ -201,6 +209,7 @@ export class Hub {
           metrics: this.metrics,
           tickets: this.tickets,
           alerts: this.alerts,
+          series: this.localSeries,
           policies: this.policies,
           readiness: [
             { name: 'store', ready: () => this.store.isOpen },

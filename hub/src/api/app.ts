@@ -21,6 +21,7 @@ import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
 import type { Db } from '../store/store.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
+import type { LocalSeriesStore } from '../timeseries/local-store.ts';
 import { authPlugin } from './auth.ts';
 import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -29,6 +30,7 @@ import { gridRoutes } from './routes/grid.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tokenRoutes } from './routes/people.ts';
 import { policyRoutes } from './routes/policies.ts';
+import { seriesRoutes } from './routes/series.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { ErrorResponse } from './schemas.ts';
 
@@ -48,6 +50,7 @@ export interface ApiDeps {
   metrics: Metrics;
   tickets: TicketService;
   alerts: AlertService;
+  series: LocalSeriesStore;
   policies: PolicyService;
   readiness: ReadinessCheck[];
   bodyLimitBytes: number;
@@ -180,6 +183,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(ticketRoutes, { tickets: deps.tickets });
       await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
       await api.register(alertRoutes, { alerts: deps.alerts });
+      await api.register(seriesRoutes, { series: deps.series, registry: deps.registry });
     },
     { prefix: '/api/v1' },
   );

@@ -180,6 +180,37 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    series: Type.Object(
+      {
+        rawRetentionHours: Type.Number({
+          default: 48,
+          exclusiveMinimum: 0,
+          description: 'Local store: how long raw readings are kept.',
+        }),
+        minuteRetentionDays: Type.Number({
+          default: 30,
+          exclusiveMinimum: 0,
+          description: 'Local store: how long 1-minute aggregates are kept.',
+        }),
+        hourRetentionDays: Type.Number({
+          default: 1825,
+          exclusiveMinimum: 0,
+          description: 'Local store: how long hourly aggregates (and device events) are kept.',
+        }),
+        rawKeepaliveSeconds: Type.Number({
+          default: 60,
+          exclusiveMinimum: 0,
+          description:
+            'Local store: a raw value is stored when it changes, and at least this often when it does not.',
+        }),
+        flushMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          description: 'Local store: how often buffered readings are written.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     influx: Type.Object(
       {
         url: Type.String({

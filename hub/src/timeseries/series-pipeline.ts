@@ -1,6 +1,7 @@
 import type { Bus } from '../bus.ts';
 import type { Logger } from '../logger.ts';
 import type { TelemetrySink } from './influx-sink.ts';
+import type { LocalSeriesStore } from './local-store.ts';
 import { eventLine, presenceLine, telemetryLine } from './points.ts';
 
 /**
@@ -12,21 +13,33 @@ export class SeriesPipeline {
 
   constructor(
     private readonly bus: Bus,
+    private readonly local: LocalSeriesStore,
     private readonly sinks: readonly TelemetrySink[],
     private readonly logger: Logger,
   ) {}
 
   private emit(line: string | undefined): void {
-    if (!line) return;
+    if (!line || this.sinks.length === 0) return;
     for (const sink of this.sinks) sink.write([line]);
   }
 
   async start(): Promise<void> {
+    await this.local.start();
     for (const sink of this.sinks) await sink.start();
-    if (this.sinks.length === 0) return;
     this.unsubscribe.push(
-      this.bus.on('device.telemetry', (t) => this.emit(telemetryLine(t))),
-      this.bus.on('device.event', (e) => this.emit(eventLine(e))),
+      this.bus.on('device.telemetry', (t) => {
+        this.local.addTelemetry(t);
+        this.emit(telemetryLine(t));
+      }),
+      this.bus.on('device.event', (e) => {
+        this.local.addEvent(
+          e.deviceId,
+          e.at,
+          e.event.type,
+          'code' in e.event && e.event.code !== undefined ? String(e.event.code) : null,
+        );
+        this.emit(eventLine(e));
+      }),
       this.bus.on('device.presence', (p) => this.emit(presenceLine(p))),
     );
     this.logger.info({ sinks: this.sinks.map((s) => s.name) }, 'time-series pipeline started');
@@ -35,5 +48,6 @@ export class SeriesPipeline {
   async stop(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
     for (const sink of [...this.sinks].reverse()) await sink.stop();
+    await this.local.stop();
   }
 }

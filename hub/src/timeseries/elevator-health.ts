@@ -1,0 +1,133 @@
+import type { LocalSeriesStore } from './local-store.ts';
+
+/** Fault codes that take an elevator out of service until cleared (GB/T 24476; DOMAIN.md). */
+const OUT_OF_SERVICE = new Set([
+  '11',
+  '09',
+  '10',
+  '05',
+  '01',
+  '04',
+  '06',
+  'overspeed',
+  'door_open_running',
+  'power_loss',
+]);
+
+export interface ElevatorHealth {
+  deviceId: string;
+  from: string;
+  to: string;
+  trips: number | null;
+  doorCycles: number | null;
+  runningHours: number | null;
+  faults: number;
+  faultsByCode: Record<string, number>;
+  downtimeMinutes: number;
+  availability: number;
+  mtbfHours: number | null;
+  mttrMinutes: number | null;
+  levelingErrorMm: { mean: number; maxAbs: number } | null;
+  components: { availability: number; faults: number; leveling: number };
+  score: number;
+  grade: 'H1' | 'H2' | 'H3' | 'H4';
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function gradeOf(score: number): ElevatorHealth['grade'] {
+  return score >= 90 ? 'H1' : score >= 75 ? 'H2' : score >= 60 ? 'H3' : 'H4';
+}
+
+/**
+ * Score 0–100 from three components (availability 50 %, faults per day 30 %, levelling 20 %). The
+ * weighted total may not exceed the worst component by more than 20 points, so one failing part of an
+ * elevator is never hidden by the others (after the published "floored at the worst component" scoring).
+ */
+export function scoreOf(c: { availability: number; faults: number; leveling: number }): number {
+  const weighted = 0.5 * c.availability + 0.3 * c.faults + 0.2 * c.leveling;
+  const worst = Math.min(c.availability, c.faults, c.leveling);
+  return round(Math.min(weighted, worst + 20), 1);
+}
+
+/**
+ * Health of one elevator over a period, from the local store: counter deltas (trips, door cycles,
+ * running hours), fault events (counts by code; downtime from each out-of-service fault to its clear,
+ * or to the end of the period), availability, MTBF and MTTR, and levelling-error statistics.
+ */
+export function elevatorHealth(
+  store: LocalSeriesStore,
+  deviceId: string,
+  from: number,
+  to: number,
+): ElevatorHealth {
+  const delta = (field: string) => {
+    const rows = store.lastPerBucket(deviceId, field, from, to);
+    if (rows.length === 0) return null;
+    const first = Math.min(...rows.map((r) => r.min));
+    const last = rows[rows.length - 1]?.last as number;
+    return round(last - first);
+  };
+  const events = store.events(deviceId, from, to);
+  const faultsByCode: Record<string, number> = {};
+  let downtime = 0;
+  let repairedDowntime = 0;
+  let repaired = 0;
+  const open = new Map<string, number>();
+  for (const e of events) {
+    const code = e.code ?? 'unknown';
+    if (e.type === 'fault') {
+      faultsByCode[code] = (faultsByCode[code] ?? 0) + 1;
+      if (OUT_OF_SERVICE.has(code) && !open.has(code)) open.set(code, e.ts);
+    } else if (e.type === 'fault.clear' && open.has(code)) {
+      downtime += e.ts - (open.get(code) as number);
+      repairedDowntime += e.ts - (open.get(code) as number);
+      open.delete(code);
+      repaired++;
+    }
+  }
+  for (const since of open.values()) downtime += to - since;
+  const faults = Object.values(faultsByCode).reduce((a, b) => a + b, 0);
+  const period = to - from;
+  const availability = period > 0 ? Math.max(0, 1 - downtime / period) : 1;
+  const leveling = store.lastPerBucket(deviceId, 'levelingErrorMm', from, to);
+  const levelRows = store.query(deviceId, 'levelingErrorMm', from, to, 3_600_000, to);
+  const levelingErrorMm = leveling.length
+    ? {
+        mean: round(
+          levelRows.reduce((a, r) => a + r.value * (r.n ?? 1), 0) /
+            levelRows.reduce((a, r) => a + (r.n ?? 1), 0),
+        ),
+        maxAbs: round(
+          Math.max(...levelRows.map((r) => Math.max(Math.abs(r.min ?? r.value), Math.abs(r.max ?? r.value)))),
+        ),
+      }
+    : null;
+  const days = Math.max(period / 86_400_000, 1 / 24);
+  const components = {
+    availability: round(availability * 100, 1),
+    faults: round(Math.max(0, 100 - (faults / days) * 10), 1),
+    leveling: levelingErrorMm
+      ? round(Math.max(0, 100 - Math.max(0, levelingErrorMm.maxAbs - 5) * 5), 1)
+      : 100,
+  };
+  const score = scoreOf(components);
+  return {
+    deviceId,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    trips: delta('runCount'),
+    doorCycles: delta('doorCycles'),
+    runningHours: delta('runningHours'),
+    faults,
+    faultsByCode,
+    downtimeMinutes: round(downtime / 60_000),
+    availability: round(availability, 4),
+    mtbfHours: faults > 0 ? round((period - downtime) / faults / 3_600_000) : null,
+    mttrMinutes: repaired > 0 ? round(repairedDowntime / repaired / 60_000) : null,
+    levelingErrorMm,
+    components,
+    score,
+    grade: gradeOf(score),
+  };
+}

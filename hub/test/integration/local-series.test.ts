@@ -1,0 +1,136 @@
+/**
+ * Proves the embedded time-series store (no InfluxDB configured): an elevator's trips and door cycles
+ * published over MQTT are charted by /api/v1/series for the last hour; elevator health is ranked and a
+ * property manager sees only the elevators of their sites; a day of 1 reading/s for 100 elevators stays
+ * within the stated disk budget (250 MB) after downsampling.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.ts';
+import { LocalSeriesStore } from '../../src/timeseries/local-store.ts';
+import { loadExample } from '../helpers/community.ts';
+import { connectDevice, registerDevice, topic } from '../helpers/devices.ts';
+import { elevatorDay } from '../helpers/elevator-day.ts';
+import { type ApiClient, startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const DISK_BUDGET_BYTES = 250 * 1024 * 1024;
+
+describe('local time-series store', () => {
+  let t: TestHub;
+  let people: Record<'p-property', ApiClient>;
+  beforeAll(async () => {
+    t = await startTestHub({
+      overrides: { 'series.flushMs': 50, 'mqtt.ratePerSecond': 10_000, 'mqtt.rateBurst': 10_000 },
+    });
+    people = await loadExample(t.api, ['p-property']);
+  });
+  afterAll(async () => t.cleanup());
+
+  it('charts an elevator’s trips and door cycles for the last hour', async () => {
+    const el = await registerDevice(t.api, 'gbt24476-elevator', 'site-b1');
+    const c = await connectDevice(t, el);
+    const start = Math.floor((Date.now() - 3600_000) / 10_000) * 10_000;
+    let sent = 0;
+    for (const r of elevatorDay(7, start - (start % 86_400_000))) {
+      if (r.at < start) continue;
+      if (r.at > Date.now()) break;
+      if ((r.at - start) % 10_000 !== 0) continue; // every 10 s: 360 readings
+      c.publish(topic(el.id, 'telemetry'), JSON.stringify({ ...r.values, ts: r.at }));
+      sent++;
+    }
+    await c.endAsync();
+    expect(sent).toBeGreaterThan(300);
+    const series = await waitFor(
+      async () => {
+        const res = await t.api.get<{ points: { value: number; n?: number }[] }>(
+          `/api/v1/series?device=${el.id}&field=runCount&step=600`,
+        );
+        return res.body.points.reduce((n, p) => n + (p.n ?? 0), 0) === sent ? res.body : undefined;
+      },
+      { what: 'every reading aggregated' },
+    );
+    expect(series.points.length).toBeGreaterThanOrEqual(6);
+    const values = series.points.map((p) => p.value);
+    expect([...values].sort((a, b) => a - b)).toEqual(values); // a counter never goes down
+    const doors = await t.api.get<{ points: { t: string; value: number }[] }>(
+      `/api/v1/series?device=${el.id}&field=doorCycles&step=60`,
+    );
+    expect(doors.body.points.length).toBeGreaterThanOrEqual(50);
+    const raw = await t.api.get<{ points: unknown[] }>(
+      `/api/v1/series?device=${el.id}&field=floor&step=1&from=${new Date(start).toISOString()}`,
+    );
+    expect(raw.body.points.length).toBeGreaterThan(0);
+    const health = await t.api.get<{ deviceId: string; trips: number; grade: string }[]>(
+      `/api/v1/elevators/health?from=${new Date(start).toISOString()}`,
+    );
+    const mine = health.body.find((h) => h.deviceId === el.id);
+    expect(mine?.trips).toBeGreaterThan(0);
+    expect(mine?.grade).toMatch(/^H[1-4]$/);
+  });
+
+  it('shows a property manager only the elevators of their sites', async () => {
+    const own = await registerDevice(t.api, 'gbt24476-elevator', 'site-b2');
+    const other = await registerDevice(t.api, 'gbt24476-elevator', 'site-b7');
+    const list = await people['p-property'].get<{ deviceId: string }[]>('/api/v1/elevators/health');
+    const ids = list.body.map((h) => h.deviceId);
+    expect(ids).toContain(own.id);
+    expect(ids).not.toContain(other.id);
+    expect((await people['p-property'].get(`/api/v1/elevators/${other.id}/health`)).status).toBe(403);
+    expect((await people['p-property'].get(`/api/v1/series?device=${other.id}&field=runCount`)).status).toBe(
+      403,
+    );
+    expect(
+      (await people['p-property'].get<unknown[]>(`/api/v1/elevators/${own.id}/health?days=3`)).body,
+    ).toHaveLength(3);
+  });
+});
+
+describe('local store disk budget', () => {
+  const dir = tempDir('gridhub-budget-');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps a day of 1 reading/s for 100 elevators within 250 MB', { timeout: 240_000 }, () => {
+    const store = LocalSeriesStore.in(
+      dir,
+      {
+        rawRetentionHours: 48,
+        minuteRetentionDays: 30,
+        hourRetentionDays: 1825,
+        rawKeepaliveSeconds: 60,
+        flushMs: 1000,
+      },
+      createLogger('silent'),
+    );
+    store.open();
+    const dayStart = Date.UTC(2026, 10, 22);
+    const days = Array.from({ length: 100 }, (_, i) => elevatorDay(i + 1, dayStart));
+    let readings = 0;
+    for (let sec = 0; sec < 86_400; sec++) {
+      for (let i = 0; i < 100; i++) {
+        const r = days[i]?.next().value;
+        if (r) {
+          store.add(`el-${i}`, r.at, r.values);
+          readings++;
+        }
+      }
+      if (sec % 600 === 599) store.flush();
+    }
+    store.flush();
+    expect(readings).toBe(8_640_000);
+    const bytes = store.fileBytes();
+    expect(bytes).toBeLessThan(DISK_BUDGET_BYTES);
+    // Aggregates hold every reading of the day.
+    const perHour = store.query(
+      'el-0',
+      'floor',
+      dayStart,
+      dayStart + 86_400_000,
+      3_600_000,
+      dayStart + 86_400_000,
+    );
+    expect(perHour.reduce((n, p) => n + (p.n ?? 0), 0)).toBe(86_400);
+    expect(join(dir, 'series.sqlite')).toBeTruthy();
+  });
+});
