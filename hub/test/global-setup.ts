@@ -12,6 +12,8 @@ export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
   { command: 'openssl', pkg: 'openssl' },
   // a real time-series server that accepts the InfluxDB v2 write API
   { command: 'victoria-metrics', pkg: 'victoria-metrics' },
+  // validates docker-compose.yml (no Docker engine runs here)
+  { command: 'docker-compose', pkg: 'docker-compose' },
 ];
 
 export default async function setup(): Promise<void> {

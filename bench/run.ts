@@ -1,0 +1,164 @@
+/**
+ * `npm run bench`: figures side by side with a baseline measured in the same run, printed as a table
+ * and written to bench/results.json. Benchmarks check numbers; tests check behaviour.
+ *
+ * Sections so far (the simulator issue adds broker and latency sections):
+ *   - time series: points/s the InfluxDB sink sustains into a real VictoriaMetrics;
+ *   - ingest over MQTT with the InfluxDB sink on versus off (the baseline).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { loadConfig } from '../hub/src/config/load.ts';
+import { createLogger } from '../hub/src/logger.ts';
+import { Metrics } from '../hub/src/metrics.ts';
+import { InfluxSink } from '../hub/src/timeseries/influx-sink.ts';
+import { loadExample } from '../hub/test/helpers/community.ts';
+import { registerDevice, topic } from '../hub/test/helpers/devices.ts';
+import { ensureDebianPackages } from '../hub/test/helpers/system-packages.ts';
+import { startTestHub, tempDir } from '../hub/test/helpers/test-hub.ts';
+import { VictoriaMetrics } from '../hub/test/helpers/victoria-metrics.ts';
+import { waitFor } from '../hub/test/helpers/wait.ts';
+
+interface Row {
+  section: string;
+  measure: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  ratio?: number;
+}
+const rows: Row[] = [];
+
+async function sinkThroughput(vm: VictoriaMetrics, points: number): Promise<number> {
+  const config = loadConfig({ env: {} });
+  const sink = new InfluxSink(
+    { ...config.influx, url: vm.url, token: 'bench', flushMs: 50 },
+    tempDir('gridhub-bench-'),
+    new Metrics(),
+    createLogger('silent'),
+  );
+  await sink.start();
+  const base = Date.now() - 86_400_000;
+  const started = performance.now();
+  for (let i = 0; i < points; i++) {
+    sink.write([
+      `bench_sink,device=d${i % 100},type=elevator-monitor floor=${i % 20}i,speed=1.5,moving=true ${base + Math.floor(i / 100)}`,
+    ]);
+  }
+  await waitFor(() => sink.spooled === 0, { timeoutMs: 300_000, intervalMs: 20, what: 'sink drained' });
+  const seconds = (performance.now() - started) / 1000;
+  await sink.stop();
+  return points / seconds;
+}
+
+async function ingestRate(influxUrl: string | undefined, messages: number): Promise<number> {
+  const overrides: Record<string, unknown> = { 'mqtt.ratePerSecond': 1_000_000, 'mqtt.rateBurst': 1_000_000 };
+  if (influxUrl)
+    Object.assign(overrides, { 'influx.url': influxUrl, 'influx.token': 'bench', 'influx.flushMs': 200 });
+  const t = await startTestHub({ overrides });
+  await loadExample(t.api);
+  const devices = await Promise.all(
+    Array.from({ length: 20 }, () => registerDevice(t.api, 'gbt24476-elevator', 'site-b1')),
+  );
+  const clients = await Promise.all(
+    devices.map((d) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+        username: d.id,
+        password: d.secret,
+        reconnectPeriod: 0,
+      }),
+    ),
+  );
+  let ingested = 0;
+  t.hub.bus.on('device.telemetry', () => {
+    ingested++;
+  });
+  const per = messages / clients.length;
+  const state = {
+    serviceMode: 1,
+    moving: true,
+    direction: 'up',
+    floor: 3,
+    doorZone: false,
+    door: 'closed',
+    occupied: true,
+    speed: 1.5,
+  };
+  const started = performance.now();
+  clients.forEach((c, ci) => {
+    for (let i = 0; i < per; i++)
+      c.publish(
+        topic(devices[ci]?.id as string, 'telemetry'),
+        JSON.stringify({ ...state, floor: i % 20, ts: Date.now() - 3_600_000 + i }),
+      );
+  });
+  await waitFor(() => ingested >= messages, {
+    timeoutMs: 300_000,
+    intervalMs: 10,
+    what: 'all messages ingested',
+  });
+  const rate = messages / ((performance.now() - started) / 1000);
+  if (influxUrl)
+    await waitFor(() => t.hub.influx?.spooled === 0, { timeoutMs: 120_000, what: 'spool drained' });
+  await Promise.all(clients.map((c) => c.endAsync()));
+  await t.cleanup();
+  return rate;
+}
+
+async function main(): Promise<void> {
+  await ensureDebianPackages([{ command: 'victoria-metrics', pkg: 'victoria-metrics' }]);
+  const vm = new VictoriaMetrics(join(tempDir('gridhub-bench-vm-'), 'vm'));
+  await vm.start();
+  try {
+    const sink = await sinkThroughput(vm, 200_000);
+    rows.push({
+      section: 'time series',
+      measure: 'InfluxDB sink → VictoriaMetrics',
+      value: Math.round(sink),
+      unit: 'points/s',
+    });
+    const off = await ingestRate(undefined, 40_000);
+    const on = await ingestRate(vm.url, 40_000);
+    rows.push({
+      section: 'ingest',
+      measure: 'MQTT telemetry, InfluxDB sink off (baseline)',
+      value: Math.round(off),
+      unit: 'msg/s',
+    });
+    rows.push({
+      section: 'ingest',
+      measure: 'MQTT telemetry, InfluxDB sink on',
+      value: Math.round(on),
+      unit: 'msg/s',
+      baseline: Math.round(off),
+      ratio: Math.round((on / off) * 100) / 100,
+    });
+  } finally {
+    await vm.stop();
+  }
+  const table = [
+    '| section | measure | value | unit | baseline | ratio |',
+    '|---|---|---:|---|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.section} | ${r.measure} | ${r.value} | ${r.unit} | ${r.baseline ?? ''} | ${r.ratio ?? ''} |`,
+    ),
+  ].join('\n');
+  process.stdout.write(`\n${table}\n\n`);
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify({ at: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`,
+  );
+  process.stdout.write('written bench/results.json\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,55 @@
+/**
+ * Proves the deployment files are sound without a Docker engine: Debian's docker-compose validates
+ * docker-compose.yml; every GRIDHUB_* variable it sets is a real configuration key; the Dockerfile is
+ * multi-stage, installs production dependencies only and runs as a non-root user.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { configKeys } from '../../src/config/load.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const env = { ...process.env, INFLUX_TOKEN: 'test-token', INFLUX_PASSWORD: 'test-password' };
+
+describe('deployment files', () => {
+  it('docker-compose.yml validates with docker-compose config', () => {
+    const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+    });
+    expect(out).toBe('');
+  });
+
+  it('refuses to start without the secrets it needs', () => {
+    const { INFLUX_TOKEN: _, ...without } = env;
+    expect(() =>
+      execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+        cwd: ROOT,
+        env: without,
+        stdio: 'pipe',
+      }),
+    ).toThrow();
+  });
+
+  it('sets only real configuration keys on the hub', () => {
+    const compose = parse(readFileSync(`${ROOT}docker-compose.yml`, 'utf8')) as {
+      services: Record<string, { environment?: Record<string, string> }>;
+    };
+    expect(Object.keys(compose.services).sort()).toEqual(['hub', 'influxdb', 'node-red']);
+    const known = new Set(configKeys().map((k) => k.env));
+    const set = Object.keys(compose.services.hub?.environment ?? {}).filter((k) => k.startsWith('GRIDHUB_'));
+    expect(set.length).toBeGreaterThan(5);
+    for (const name of set) expect(known.has(name), `${name} is not a configuration key`).toBe(true);
+    expect(set).toContain('GRIDHUB_INFLUX_URL');
+  });
+
+  it('builds a multi-stage, production-only, non-root image', () => {
+    const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).not.toMatch(/COPY \. /);
+  });
+});
