@@ -31,6 +31,17 @@ function fields(point: Point, values: Record<string, unknown>): Point {
   return point;
 }
 
+/** The hub's own measures per grid node (open tickets by level, active alerts by severity). */
+export function hubStatsLine(
+  gridNodeId: string,
+  values: Record<string, number>,
+  at: number,
+): string | undefined {
+  const point = new Point('hub_stats').tag('grid', gridNodeId);
+  for (const [k, v] of Object.entries(values)) point.intField(k, v);
+  return point.timestamp(at).toLineProtocol();
+}
+
 /** Line protocol (ms precision) for a telemetry reading. */
 export function telemetryLine(t: DeviceTelemetry): string | undefined {
   return fields(tagged('device_telemetry', t), t.values as Record<string, unknown>)

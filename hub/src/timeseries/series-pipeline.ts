@@ -2,7 +2,10 @@ import type { Bus } from '../bus.ts';
 import type { Logger } from '../logger.ts';
 import type { TelemetrySink } from './influx-sink.ts';
 import type { LocalSeriesStore } from './local-store.ts';
-import { eventLine, presenceLine, telemetryLine } from './points.ts';
+import { eventLine, hubStatsLine, presenceLine, telemetryLine } from './points.ts';
+
+/** The hub's own counts per grid node, sampled every `everyMs`. */
+export type HubStatsSource = () => Promise<Map<string, Record<string, number>>>;
 
 /**
  * Feeds every reading, event and presence change from the bus to the configured sinks. A bus
@@ -16,7 +19,19 @@ export class SeriesPipeline {
     private readonly local: LocalSeriesStore,
     private readonly sinks: readonly TelemetrySink[],
     private readonly logger: Logger,
+    private readonly stats?: { source: HubStatsSource; everyMs: number },
   ) {}
+
+  private statsTimer: NodeJS.Timeout | undefined;
+
+  /** Record the hub's own measures: to the sinks, and to the local store under device id `hub:<grid>`. */
+  async sampleStats(at = Date.now()): Promise<void> {
+    if (!this.stats) return;
+    for (const [grid, values] of await this.stats.source()) {
+      this.local.add(`hub:${grid}`, at, values);
+      this.emit(hubStatsLine(grid, values, at));
+    }
+  }
 
   private emit(line: string | undefined): void {
     if (!line || this.sinks.length === 0) return;
@@ -42,10 +57,16 @@ export class SeriesPipeline {
       }),
       this.bus.on('device.presence', (p) => this.emit(presenceLine(p))),
     );
+    if (this.stats) {
+      this.statsTimer = setInterval(() => {
+        this.sampleStats().catch((err: unknown) => this.logger.error({ err }, 'hub stats sample failed'));
+      }, this.stats.everyMs);
+    }
     this.logger.info({ sinks: this.sinks.map((s) => s.name) }, 'time-series pipeline started');
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.statsTimer);
     for (const off of this.unsubscribe.splice(0)) off();
     for (const sink of [...this.sinks].reverse()) await sink.stop();
     await this.local.stop();

@@ -87,6 +87,43 @@ describe('local time-series store', () => {
   });
 });
 
+describe('the hub’s own measures', () => {
+  it('records open tickets per level and active alerts per grid node', async () => {
+    const t = await startTestHub();
+    await loadExample(t.api);
+    const button = await registerDevice(t.api, 'generic-panic-button', 'site-school-gate');
+    const c = await connectDevice(t, button);
+    await c.publishAsync(topic(button.id, 'event'), JSON.stringify({ eventId: 'p-1', type: 'press' }), {
+      qos: 1,
+    });
+    await c.endAsync();
+    await waitFor(async () => (await t.api.get<{ total: number }>('/api/v1/alerts')).body.total === 1, {
+      what: 'alert raised',
+    });
+    const at = Date.now();
+    await t.hub.series.sampleStats(at);
+    const tickets = t.hub.localSeries.query(
+      'hub:x-school-1',
+      'openTicketsL3',
+      at - 1000,
+      at + 1000,
+      1000,
+      at,
+    );
+    const alerts = t.hub.localSeries.query(
+      'hub:x-school-1',
+      'activeAlerts_critical',
+      at - 1000,
+      at + 1000,
+      1000,
+      at,
+    );
+    expect(tickets.map((p) => p.value)).toEqual([1]);
+    expect(alerts.map((p) => p.value)).toEqual([1]);
+    await t.cleanup();
+  });
+});
+
 describe('local store disk budget', () => {
   const dir = tempDir('gridhub-budget-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
