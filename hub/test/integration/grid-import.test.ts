@@ -110,6 +110,28 @@ describe('community file import', () => {
     expect(JSON.stringify(cycle.body)).toMatch(/cannot hang under|own ancestor/);
   });
 
+  it('serves the OpenAPI document, the docs page, health and metrics without a token', async () => {
+    const openapi = await fetch(`${t.url}/docs/json`);
+    const doc = (await openapi.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toMatch(/^3\./);
+    for (const path of [
+      '/api/v1/devices/',
+      '/api/v1/tickets',
+      '/api/v1/alerts',
+      '/api/v1/policies',
+      '/api/v1/grid/import',
+      '/api/v1/series',
+    ]) {
+      expect(Object.keys(doc.paths), path).toContain(path);
+    }
+    expect((await fetch(`${t.url}/docs`, { redirect: 'follow' })).status).toBe(200);
+    expect(await (await fetch(`${t.url}/health`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toContain('gridhub_http_requests_total');
+    const noToken = await fetch(`${t.url}/api/v1/devices`);
+    expect(noToken.status).toBe(401);
+    expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('GH_ERR_UNAUTHENTICATED');
+  });
+
   it('edits one entry through the API with the same rules, and audits it', async () => {
     const put = await t.api.put<Summary>('/api/v1/sites/site-b7', {
       gridNode: 'g-xinghua-2',

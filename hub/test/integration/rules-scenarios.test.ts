@@ -158,6 +158,31 @@ describe('rules raise grid tickets', () => {
     await c.endAsync();
   });
 
+  it('three faults of one elevator in the window → one recurring-fault ticket; repeats flag 回头看', async () => {
+    const el = await registerDevice(t.api, 'gbt24476-elevator', 'site-b3');
+    const c = await connectDevice(t, el);
+    for (const [i, code] of (['02', '03', '02', '07'] as const).entries()) {
+      await c.publishAsync(
+        topic(el.id, 'event'),
+        JSON.stringify({ eventId: `r-${i}`, type: 'fault', code }),
+        { qos: 1 },
+      );
+    }
+    await c.endAsync();
+    await t.hub.rules.idle();
+    const list = await waitFor(async () => {
+      const l = await tickets(t.api, `device=${el.id}`);
+      return l.some((x) => x.category === 'recurring-fault') ? l : undefined;
+    });
+    expect(list.filter((x) => x.category === 'recurring-fault')).toHaveLength(1);
+    // A third maintenance ticket of the device within 30 days carries the 回头看 flag.
+    const maint = await t.api.get<{ items: { category: string; recurring: boolean }[] }>(
+      `/api/v1/tickets?device=${el.id}&category=maintenance`,
+    );
+    expect(maint.body.items.length).toBe(3);
+    expect(maint.body.items.filter((x) => x.recurring)).toHaveLength(1);
+  });
+
   it('six devices of one site dropping at once → one site-outage ticket, no per-device tickets', async () => {
     const put = await t.api.put('/api/v1/policies/outage.site.windowSeconds', {
       scope: { kind: 'site', id: 'site-b7' },

@@ -99,6 +99,36 @@ describe('escalation through the four levels', () => {
   });
 });
 
+describe('elevator maintenance', () => {
+  it('raises a ticket when no visit was recorded within the interval, and a recorded visit counts', async () => {
+    const t = await startTestHub({
+      dataDir: newDir(),
+      overrides: { 'tickets.maintenanceCheckMinutes': 0.005 },
+    });
+    const people = await loadExample(t.api, ['p-property']);
+    // 0.00001 days ≈ 0.9 s between required visits at this site.
+    await t.api.put('/api/v1/policies/elevator.maintenance.intervalDays', {
+      scope: { kind: 'site', id: 'site-b2' },
+      value: 0.00001,
+    });
+    const el = await registerDevice(t.api, 'gbt24476-elevator', 'site-b2');
+    const overdue = await waitFor(
+      async () => (await tickets(t.api, `device=${el.id}&category=maintenance`))[0],
+      { what: 'overdue ticket' },
+    );
+    expect(overdue).toMatchObject({ assigneeId: 'p-property', level: 1 });
+    const visit = await people['p-property'].post(`/api/v1/elevators/${el.id}/maintenance-visits`, {
+      notes: '半月保养',
+    });
+    expect(visit.status).toBe(204);
+    const other = await registerDevice(t.api, 'gbt24476-elevator', 'site-b7');
+    expect(
+      (await people['p-property'].post(`/api/v1/elevators/${other.id}/maintenance-visits`, {})).status,
+    ).toBe(403);
+    await t.cleanup();
+  });
+});
+
 describe('policies, roles and statistics', () => {
   it('applies a changed water-level threshold to the next reading, without a restart, and audits it', async () => {
     const t = await startTestHub({ dataDir: newDir() });
