@@ -104,9 +104,12 @@ export const PanicEventSchema = Type.Union([
   event(
     'press',
     {
-      kind: Type.Union([Type.Literal('single'), Type.Literal('double'), Type.Literal('long')], {
-        default: 'single',
-      }),
+      kind: Type.Optional(
+        Type.Union([Type.Literal('single'), Type.Literal('double'), Type.Literal('long')], {
+          default: 'single',
+          description: 'single when the button does not say',
+        }),
+      ),
       callId: Type.Optional(Type.String({ maxLength: 64, description: 'one-key alarm call id' })),
       media: Type.Optional(
         Type.Array(Type.String({ maxLength: 512 }), { maxItems: 8, description: 'audio/video URLs' }),

@@ -13,7 +13,7 @@ export function panicPressRule(): Rule {
     async handle(e, ctx) {
       if (e.deviceType !== 'panic-button' || e.event.type !== 'press') return;
       const site = await ctx.site(e.siteId);
-      const kind = { single: '单击', double: '双击', long: '长按' }[e.event.kind];
+      const kind = { single: '单击', double: '双击', long: '长按' }[e.event.kind ?? 'single'];
       const { ticket } = await ctx.tickets.raise({
         category: 'panic',
         source: 'device-rule',
