@@ -2,13 +2,16 @@
  * `npm run bench`: figures side by side with a baseline measured in the same run, printed as a table
  * and written to bench/results.json. Benchmarks check numbers; tests check behaviour.
  *
- * Sections so far (the simulator issue adds broker and latency sections):
+ * Sections:
+ *   - brokers: the same paced load (100 publishers, pre-encoded packets, QoS 0) against Mosquitto, bare
+ *     Aedes and the hub's full pipeline; the highest rate with no loss and p99 under 100 ms, and ratios;
  *   - time series: points/s the InfluxDB sink sustains into a real VictoriaMetrics;
  *   - ingest over MQTT with the InfluxDB sink on versus off (the baseline).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { runLoad } from '../device-sim/src/load.ts';
 import { loadConfig } from '../hub/src/config/load.ts';
 import { createLogger } from '../hub/src/logger.ts';
 import { Metrics } from '../hub/src/metrics.ts';
@@ -19,6 +22,7 @@ import { ensureDebianPackages } from '../hub/test/helpers/system-packages.ts';
 import { startTestHub, tempDir } from '../hub/test/helpers/test-hub.ts';
 import { VictoriaMetrics } from '../hub/test/helpers/victoria-metrics.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
+import { bareAedes, hub, mosquitto, type Target } from './brokers.ts';
 
 interface Row {
   section: string;
@@ -106,8 +110,74 @@ async function ingestRate(influxUrl: string | undefined, messages: number): Prom
   return rate;
 }
 
+const RATES = [5_000, 10_000, 20_000, 30_000, 40_000, 50_000];
+
+/** Step the rate up until a step loses messages or its p99 passes 100 ms; the best clean rate. */
+async function brokerCeiling(
+  start: (devices: number) => Promise<Target>,
+): Promise<{ name: string; best: number; steps: string[] }> {
+  const target = await start(100);
+  const steps: string[] = [];
+  let best = 0;
+  try {
+    for (const rate of RATES) {
+      const r = await runLoad({
+        url: target.url,
+        devices: target.devices,
+        rate,
+        seconds: 4,
+        subscribe: target.subscribe,
+        drainMs: 3000,
+      });
+      steps.push(`${rate}: ${r.received}/${r.sent} p99 ${r.p99Ms ?? '–'} ms`);
+      if (r.lossPct > 0 || r.p99Ms === null || r.p99Ms >= 100) break;
+      best = rate;
+    }
+  } finally {
+    await target.stop();
+  }
+  return { name: target.name, best, steps };
+}
+
 async function main(): Promise<void> {
-  await ensureDebianPackages([{ command: 'victoria-metrics', pkg: 'victoria-metrics' }]);
+  await ensureDebianPackages([
+    { command: 'victoria-metrics', pkg: 'victoria-metrics' },
+    { command: 'mosquitto', pkg: 'mosquitto' },
+  ]);
+  const ceilings = [];
+  for (const start of [mosquitto, bareAedes, hub]) {
+    const c = await brokerCeiling(start);
+    process.stdout.write(`  ${c.name}: ${c.steps.join(' | ')}\n`);
+    ceilings.push(c);
+  }
+  const [mq, bare, full] = ceilings as [
+    (typeof ceilings)[number],
+    (typeof ceilings)[number],
+    (typeof ceilings)[number],
+  ];
+  rows.push({ section: 'brokers', measure: `${mq.name}: highest clean rate`, value: mq.best, unit: 'msg/s' });
+  rows.push({
+    section: 'brokers',
+    measure: `${bare.name}: highest clean rate`,
+    value: bare.best,
+    unit: 'msg/s',
+  });
+  rows.push({
+    section: 'brokers',
+    measure: `${full.name} vs bare Aedes`,
+    value: full.best,
+    unit: 'msg/s',
+    baseline: bare.best,
+    ratio: bare.best ? Math.round((full.best / bare.best) * 100) / 100 : 0,
+  });
+  rows.push({
+    section: 'brokers',
+    measure: `${full.name} vs Mosquitto`,
+    value: full.best,
+    unit: 'msg/s',
+    baseline: mq.best,
+    ratio: mq.best ? Math.round((full.best / mq.best) * 100) / 100 : 0,
+  });
   const vm = new VictoriaMetrics(join(tempDir('gridhub-bench-vm-'), 'vm'));
   await vm.start();
   try {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HubApi } from './hub-api.ts';
+import { runLoad } from './load.ts';
 import { loadScenario } from './scenario-file.ts';
 import { formatReport, runScenario } from './scenario-runner.ts';
 
@@ -12,6 +13,7 @@ Usage: gridhub-sim <command> [options]
 Commands:
   scenario FILE...   play scenario files against a hub and check their expectations
   community          load a community file and register its devices, saving their credentials
+  load               N devices at an aggregate rate; delivered rate and latency percentiles
 
 Common options:
   --hub URL          hub HTTP address (default http://127.0.0.1:8080, or $GRIDHUB_URL)
@@ -25,6 +27,12 @@ Prints a report; exits 0 only if every expectation of every scenario holds.
 
   --mqtt URL   MQTT address (default mqtt://<hub host>:1883)
   --speed N    play the timeline N times faster (default 1)`,
+  load: `gridhub-sim load --credentials FILE [--rate R] [--seconds S] [--mqtt URL] [--token TOKEN]
+
+Connects the devices of a credentials file (from \`gridhub-sim community\`), publishes pre-encoded
+events at an aggregate rate R (default 1000/s) for S seconds (default 10), and listens on the hub's
+event topic with the staff token to measure the delivered rate and end-to-end latency percentiles.
+Against a plain broker: --anonymous N devices and --subscribe 'gh/v1/dev/+/event'.`,
   community: `gridhub-sim community [--file community.yaml] [--devices devices.csv] [--out credentials.json]
 
 Loads the community file (grid tree, people, sites, emergency units; needs an admin token) and
@@ -56,12 +64,44 @@ async function main(argv: string[]): Promise<number> {
       file: { type: 'string' },
       devices: { type: 'string' },
       out: { type: 'string' },
+      credentials: { type: 'string' },
+      rate: { type: 'string' },
+      seconds: { type: 'string' },
+      anonymous: { type: 'string' },
+      subscribe: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
   if (values.help || !HELP[command]) {
     process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
     return HELP[command] ? 0 : 2;
+  }
+  if (command === 'load') {
+    const hub = values.hub ?? process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080';
+    const mqttUrl = values.mqtt ?? `mqtt://${new URL(hub).hostname}:1883`;
+    const devices = values.anonymous
+      ? Array.from({ length: Number(values.anonymous) }, (_, i) => ({ id: `load-${i}` }))
+      : (
+          JSON.parse(readFileSync(values.credentials ?? 'data/sim-credentials.json', 'utf8')) as {
+            devices: { id: string; secret: string }[];
+          }
+        ).devices;
+    const token = values.token ?? process.env.GRIDHUB_TOKEN;
+    const result = await runLoad({
+      url: mqttUrl,
+      devices,
+      rate: Number(values.rate ?? 1000),
+      seconds: Number(values.seconds ?? 10),
+      subscribe: {
+        topic: values.subscribe ?? 'gh/v1/hub/event/#',
+        ...(token && !values.anonymous
+          ? { options: { username: process.env.GRIDHUB_USER ?? 'admin', password: token } }
+          : {}),
+      },
+      progress: (sent, received) => process.stdout.write(`\r  sent ${sent}  received ${received}   `),
+    });
+    process.stdout.write(`\n${JSON.stringify(result, null, 2)}\n`);
+    return result.lossPct === 0 ? 0 : 1;
   }
   const { hub, api } = connection(values);
   if (command === 'scenario') {

@@ -91,6 +91,33 @@ describe('shipped scenarios', () => {
     expect(run.output).toMatch(/✗ \{"ticket":\{"category":"fire","device":"b"\}\} — 0 ticket\(s\)/);
   });
 
+  it('load: measures delivered rate and latency through the hub with registered devices', async () => {
+    const { args } = await freshHub();
+    const csv = [
+      'id,model,site',
+      ...Array.from({ length: 10 }, (_, i) => `load-${i},generic-nb-smoke,site-b1`),
+    ].join('\n');
+    const reg = await hub?.api.post<{ registered: { id: string; secret: string }[] }>(
+      '/api/v1/devices/import',
+      csv,
+      'text/csv',
+    );
+    const credentials = join(tempDir('gridhub-load-'), 'credentials.json');
+    writeFileSync(credentials, JSON.stringify({ devices: reg?.body.registered }));
+    const run = await sim(['load', '--credentials', credentials, '--rate', '500', '--seconds', '2', ...args]);
+    expect(run.code, run.output).toBe(0);
+    const result = JSON.parse(run.output.slice(run.output.indexOf('{'))) as {
+      sent: number;
+      received: number;
+      lossPct: number;
+      p99Ms: number;
+    };
+    expect(result.sent).toBe(1000);
+    expect(result.received).toBe(1000);
+    expect(result.lossPct).toBe(0);
+    expect(result.p99Ms).toBeGreaterThanOrEqual(0);
+  });
+
   it('explains itself with --help and refuses an invalid scenario file', async () => {
     const help = await sim(['scenario', '--help']);
     expect(help.code).toBe(0);

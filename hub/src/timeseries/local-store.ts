@@ -66,6 +66,7 @@ const HOUR = 3_600_000;
 export class LocalSeriesStore {
   private db: BetterSqlite3.Database | undefined;
   private rawPending: [string, string, number, number][] = [];
+  private eventsPending: [string, number, string, string | null][] = [];
   /** per device, per field: last stored raw value and the open minute and hour buckets */
   private readonly state = new Map<string, Map<string, FieldState>>();
   private closed: [table: 'm1' | 'h1', device: string, field: string, bucket: number, b: Bucket][] = [];
@@ -148,12 +149,11 @@ export class LocalSeriesStore {
 
   /** Device events (faults and restores), kept for health figures such as MTBF and MTTR. */
   addEvent(deviceId: string, at: number, type: string, code: string | null): void {
-    this.handle
-      .prepare('INSERT OR IGNORE INTO events (device, ts, type, code) VALUES (?, ?, ?, ?)')
-      .run(deviceId, at, type, code);
+    this.eventsPending.push([deviceId, at, type, code]);
   }
 
   events(deviceId: string, from: number, to: number): { ts: number; type: string; code: string | null }[] {
+    this.flush();
     return this.handle
       .prepare<[string, number, number], { ts: number; type: string; code: string | null }>(
         'SELECT ts, type, code FROM events WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts',
@@ -170,6 +170,8 @@ export class LocalSeriesStore {
     const db = this.db;
     const raw = this.rawPending;
     this.rawPending = [];
+    const events = this.eventsPending;
+    this.eventsPending = [];
     // Closed buckets, then the open ones as deltas (the merge adds them up), which then start over.
     const buckets = this.closed;
     this.closed = [];
@@ -181,7 +183,10 @@ export class LocalSeriesStore {
         st.h = empty();
       }
     }
-    if (raw.length === 0 && buckets.length === 0) return;
+    if (raw.length === 0 && buckets.length === 0 && events.length === 0) return;
+    const insertEvent = db.prepare(
+      'INSERT OR IGNORE INTO events (device, ts, type, code) VALUES (?, ?, ?, ?)',
+    );
     const insertRaw = db.prepare('INSERT OR REPLACE INTO raw (device, field, ts, value) VALUES (?, ?, ?, ?)');
     const merge = (table: 'm1' | 'h1') =>
       db.prepare(
@@ -192,6 +197,7 @@ export class LocalSeriesStore {
     const statements = { m1: merge('m1'), h1: merge('h1') };
     db.transaction(() => {
       for (const r of raw) insertRaw.run(...r);
+      for (const e of events) insertEvent.run(...e);
       for (const [table, device, field, bucket, b] of buckets)
         statements[table].run(device, field, bucket, b.n, b.sum, b.min, b.max, b.last);
     })();
