@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CommunityRun, type RunDevice } from './community-run.ts';
 import { HubApi } from './hub-api.ts';
 import { runLoad } from './load.ts';
 import { loadScenario } from './scenario-file.ts';
@@ -13,6 +14,7 @@ Usage: gridhub-sim <command> [options]
 Commands:
   scenario FILE...   play scenario files against a hub and check their expectations
   community          load a community file and register its devices, saving their credentials
+  run                connect every device of a credentials file and let the community live
   load               N devices at an aggregate rate; delivered rate and latency percentiles
 
 Common options:
@@ -27,6 +29,12 @@ Prints a report; exits 0 only if every expectation of every scenario holds.
 
   --mqtt URL   MQTT address (default mqtt://<hub host>:1883)
   --speed N    play the timeline N times faster (default 1)`,
+  run: `gridhub-sim run [--credentials FILE] [--speed N] [--seconds S] [--mqtt URL]
+
+Connects every device of a credentials file (from \`gridhub-sim community\`) with its own secret,
+birth message and last will, and lets it live: elevators report trips by hour of day, battery devices
+heartbeat with draining batteries, water levels rise with rain, and now and then a minor fault or low
+battery. --speed 60 makes an hour pass in a minute. Runs until Ctrl-C or --seconds.`,
   load: `gridhub-sim load --credentials FILE [--rate R] [--seconds S] [--mqtt URL] [--token TOKEN]
 
 Connects the devices of a credentials file (from \`gridhub-sim community\`), publishes pre-encoded
@@ -75,6 +83,33 @@ async function main(argv: string[]): Promise<number> {
   if (values.help || !HELP[command]) {
     process.stdout.write(`${HELP[command] ?? HELP.main}\n`);
     return HELP[command] ? 0 : 2;
+  }
+  if (command === 'run') {
+    const hub = values.hub ?? process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080';
+    const file = JSON.parse(readFileSync(values.credentials ?? 'data/sim-credentials.json', 'utf8')) as {
+      devices: RunDevice[];
+    };
+    const community = new CommunityRun({
+      mqttUrl: values.mqtt ?? `mqtt://${new URL(hub).hostname}:1883`,
+      devices: file.devices,
+      speed: Number(values.speed ?? 1),
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    await community.start();
+    const progress = setInterval(() => {
+      const s = community.stats;
+      process.stdout.write(
+        `\r  ${s.connected} devices, ${s.published} messages, ${s.reconnects} reconnects   `,
+      );
+    }, 5000);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      if (values.seconds) setTimeout(resolve, Number(values.seconds) * 1000);
+    });
+    clearInterval(progress);
+    await community.stop();
+    process.stdout.write(`\n${JSON.stringify(community.stats)}\n`);
+    return 0;
   }
   if (command === 'load') {
     const hub = values.hub ?? process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080';
@@ -137,7 +172,13 @@ async function main(argv: string[]): Promise<number> {
     'text/csv',
   );
   const out = values.out ?? 'data/sim-credentials.json';
-  writeFileSync(out, `${JSON.stringify({ hub, devices: result.registered }, null, 2)}\n`, { mode: 0o600 });
+  const listed = await api.call<{ items: { id: string; model: string }[] }>(
+    'GET',
+    '/api/v1/devices?limit=1000',
+  );
+  const model = new Map(listed.items.map((d) => [d.id, d.model]));
+  const devices = result.registered.map((r) => ({ id: r.id, secret: r.secret, model: model.get(r.id) }));
+  writeFileSync(out, `${JSON.stringify({ hub, devices }, null, 2)}\n`, { mode: 0o600 });
   process.stdout.write(`${result.registered.length} devices registered; credentials saved to ${out}\n`);
   return 0;
 }
