@@ -13,6 +13,10 @@ export interface Target {
   subscribe: { topic: string; options?: { username: string; password: string } };
   /** the hub's HTTP address (for its /metrics), when the target is the hub */
   http?: string;
+  /** the broker's process, for its memory (/proc) */
+  pid: number;
+  /** the hub's API with the admin token, when the target is the hub */
+  api?: (method: string, path: string, body?: string, type?: string) => Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function mosquitto(devices: number): Promise<Target> {
   if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out()}`);
   return {
     name: 'Mosquitto 2',
+    pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
     devices: anonymous(devices),
     subscribe: { topic: 'gh/v1/dev/+/event' },
@@ -76,6 +81,7 @@ export async function bareAedes(devices: number): Promise<Target> {
   const port = await waitFor(() => /PORT (\d+)/.exec(out())?.[1], { timeoutMs: 20_000, what: 'bare aedes' });
   return {
     name: 'bare Aedes 1.2',
+    pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
     devices: anonymous(devices),
     subscribe: { topic: 'gh/v1/dev/+/event' },
@@ -110,10 +116,10 @@ export async function hub(devices: number): Promise<Target> {
     what: 'hub',
   });
   const mqttPort = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out())?.[1];
-  const call = async (method: string, path: string, body: string, type: string) => {
+  const call = async (method: string, path: string, body?: string, type = 'application/json') => {
     const res = await fetch(`${http}${path}`, {
       method,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': type },
+      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': type }) },
       body,
     });
     if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
@@ -135,6 +141,8 @@ export async function hub(devices: number): Promise<Target> {
   return {
     name: 'gridhub (full pipeline)',
     http,
+    pid: child.pid as number,
+    api: call,
     url: `mqtt://127.0.0.1:${mqttPort}`,
     devices: reg.registered,
     subscribe: { topic: 'gh/v1/hub/event/#', options: { username: 'admin', password: ADMIN } },

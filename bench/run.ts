@@ -23,6 +23,7 @@ import { startTestHub, tempDir } from '../hub/test/helpers/test-hub.ts';
 import { VictoriaMetrics } from '../hub/test/helpers/victoria-metrics.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
 import { bareAedes, hub, mosquitto, type Target } from './brokers.ts';
+import { connections, panicToAlert } from './latency-and-connections.ts';
 
 interface Row {
   section: string;
@@ -178,6 +179,80 @@ async function main(): Promise<void> {
     baseline: mq.best,
     ratio: mq.best ? Math.round((full.best / mq.best) * 100) / 100 : 0,
   });
+  {
+    const h = await hub(100);
+    try {
+      const quiet = await panicToAlert(h, 40, 0);
+      const busy = await panicToAlert(h, 40, 5000);
+      rows.push({
+        section: 'alerts',
+        measure: 'panic press → leader’s app, p50 (no background)',
+        value: quiet.p50 ?? -1,
+        unit: 'ms',
+      });
+      rows.push({
+        section: 'alerts',
+        measure: 'panic press → leader’s app, p99 (no background)',
+        value: quiet.p99 ?? -1,
+        unit: 'ms',
+      });
+      rows.push({
+        section: 'alerts',
+        measure: 'panic press → leader’s app, p50, 5,000 msg/s telemetry',
+        value: busy.p50 ?? -1,
+        unit: 'ms',
+        baseline: quiet.p50 ?? undefined,
+      });
+      rows.push({
+        section: 'alerts',
+        measure: 'panic press → leader’s app, p99, 5,000 msg/s telemetry',
+        value: busy.p99 ?? -1,
+        unit: 'ms',
+        baseline: quiet.p99 ?? undefined,
+        ratio: quiet.p99 && busy.p99 ? Math.round((busy.p99 / quiet.p99) * 100) / 100 : undefined,
+      });
+      rows.push({
+        section: 'alerts',
+        measure: 'alerts received (5,000 msg/s telemetry)',
+        value: busy.received,
+        unit: 'of 40',
+      });
+    } finally {
+      await h.stop();
+    }
+    const N = 2000;
+    const bareTarget = await bareAedes(0);
+    const bareConn = await connections(
+      bareTarget,
+      Array.from({ length: N }, (_, i) => ({ id: `c-${i}` })),
+    ).finally(() => bareTarget.stop());
+    const hubTarget = await hub(N);
+    const hubConn = await connections(hubTarget, hubTarget.devices).finally(() => hubTarget.stop());
+    const ratio = (a: number, b: number) => (b ? Math.round((a / b) * 100) / 100 : undefined);
+    rows.push({
+      section: 'connections',
+      measure: `device connections held (of ${N})`,
+      value: hubConn.held,
+      unit: 'connections',
+      baseline: bareConn.held,
+    });
+    rows.push({
+      section: 'connections',
+      measure: 'memory per connection, hub vs bare Aedes',
+      value: hubConn.kbPerConnection,
+      unit: 'KB',
+      baseline: bareConn.kbPerConnection,
+      ratio: ratio(hubConn.kbPerConnection, bareConn.kbPerConnection),
+    });
+    rows.push({
+      section: 'connections',
+      measure: `reconnect storm of ${N}, hub (authenticated) vs bare Aedes`,
+      value: hubConn.stormSeconds,
+      unit: 's',
+      baseline: bareConn.stormSeconds,
+      ratio: ratio(hubConn.stormSeconds, bareConn.stormSeconds),
+    });
+  }
   const vm = new VictoriaMetrics(join(tempDir('gridhub-bench-vm-'), 'vm'));
   await vm.start();
   try {

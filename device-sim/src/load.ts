@@ -13,8 +13,12 @@ export interface LoadOptions {
   /** aggregate messages per second over all devices */
   rate: number;
   seconds: number;
-  /** where the subscriber listens, and with which credentials */
-  subscribe: { topic: string; options?: IClientOptions };
+  /** where the subscriber listens, and with which credentials (none: only publish, e.g. background load) */
+  subscribe?: { topic: string; options?: IClientOptions };
+  /** an event (the default; dedupe and rules run for it) or a telemetry reading */
+  kind?: 'event' | 'telemetry';
+  /** stop before `seconds` are up when this resolves (background load) */
+  until?: Promise<void>;
   /** how long to keep listening after the last message for stragglers */
   drainMs?: number;
   /** called about once a second while sending */
@@ -38,33 +42,34 @@ const SEQ_DIGITS = 10;
 /**
  * One device's publish packet encoded once, with fixed-width placeholders for the sequence number and
  * the send time patched in place per message: the generator does no JSON or MQTT encoding per message,
- * so it is not what limits the measured rate.
+ * so it is not what limits the measured rate. `run` keeps event ids unique across runs (a hub rightly
+ * discards a repeated id as a redelivery).
  */
 class Template {
   private readonly packet: Buffer;
   private readonly seqAt: number;
   private readonly tsAt: number;
 
-  /** `run` keeps event ids unique across runs: a hub would rightly discard repeated ids as redeliveries. */
-  constructor(deviceId: string, run: string) {
-    const payload = `{"eventId":"${deviceId}-${run}-${'0'.repeat(SEQ_DIGITS)}","type":"selftest","result":"ok","ts":${'0'.repeat(TS_DIGITS)}}`;
-    this.packet = mqttPacket.generate({
-      cmd: 'publish',
-      topic: `gh/v1/dev/${deviceId}/event`,
-      payload,
-      qos: 0,
-      retain: false,
-      dup: false,
-    });
+  constructor(
+    deviceId: string,
+    run: string,
+    private readonly kind: 'event' | 'telemetry',
+  ) {
+    const ts = '0'.repeat(TS_DIGITS);
+    const payload =
+      kind === 'event'
+        ? `{"eventId":"${deviceId}-${run}-${'0'.repeat(SEQ_DIGITS)}","type":"selftest","result":"ok","ts":${ts}}`
+        : `{"battery":50,"ts":${ts}}`;
+    this.packet = mqttPacket.generate({ cmd: 'publish', topic: `gh/v1/dev/${deviceId}/${kind}`, payload, qos: 0, retain: false, dup: false });
     const text = this.packet.toString('latin1');
     this.seqAt = text.indexOf(`-${'0'.repeat(SEQ_DIGITS)}"`) + 1;
-    this.tsAt = text.lastIndexOf('0'.repeat(TS_DIGITS));
+    this.tsAt = text.lastIndexOf(ts);
   }
 
-  make(seq: number, ts: number): Buffer {
+  make(seq: number, now: number): Buffer {
     const b = Buffer.from(this.packet);
-    b.write(String(seq).padStart(SEQ_DIGITS, '0'), this.seqAt, 'latin1');
-    b.write(String(ts).padStart(TS_DIGITS, '0'), this.tsAt, 'latin1');
+    if (this.kind === 'event') b.write(String(seq).padStart(SEQ_DIGITS, '0'), this.seqAt, 'latin1');
+    b.write(String(now).padStart(TS_DIGITS, '0'), this.tsAt, 'latin1');
     return b;
   }
 }
@@ -81,30 +86,30 @@ function percentile(sorted: number[], p: number): number | null {
  */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
-  const subscriber = await mqtt.connectAsync(o.url, { reconnectPeriod: 0, ...o.subscribe.options });
-  await subscriber.subscribeAsync(o.subscribe.topic, { qos: 0 });
   let received = 0;
-  subscriber.on('message', (_topic, payload) => {
-    received++;
-    const text = payload.toString('latin1');
-    const m = /"(?:at|ts)":(\d{13})/.exec(text);
-    if (m) latencies.push(Date.now() - Number(m[1]));
-  });
+  let subscriber: MqttClient | undefined;
+  if (o.subscribe) {
+    subscriber = await mqtt.connectAsync(o.url, { reconnectPeriod: 0, ...o.subscribe.options });
+    await subscriber.subscribeAsync(o.subscribe.topic, { qos: 0 });
+    subscriber.on('message', (_topic, payload) => {
+      received++;
+      const m = /"(?:at|ts)":(\d{13})/.exec(payload.toString('latin1'));
+      if (m) latencies.push(Date.now() - Number(m[1]));
+    });
+  }
 
   const run = randomBytes(3).toString('hex');
   const publishers: { client: MqttClient; template: Template }[] = [];
   for (const d of o.devices) {
-    const client = await mqtt.connectAsync(o.url, {
-      clientId: d.id,
-      username: d.id,
-      password: d.secret,
-      reconnectPeriod: 0,
-      keepalive: 60,
-    });
-    publishers.push({ client, template: new Template(d.id, run) });
+    const client = await mqtt.connectAsync(o.url, { clientId: d.id, username: d.id, password: d.secret, reconnectPeriod: 0, keepalive: 60 });
+    publishers.push({ client, template: new Template(d.id, run, o.kind ?? 'event') });
   }
 
   const total = Math.round(o.rate * o.seconds);
+  let stopped = false;
+  void o.until?.then(() => {
+    stopped = true;
+  });
   let sent = 0;
   let seq = 0;
   const started = Date.now();
@@ -121,21 +126,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         p.client.stream.write(p.template.make(seq++, Date.now()));
         sent++;
       }
-      if (sent >= total) resolve();
+      if (sent >= total || stopped) resolve();
       else setTimeout(tick, 10);
     };
     tick();
   });
   const sendSeconds = (Date.now() - started) / 1000;
   const drainUntil = Date.now() + (o.drainMs ?? 2000);
-  while (received < sent && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
-  await Promise.all([...publishers.map((p) => p.client.endAsync(true)), subscriber.endAsync(true)]);
+  while (subscriber && received < sent && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+  await Promise.all([...publishers.map((p) => p.client.endAsync(true)), subscriber?.endAsync(true)]);
   latencies.sort((a, b) => a - b);
   return {
     rate: o.rate,
     sent,
     received,
-    lossPct: sent === 0 ? 0 : Math.round(((sent - received) / sent) * 10_000) / 100,
+    lossPct: !subscriber || sent === 0 ? 0 : Math.round(((sent - received) / sent) * 10_000) / 100,
     deliveredPerSec: Math.round(received / sendSeconds),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
