@@ -70,6 +70,74 @@ describe('local time-series store', () => {
     expect(mine?.grade).toMatch(/^H[1-4]$/);
   });
 
+  it('computes health for a simulated elevator with scripted faults, over MQTT, as computed by hand', async () => {
+    const el = await registerDevice(t.api, 'gbt24476-elevator', 'site-b4');
+    const c = await connectDevice(t, el);
+    const H = 3_600_000;
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000; // yesterday, 00:00 UTC
+    const state = {
+      serviceMode: 1,
+      moving: false,
+      direction: 'none',
+      floor: 1,
+      doorZone: true,
+      door: 'closed',
+      occupied: false,
+    };
+    for (let m = 0; m < 1440; m += 30) {
+      c.publish(
+        topic(el.id, 'telemetry'),
+        JSON.stringify({ ...state, runCount: 500 + m / 6, doorCycles: 1000 + m / 3, ts: day + m * 60_000 }),
+      );
+    }
+    c.publish(
+      topic(el.id, 'telemetry'),
+      JSON.stringify({ ...state, runCount: 740, doorCycles: 1480, ts: day + 1439 * 60_000 }),
+    );
+    // 11 (trapped) 03:00–03:45, 09 (overran the top) 15:00–15:15, 02 (door) 18:00 without downtime
+    const faults: [number, string, string][] = [
+      [3 * H, 'fault', '11'],
+      [3.75 * H, 'fault.clear', '11'],
+      [15 * H, 'fault', '09'],
+      [15.25 * H, 'fault.clear', '09'],
+      [18 * H, 'fault', '02'],
+    ];
+    for (const [i, [at, type, code]] of faults.entries()) {
+      await c.publishAsync(
+        topic(el.id, 'event'),
+        JSON.stringify({ eventId: `h-${i}`, type, code, ts: day + at }),
+        { qos: 1 },
+      );
+    }
+    await c.endAsync();
+    const q = `from=${new Date(day).toISOString()}&to=${new Date(day + 24 * H).toISOString()}`;
+    const health = await waitFor(
+      async () => {
+        const list = (
+          await t.api.get<{ deviceId: string; faults: number; trips: number }[]>(
+            `/api/v1/elevators/health?${q}`,
+          )
+        ).body;
+        const h = list.find((x) => x.deviceId === el.id);
+        return h && h.faults === 3 && h.trips === 240 ? h : undefined;
+      },
+      { what: 'health of the simulated elevator' },
+    );
+    expect(health).toMatchObject({
+      trips: 240,
+      doorCycles: 480,
+      faults: 3,
+      faultsByCode: { '11': 1, '09': 1, '02': 1 },
+      downtimeMinutes: 60, // 45 + 15
+      availability: 0.9583, // 1 − 60 / 1440
+      mtbfHours: 7.67, // (1440 − 60) min / 3 = 460 min
+      mttrMinutes: 30, // 60 min / 2 repaired
+      components: { availability: 95.8, faults: 70, leveling: 100 },
+      score: 88.9, // 0.5 × 95.8 + 0.3 × 70 + 0.2 × 100 = 47.9 + 21 + 20, within 20 of the worst (70)
+      grade: 'H2',
+    });
+  });
+
   it('shows a property manager only the elevators of their sites', async () => {
     const own = await registerDevice(t.api, 'gbt24476-elevator', 'site-b2');
     const other = await registerDevice(t.api, 'gbt24476-elevator', 'site-b7');
