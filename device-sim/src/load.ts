@@ -60,7 +60,14 @@ class Template {
       kind === 'event'
         ? `{"eventId":"${deviceId}-${run}-${'0'.repeat(SEQ_DIGITS)}","type":"selftest","result":"ok","ts":${ts}}`
         : `{"battery":50,"ts":${ts}}`;
-    this.packet = mqttPacket.generate({ cmd: 'publish', topic: `gh/v1/dev/${deviceId}/${kind}`, payload, qos: 0, retain: false, dup: false });
+    this.packet = mqttPacket.generate({
+      cmd: 'publish',
+      topic: `gh/v1/dev/${deviceId}/${kind}`,
+      payload,
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
     const text = this.packet.toString('latin1');
     this.seqAt = text.indexOf(`-${'0'.repeat(SEQ_DIGITS)}"`) + 1;
     this.tsAt = text.lastIndexOf(ts);
@@ -101,7 +108,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const run = randomBytes(3).toString('hex');
   const publishers: { client: MqttClient; template: Template }[] = [];
   for (const d of o.devices) {
-    const client = await mqtt.connectAsync(o.url, { clientId: d.id, username: d.id, password: d.secret, reconnectPeriod: 0, keepalive: 60 });
+    const client = await mqtt.connectAsync(o.url, {
+      clientId: d.id,
+      username: d.id,
+      password: d.secret,
+      reconnectPeriod: 0,
+      keepalive: 60,
+    });
     publishers.push({ client, template: new Template(d.id, run, o.kind ?? 'event') });
   }
 
@@ -133,7 +146,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   });
   const sendSeconds = (Date.now() - started) / 1000;
   const drainUntil = Date.now() + (o.drainMs ?? 2000);
-  while (subscriber && received < sent && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+  while (subscriber && received < sent && Date.now() < drainUntil)
+    await new Promise((r) => setTimeout(r, 20));
   await Promise.all([...publishers.map((p) => p.client.endAsync(true)), subscriber?.endAsync(true)]);
   latencies.sort((a, b) => a - b);
   return {
