@@ -133,3 +133,14 @@ export async function connectStaff(t: TestHub, personId: string, token: string):
     reconnectPeriod: 0,
   });
 }
+
+/** An elevator standing at floor 1, doors closed, empty: a valid GB/T 24476 monitor reading. */
+export const ELEVATOR_IDLE = {
+  serviceMode: 1,
+  moving: false,
+  direction: 'none',
+  floor: 1,
+  doorZone: true,
+  door: 'closed',
+  occupied: false,
+} as const;

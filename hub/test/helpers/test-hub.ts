@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { Hub } from '../../src/hub.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -24,6 +25,19 @@ export interface StartOptions {
 
 export function tempDir(prefix = 'gridhub-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Temp directories for one test file, removed after its last test. */
+export function tempDirs(prefix?: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
 }
 
 /** A real hub on port 0 in a temp directory, with a known bootstrap admin token. */

@@ -9,26 +9,17 @@
  * acknowledge only their own units' alerts.
  */
 import { createHmac } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AlertView, DeliveryView } from '../../src/alerts/alert-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, connectStaff, registerDevice, topic } from '../helpers/devices.ts';
 import { HttpReceiver } from '../helpers/http-receiver.ts';
-import { type ApiClient, startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
+import { type ApiClient, startTestHub, type TestHub, tempDirs } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const FAST = { 'alerts.tickMs': 25, 'alerts.webhookRetryBaseMs': 100, 'alerts.webhookRetries': 3 };
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const newDir = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const newDir = tempDirs();
 
 const SCHOOL = ['p-school-principal', 'p-school-safety', 'p-school-teacher', 'p-street-duty'] as const;
 

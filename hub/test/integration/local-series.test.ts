@@ -7,10 +7,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
 import { LocalSeriesStore } from '../../src/timeseries/local-store.ts';
 import { loadExample } from '../helpers/community.ts';
-import { connectDevice, registerDevice, topic } from '../helpers/devices.ts';
+import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
 import { elevatorDay } from '../helpers/elevator-day.ts';
 import { type ApiClient, startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -75,15 +76,7 @@ describe('local time-series store', () => {
     const c = await connectDevice(t, el);
     const H = 3_600_000;
     const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000; // yesterday, 00:00 UTC
-    const state = {
-      serviceMode: 1,
-      moving: false,
-      direction: 'none',
-      floor: 1,
-      doorZone: true,
-      door: 'closed',
-      occupied: false,
-    };
+    const state = ELEVATOR_IDLE;
     for (let m = 0; m < 1440; m += 30) {
       c.publish(
         topic(el.id, 'telemetry'),
@@ -197,17 +190,7 @@ describe('local store disk budget', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps a day of 1 reading/s for 100 elevators within 250 MB', { timeout: 240_000 }, () => {
-    const store = LocalSeriesStore.in(
-      dir,
-      {
-        rawRetentionHours: 48,
-        minuteRetentionDays: 30,
-        hourRetentionDays: 1825,
-        rawKeepaliveSeconds: 60,
-        flushMs: 1000,
-      },
-      createLogger('silent'),
-    );
+    const store = LocalSeriesStore.in(dir, loadConfig({ env: {} }).series, createLogger('silent'));
     store.open();
     const dayStart = Date.UTC(2026, 10, 22);
     const days = Array.from({ length: 100 }, (_, i) => elevatorDay(i + 1, dayStart));

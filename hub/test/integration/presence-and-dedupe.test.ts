@@ -4,24 +4,14 @@
  * device's socket marks it offline at once through its last will; after a restart a silent device
  * still goes offline at its original deadline, not one reset by the restart.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeviceEvent, PresenceChange } from '../../src/contract/device-event.ts';
 import { loadExample } from '../helpers/community.ts';
-import { connectDevice, registerDevice, topic } from '../helpers/devices.ts';
-import { startTestHub, tempDir } from '../helpers/test-hub.ts';
+import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
+import { startTestHub, tempDirs } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function newDir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-}
+const newDir = tempDirs();
 
 describe('event deduplication', () => {
   it('emits a redelivered event once, also across a restart', async () => {
@@ -82,15 +72,7 @@ describe('presence', () => {
     const elevator = await registerDevice(t.api, 'gbt24476-elevator', 'site-b1');
     const c = await connectDevice(t, elevator, { clean: true });
     const online = await waitFor(() => changes.find((p) => p.deviceId === elevator.id && p.online));
-    const state = {
-      serviceMode: 1,
-      moving: false,
-      direction: 'none',
-      floor: 1,
-      doorZone: true,
-      door: 'closed',
-      occupied: false,
-    };
+    const state = ELEVATOR_IDLE;
     await c.publishAsync(topic(elevator.id, 'telemetry'), JSON.stringify(state));
     const lastHeard = Date.now();
     // The TCP session stays open (keep-alive), but the monitor stops reporting: silence is what counts.
@@ -134,15 +116,7 @@ describe('presence', () => {
     await loadExample(first.api);
     const elevator = await registerDevice(first.api, 'gbt24476-elevator', 'site-b1');
     const c = await connectDevice(first, elevator);
-    const state = {
-      serviceMode: 1,
-      moving: false,
-      direction: 'none',
-      floor: 1,
-      doorZone: true,
-      door: 'closed',
-      occupied: false,
-    };
+    const state = ELEVATOR_IDLE;
     await c.publishAsync(topic(elevator.id, 'telemetry'), JSON.stringify(state));
     const lastHeard = Date.now();
     await c.endAsync(); // a clean DISCONNECT: no will, so only the deadline can say it is gone

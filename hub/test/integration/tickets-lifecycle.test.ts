@@ -6,22 +6,13 @@
  * restart and is audited; a grid-A worker cannot act on grid B's tickets (403) and an invalid
  * transition is a 409; the statistics endpoint matches a scripted history.
  */
-import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, registerDevice, type TicketLite, tickets, topic } from '../helpers/devices.ts';
-import { type ApiClient, startTestHub, tempDir } from '../helpers/test-hub.ts';
+import { type ApiClient, startTestHub, tempDirs } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const newDir = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const newDir = tempDirs();
 
 interface Detail {
   ticket: TicketLite;

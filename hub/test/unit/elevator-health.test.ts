@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/logger.ts';
 import { elevatorHealth, gradeOf, scoreOf } from '../../src/timeseries/elevator-health.ts';
 import { LocalSeriesStore } from '../../src/timeseries/local-store.ts';
@@ -12,17 +13,7 @@ const H = 3_600_000;
 
 describe('elevator health', () => {
   it('matches hand-computed availability, MTBF, MTTR, fault counts, score and grade', () => {
-    const store = LocalSeriesStore.in(
-      dir,
-      {
-        rawRetentionHours: 48,
-        minuteRetentionDays: 30,
-        hourRetentionDays: 1825,
-        rawKeepaliveSeconds: 60,
-        flushMs: 1000,
-      },
-      createLogger('silent'),
-    );
+    const store = LocalSeriesStore.in(dir, loadConfig({ env: {} }).series, createLogger('silent'));
     store.open();
     const day = Date.UTC(2026, 10, 20);
     // Counters over the day: 250 trips, 500 door cycles, 6 running hours; levelling error up to 8 mm.
