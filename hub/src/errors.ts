@@ -13,6 +13,18 @@ export const ERROR_CODES = {
     description: 'The request body, query or params do not match the schema.',
   },
   GH_ERR_UNAUTHENTICATED: { status: 401, description: 'No valid bearer token or session was presented.' },
+  GH_ERR_LOGIN_FAILED: {
+    status: 401,
+    description: 'Wrong user name or password (which of the two is not said).',
+  },
+  GH_ERR_LOGIN_LOCKED: {
+    status: 429,
+    description: 'Too many failed sign-ins for this user name from this address; try again later.',
+  },
+  GH_ERR_CSRF: {
+    status: 403,
+    description: 'A session-authenticated change without the session’s X-CSRF-Token header.',
+  },
   GH_ERR_FORBIDDEN_ROLE: { status: 403, description: 'The caller’s role does not allow this action.' },
   GH_ERR_FORBIDDEN_SCOPE: { status: 403, description: 'The target lies outside the caller’s jurisdiction.' },
   GH_ERR_NOT_FOUND: { status: 404, description: 'No such route or resource.' },

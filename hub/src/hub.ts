@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertService } from './alerts/alert-service.ts';
+import { NotifyService } from './alerts/notify-service.ts';
 import { buildApi } from './api/app.ts';
 import { AccessService } from './auth/access.ts';
+import { SessionService } from './auth/sessions.ts';
 import { DeviceDirectory } from './broker/device-directory.ts';
 import { GridPaths } from './broker/grid-paths.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
@@ -15,6 +19,7 @@ import { GridDirectory } from './grid/grid-directory.ts';
 import { Ingest } from './ingest/ingest.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
+import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
 import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
@@ -63,11 +68,15 @@ export class Hub {
   readonly rules: RulesEngine;
   readonly scheduler: TicketScheduler;
   readonly alerts: AlertService;
+  readonly notify: NotifyService;
+  readonly sessions: SessionService;
   readonly influx: InfluxSink | undefined;
   readonly series: SeriesPipeline;
   readonly localSeries: LocalSeriesStore;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
+  /** the supervised Node-RED process, when enabled */
+  nodeRed: NodeRedSupervisor | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
   bootstrapToken: string | undefined;
 
@@ -79,6 +88,7 @@ export class Hub {
     this.store = new Store(config.dataDir, child('store'));
     this.bus = new Bus(child('bus'));
     this.access = new AccessService(this.store);
+    this.sessions = new SessionService(this.store, this.access, config.auth);
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.ingest = new Ingest(this.store, this.models, this.bus, this.metrics, child('ingest'), {
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
@@ -138,6 +148,7 @@ export class Hub {
         publicUrl: () => this.publicUrl(),
       },
     );
+    this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
     this.influx = config.influx.url
       ? new InfluxSink(config.influx, config.dataDir, this.metrics, child('influx'))
       : undefined;
@@ -236,6 +247,8 @@ export class Hub {
           metrics: this.metrics,
           tickets: this.tickets,
           alerts: this.alerts,
+          notify: this.notify,
+          sessions: this.sessions,
           series: this.localSeries,
           policies: this.policies,
           readiness: [
@@ -253,7 +266,63 @@ export class Hub {
         await this.api?.close();
       },
     },
+    {
+      name: 'node-red',
+      start: async () => {
+        if (!this.config.nodeRed.enabled) return;
+        this.nodeRed = new NodeRedSupervisor(
+          await this.nodeRedOptions(),
+          this.logger.child({ module: 'node-red' }),
+        );
+        this.nodeRed.start();
+      },
+      stop: async () => {
+        await this.nodeRed?.stop();
+      },
+    },
   ];
+
+  /** What the Node-RED child needs: its secret (generated once and kept), and a fresh flow token. */
+  private async nodeRedOptions(): Promise<NodeRedOptions> {
+    const c = this.config.nodeRed;
+    let secret = c.credentialSecret;
+    if (!secret) {
+      const db = this.store.db;
+      const stored = await db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', 'nodeRed.credentialSecret')
+        .executeTakeFirst();
+      secret = stored?.value ?? randomBytes(32).toString('base64url');
+      if (!stored)
+        await db.insertInto('settings').values({ key: 'nodeRed.credentialSecret', value: secret }).execute();
+    }
+    let flowToken = '';
+    if (c.flowUser) {
+      try {
+        flowToken = await this.access.rotateToken(c.flowUser, 'node-red', 'system');
+      } catch (err) {
+        this.logger.error(
+          { err, flowUser: c.flowUser },
+          'no token for the Node-RED flow user; flows run without credentials',
+        );
+      }
+    }
+    const mqttHost = this.config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : this.config.mqtt.host;
+    return {
+      host: c.host,
+      port: c.port,
+      userDir: path.join(this.config.dataDir, 'node-red'),
+      flowFile: process.env.GRIDHUB_NODE_RED_FLOW_FILE ?? path.join(FLOWS_DIR, 'flows.json'),
+      credentialSecret: secret,
+      hubUrl: this.addresses.http,
+      publicUrl: this.publicUrl(),
+      mqttUrl: `mqtt://${mqttHost}:${this.broker.port}`,
+      flowUser: flowToken ? c.flowUser : '',
+      flowToken,
+      restartDelayMs: c.restartDelayMs,
+    };
+  }
 
   async start(): Promise<void> {
     for (const step of this.steps) {

@@ -9,7 +9,10 @@ async function main(): Promise<void> {
   const fileArg = args.indexOf('--config');
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig({ file: fileArg >= 0 ? args[fileArg + 1] : undefined });
+    config = loadConfig({
+      file: fileArg >= 0 ? args[fileArg + 1] : undefined,
+      overrides: args.includes('--no-node-red') ? { 'nodeRed.enabled': false } : {},
+    });
   } catch (err) {
     process.stderr.write(`gridhub: ${isGridhubError(err) ? err.message : String(err)}\n`);
     process.exit(2);
@@ -27,6 +30,9 @@ async function main(): Promise<void> {
     `  MQTT             mqtt://${mqttHost}:${mqtt}   (WebSocket: ${http.replace('http', 'ws')}${config.mqtt.websocketPath})`,
     ...(mqttTls ? [`  MQTT over TLS    mqtts://${mqttHost}:${mqttTls}`] : []),
     `  data             ${hub.store.file}`,
+    config.nodeRed.enabled
+      ? `  Node-RED editor  http://${config.nodeRed.host === '0.0.0.0' ? '127.0.0.1' : config.nodeRed.host}:${config.nodeRed.port}/   (sign in as a gridhub admin or street-duty user; --no-node-red to skip)`
+      : '  Node-RED         not started (--no-node-red or GRIDHUB_NODE_RED_ENABLED=false)',
   ];
   if (hub.bootstrapToken) {
     lines.push(

@@ -16,11 +16,10 @@ import type {
   AlertState,
   AlertView,
   DeliveryView,
-  WebhookKind,
   WebhookTargetBody,
 } from './alert-schemas.ts';
 import { alertMessage } from './message.ts';
-import { webhookRequest } from './webhook-formats.ts';
+import { WebhookDeliverer } from './webhook-deliverer.ts';
 
 /** The broker, as far as alerts need it: publish on a hub topic. */
 export interface StaffPublisher {
@@ -61,8 +60,8 @@ export class AlertService {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
-  private readonly retries = new Set<NodeJS.Timeout>();
   private linkSecret = '';
+  readonly deliverer: WebhookDeliverer;
   readonly links: AckLinks;
 
   constructor(
@@ -76,6 +75,7 @@ export class AlertService {
     private readonly now: () => number = Date.now,
   ) {
     this.links = new AckLinks(() => this.linkSecret, options.publicUrl, options.linkTtlMs);
+    this.deliverer = new WebhookDeliverer(options, logger, now);
   }
 
   private get db(): Kysely<Database> {
@@ -354,7 +354,7 @@ export class AlertService {
     if (!withWebhooks || quiet) return;
     for (const target of await this.targetsFor(row)) {
       const message = alertMessage(view, site, this.links.url(row.id, `webhook:${target.id}`), who);
-      this.send(row, target, message, 1);
+      this.send(row, target, message);
     }
   }
 
@@ -369,60 +369,11 @@ export class AlertService {
     );
   }
 
-  /** Send one webhook attempt; retry with exponential back-off on network errors, 429 and 5xx. */
-  private send(
-    row: AlertRow,
-    target: WebhookTargetRow,
-    message: ReturnType<typeof alertMessage>,
-    attempt: number,
-  ): void {
-    const req = webhookRequest(target.kind as WebhookKind, target.url, target.secret, message, this.now());
-    const channel = `webhook:${target.kind}`;
-    const done = (result: DeliveryView['result'], detail: string) =>
-      this.log(row.id, row.step, target.id, channel, attempt, result, detail).catch((err: unknown) =>
-        this.logger.error({ err }, 'delivery log failed'),
-      );
-    fetch(req.url, {
-      method: 'POST',
-      headers: req.headers,
-      body: req.body,
-      signal: AbortSignal.timeout(this.options.webhookTimeoutMs),
-    })
-      .then(async (res) => {
-        const text = (await res.text().catch(() => '')).slice(0, 200);
-        if (res.ok) return done('delivered', `HTTP ${res.status} ${text}`);
-        const retryable = res.status >= 500 || res.status === 429;
-        return this.failed(row, target, message, attempt, `HTTP ${res.status} ${text}`, retryable, done);
-      })
-      .catch((err: unknown) =>
-        this.failed(row, target, message, attempt, (err as Error).message, true, done),
-      );
-  }
-
-  private async failed(
-    row: AlertRow,
-    target: WebhookTargetRow,
-    message: ReturnType<typeof alertMessage>,
-    attempt: number,
-    detail: string,
-    retryable: boolean,
-    done: (result: DeliveryView['result'], detail: string) => Promise<void>,
-  ): Promise<void> {
-    const again = retryable && attempt < this.options.webhookRetries;
-    await done(again ? 'retrying' : 'failed', detail);
-    this.logger.warn(
-      { alertId: row.id, target: target.id, attempt, detail, retry: again },
-      'webhook delivery failed',
+  /** One webhook message, through the shared deliverer; every attempt lands in this alert's log. */
+  private send(row: AlertRow, target: WebhookTargetRow, message: ReturnType<typeof alertMessage>): void {
+    this.deliverer.send(target, message, (attempt, result, detail) =>
+      this.log(row.id, row.step, target.id, `webhook:${target.kind}`, attempt, result, detail),
     );
-    if (!again) return;
-    const timer = setTimeout(
-      () => {
-        this.retries.delete(timer);
-        this.send(row, target, message, attempt + 1);
-      },
-      this.options.webhookRetryBaseMs * 2 ** (attempt - 1),
-    );
-    this.retries.add(timer);
   }
 
   // ---- re-notification and escalation (stored due times) ----
@@ -872,8 +823,7 @@ export class AlertService {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const t of this.retries) clearTimeout(t);
-    this.retries.clear();
+    this.deliverer.stop();
     await this.ticking;
     this.listeners.clear();
   }

@@ -9,7 +9,9 @@ import Fastify, {
 } from 'fastify';
 import Type from 'typebox';
 import type { AlertService } from '../alerts/alert-service.ts';
+import type { NotifyService } from '../alerts/notify-service.ts';
 import type { AccessService } from '../auth/access.ts';
+import type { SessionService } from '../auth/sessions.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
 import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
@@ -28,9 +30,11 @@ import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gridRoutes } from './routes/grid.ts';
 import { modelRoutes } from './routes/models.ts';
+import { notifyRoutes } from './routes/notify.ts';
 import { tokenRoutes } from './routes/people.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { seriesRoutes } from './routes/series.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { ErrorResponse } from './schemas.ts';
 
@@ -50,6 +54,8 @@ export interface ApiDeps {
   metrics: Metrics;
   tickets: TicketService;
   alerts: AlertService;
+  notify: NotifyService;
+  sessions: SessionService;
   series: LocalSeriesStore;
   policies: PolicyService;
   readiness: ReadinessCheck[];
@@ -170,7 +176,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(ackLinkRoutes, { alerts: deps.alerts });
   await app.register(
     async (api) => {
-      await api.register(authPlugin, { access: deps.access });
+      await api.register(authPlugin, { access: deps.access, sessions: deps.sessions });
+      await api.register(sessionRoutes, { sessions: deps.sessions });
+      await api.register(notifyRoutes, { notify: deps.notify });
       await api.register(deviceRoutes, {
         prefix: '/devices',
         registry: deps.registry,

@@ -1,7 +1,9 @@
+import cookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AccessService } from '../auth/access.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { SessionService } from '../auth/sessions.ts';
 import { GridhubError } from '../errors.ts';
 
 declare module 'fastify' {
@@ -12,26 +14,46 @@ declare module 'fastify' {
   }
 }
 
+export const SESSION_COOKIE = 'gh_session';
+/** Routes under /api that need no caller: signing in. */
+const PUBLIC = new Set(['/api/v1/auth/login']);
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * Bearer-token authentication for every /api route. Routes that must be public (health, docs,
+ * Authentication for every /api route: a bearer token (devices' tools, Node-RED, scripts) or the
+ * console's session cookie. A cookie-authenticated change must carry the session's CSRF token in
+ * X-CSRF-Token (the cookie is also SameSite=Strict). Routes that must be public (health, docs,
  * metrics) live outside /api. Authorisation (role and jurisdiction) happens in the services, so no
  * route can forget it by being added without a check.
  */
-export const authPlugin = fp<{ access: AccessService }>(async (app, { access }) => {
-  app.decorateRequest('principalOrNull', null);
-  app.decorateRequest('principal', {
-    getter(this: FastifyRequest) {
-      if (!this.principalOrNull) throw new GridhubError('GH_ERR_UNAUTHENTICATED');
-      return this.principalOrNull;
-    },
-  });
-  app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
-    if (!req.url.startsWith('/api/')) return;
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!token) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'missing bearer token');
-    const principal = await access.authenticateToken(token);
-    if (!principal) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'invalid or revoked token');
-    req.principalOrNull = principal;
-  });
-});
+export const authPlugin = fp<{ access: AccessService; sessions: SessionService }>(
+  async (app, { access, sessions }) => {
+    await app.register(cookie);
+    app.decorateRequest('principalOrNull', null);
+    app.decorateRequest('principal', {
+      getter(this: FastifyRequest) {
+        if (!this.principalOrNull) throw new GridhubError('GH_ERR_UNAUTHENTICATED');
+        return this.principalOrNull;
+      },
+    });
+    app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
+      if (!req.url.startsWith('/api/')) return;
+      if (PUBLIC.has(req.url.split('?')[0] as string)) return;
+      const header = req.headers.authorization;
+      const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+      if (token) {
+        const principal = await access.authenticateToken(token);
+        if (!principal) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'invalid or revoked token');
+        req.principalOrNull = principal;
+        return;
+      }
+      const sid = req.cookies[SESSION_COOKIE];
+      if (!sid) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'missing bearer token or session');
+      const session = await sessions.authenticate(sid);
+      if (!session) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'session expired or signed out');
+      if (!SAFE.has(req.method) && req.headers['x-csrf-token'] !== session.csrf)
+        throw new GridhubError('GH_ERR_CSRF');
+      req.principalOrNull = session.principal;
+    });
+  },
+);

@@ -86,6 +86,19 @@ export class AccessService {
     return { id, token };
   }
 
+  /** Revoke a person's active tokens with this label and issue a new one (service accounts such as Node-RED). */
+  async rotateToken(personId: string, label: string, actor: string): Promise<string> {
+    const old = await this.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('person_id', '=', personId)
+      .where('label', '=', label)
+      .where('revoked_at', 'is', null)
+      .execute();
+    for (const t of old) await this.revokeToken(personId, t.id, actor);
+    return (await this.issueToken(personId, label, actor)).token;
+  }
+
   async revokeToken(personId: string, tokenId: string, actor: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const res = await trx

@@ -49,6 +49,8 @@ export const PERMISSIONS = {
   'alert:ack': ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
   'alert:resolve': ['admin', 'grid-staff', 'street-duty', 'department', 'unit-leader'],
   'webhook:write': ['admin', 'street-duty'],
+  /** send a message through the hub's channels (flows, duty staff) */
+  'notify:send': ['admin', 'street-duty', 'grid-staff'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

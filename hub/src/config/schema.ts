@@ -252,6 +252,49 @@ export const ConfigSchema = Type.Object(
           minimum: 0,
           description: 'How long a verified device credential is cached (reconnect storms cost little CPU).',
         }),
+        sessionHours: Type.Number({
+          default: 12,
+          exclusiveMinimum: 0,
+          description: 'How long a console sign-in lasts before the user signs in again.',
+        }),
+        loginMaxFailures: Type.Integer({
+          default: 5,
+          minimum: 1,
+          description:
+            'Failed sign-ins for one user name from one address before it is locked for 15 minutes.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    nodeRed: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Start Node-RED beside the hub as a supervised child process (`npm start -- --no-node-red` skips it).',
+        }),
+        host: Type.String({ default: '127.0.0.1', description: 'Address the Node-RED editor listens on.' }),
+        port: Type.Integer({
+          default: 1880,
+          minimum: 0,
+          maximum: 65535,
+          description: 'Port of the Node-RED editor and its HTTP endpoints.',
+        }),
+        credentialSecret: Type.String({
+          default: '',
+          description:
+            'Key that encrypts flow credentials in flows_cred.json; empty = generate one, keep it in the store.',
+        }),
+        flowUser: Type.String({
+          default: '',
+          description:
+            'Person the default flows act as (e.g. a street-duty account); the hub issues that person a fresh API token for Node-RED at each start. Empty = flows need credentials set in the editor.',
+        }),
+        restartDelayMs: Type.Integer({
+          default: 2000,
+          minimum: 100,
+          description: 'First delay before restarting a crashed Node-RED (doubles up to a minute).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -283,6 +283,36 @@ export interface SettingTable {
   value: string;
 }
 
+export interface SessionTable {
+  /** SHA-256 of the cookie value; the value itself is never stored */
+  id_hash: string;
+  person_id: string;
+  csrf: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface NotificationTable {
+  id: string;
+  actor: string;
+  to_kind: string;
+  to_id: string;
+  title: string;
+  text: string;
+  created_at: number;
+}
+
+export interface NotificationDeliveryTable {
+  id: Generated<number>;
+  notification_id: string;
+  recipient: string;
+  channel: string;
+  attempt: number;
+  at: number;
+  result: string;
+  detail: string | null;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -306,6 +336,9 @@ export interface Database {
   alert_deliveries: AlertDeliveryTable;
   webhook_targets: WebhookTargetTable;
   settings: SettingTable;
+  sessions: SessionTable;
+  notifications: NotificationTable;
+  notification_deliveries: NotificationDeliveryTable;
 }
 
 export type AlertRow = Selectable<AlertTable>;

@@ -53,6 +53,7 @@ export async function startTestHub(options: StartOptions = {}): Promise<TestHub>
       'mqtt.host': '127.0.0.1',
       'mqtt.port': 0,
       'auth.bootstrapAdminToken': ADMIN_TOKEN,
+      'nodeRed.enabled': false,
       ...options.overrides,
     },
   });

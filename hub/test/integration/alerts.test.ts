@@ -10,7 +10,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AlertView, DeliveryView } from '../../src/alerts/alert-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, connectStaff, registerDevice, topic } from '../helpers/devices.ts';

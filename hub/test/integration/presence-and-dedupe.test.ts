@@ -4,7 +4,7 @@
  * device's socket marks it offline at once through its last will; after a restart a silent device
  * still goes offline at its original deadline, not one reset by the restart.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeviceEvent, PresenceChange } from '../../src/contract/device-event.ts';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';

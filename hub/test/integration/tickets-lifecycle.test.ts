@@ -6,7 +6,7 @@
  * restart and is audited; a grid-A worker cannot act on grid B's tickets (403) and an invalid
  * transition is a 409; the statistics endpoint matches a scripted history.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, registerDevice, type TicketLite, tickets, topic } from '../helpers/devices.ts';
 import { type ApiClient, startTestHub, tempDirs } from '../helpers/test-hub.ts';

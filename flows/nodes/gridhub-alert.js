@@ -1,0 +1,64 @@
+'use strict';
+const { RANK, list, runAction, showState } = require('./lib/hub-client.js');
+
+const ACTIONS = { ack: 'ack', resolve: 'resolve', 'false-alarm': 'false-alarm' };
+
+/**
+ * Alerts as they change (raised, acknowledged, escalated, resolved …), filtered by change, cause and
+ * severity; and, on input, acknowledge / resolve / mark a false alarm through the hub's API.
+ */
+module.exports = (RED) => {
+  function GridhubAlertNode(config) {
+    RED.nodes.createNode(this, config);
+    const hub = RED.nodes.getNode(config.hub);
+    if (!hub) {
+      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
+      return;
+    }
+    const changes = list(config.changes);
+    const causes = list(config.causes);
+    const minRank = RANK[config.minSeverity] ?? 0;
+    let offState = () => {};
+    let off = () => {};
+    if (config.watch !== false) {
+      offState = hub.client.onState((s, d) => showState(this, s, d));
+      off = hub.client.subscribe('gh/v1/hub/alert/#', (topic, change) => {
+        const a = change.alert;
+        if (!a) return;
+        if (changes.length && !changes.includes(change.action)) return;
+        if (causes.length && !causes.includes(a.cause)) return;
+        if (RANK[a.severity] < minRank) return;
+        this.send({
+          topic,
+          action: change.action,
+          alertId: a.id,
+          payload: a,
+          ticketUrl: a.ticketId ? `${hub.publicUrl}/#/tickets/${encodeURIComponent(a.ticketId)}` : null,
+          alertUrl: `${hub.publicUrl}/#/alerts/${encodeURIComponent(a.id)}`,
+        });
+      });
+    }
+    this.on('input', (msg, send, done) => {
+      const action = ACTIONS[msg.action] || ACTIONS[config.action] || 'ack';
+      const id = msg.alertId || msg.payload?.alert?.id || msg.payload?.id;
+      if (!id) {
+        this.status({ fill: 'red', shape: 'dot', text: 'no alert id' });
+        done(new Error('gridhub-alert: msg.alertId is missing'));
+        return;
+      }
+      const reason = msg.reason || (typeof msg.payload === 'string' ? msg.payload : undefined);
+      const body =
+        action === 'ack'
+          ? undefined
+          : { reason: reason || (action === 'false-alarm' ? 'marked by a flow' : undefined) };
+      runAction(this, msg, send, done, action, () =>
+        hub.client.request('POST', `/alerts/${encodeURIComponent(id)}/${action}`, body),
+      );
+    });
+    this.on('close', () => {
+      off();
+      offState();
+    });
+  }
+  RED.nodes.registerType('gridhub-alert', GridhubAlertNode);
+};

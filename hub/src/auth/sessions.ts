@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { appendAudit } from '../audit/audit-log.ts';
+import { GridhubError } from '../errors.ts';
+import type { Db, Store } from '../store/store.ts';
+import type { AccessService } from './access.ts';
+import { hashPassword, sha256Hex, verifyPassword } from './credentials.ts';
+import { actorOf, type Principal, requirePermission } from './principal.ts';
+
+export interface SessionOptions {
+  sessionHours: number;
+  loginMaxFailures: number;
+}
+
+export interface Session {
+  principal: Principal;
+  csrf: string;
+  expiresAt: number;
+}
+
+const LOCK_MS = 15 * 60_000;
+// A hash of nothing in particular: unknown users cost one scrypt too, so timing does not tell them apart.
+const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
+
+/**
+ * Passwords (scrypt) and console sessions. The cookie carries a random id; the store keeps only its
+ * hash, with the CSRF token the console must echo in X-CSRF-Token on every change.
+ */
+export class SessionService {
+  private readonly failures = new Map<string, { count: number; until: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly access: AccessService,
+    private readonly options: SessionOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private get db(): Db {
+    return this.store.db;
+  }
+
+  /** Check a user name and password; throws GH_ERR_LOGIN_FAILED / GH_ERR_LOGIN_LOCKED. */
+  async verify(username: string, password: string, from: string): Promise<Principal> {
+    const key = `${username}\u0000${from}`;
+    const f = this.failures.get(key);
+    if (f && f.count >= this.options.loginMaxFailures && f.until > this.now())
+      throw new GridhubError('GH_ERR_LOGIN_LOCKED');
+    const person = await this.db
+      .selectFrom('people')
+      .selectAll()
+      .where('id', '=', username)
+      .where('active', '=', 1)
+      .executeTakeFirst();
+    const ok = await verifyPassword(password, person?.password_hash ?? (await DUMMY_HASH));
+    if (!person?.password_hash || !ok) {
+      const count = (f && f.until > this.now() ? f.count : 0) + 1;
+      this.failures.set(key, { count, until: this.now() + LOCK_MS });
+      throw new GridhubError('GH_ERR_LOGIN_FAILED');
+    }
+    this.failures.delete(key);
+    return this.access.principalOf(person);
+  }
+
+  /** Sign in: returns the cookie value (shown to the browser only) and the session. */
+  async login(username: string, password: string, from: string): Promise<{ cookie: string } & Session> {
+    const principal = await this.verify(username, password, from);
+    const cookie = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(24).toString('base64url');
+    const expiresAt = this.now() + this.options.sessionHours * 3_600_000;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sessions').where('expires_at', '<', this.now()).execute();
+      await trx
+        .insertInto('sessions')
+        .values({
+          id_hash: sha256Hex(cookie),
+          person_id: principal.personId,
+          csrf,
+          created_at: this.now(),
+          expires_at: expiresAt,
+        })
+        .execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'session.login',
+        entityType: 'person',
+        entityId: principal.personId,
+        data: { from },
+      });
+    });
+    return { cookie, principal, csrf, expiresAt };
+  }
+
+  async authenticate(cookie: string): Promise<Session | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .innerJoin('people', 'people.id', 'sessions.person_id')
+      .selectAll('people')
+      .select(['sessions.csrf', 'sessions.expires_at'])
+      .where('sessions.id_hash', '=', sha256Hex(cookie))
+      .where('people.active', '=', 1)
+      .executeTakeFirst();
+    if (!row || row.expires_at <= this.now()) return undefined;
+    return { principal: await this.access.principalOf(row), csrf: row.csrf, expiresAt: row.expires_at };
+  }
+
+  async logout(cookie: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id_hash', '=', sha256Hex(cookie)).execute();
+  }
+
+  /**
+   * Set a password: an admin for anyone, or a person for themselves with the current password.
+   * Every session of that person ends, so a changed password locks out whoever knew the old one.
+   */
+  async setPassword(
+    principal: Principal,
+    personId: string,
+    password: string,
+    currentPassword: string | undefined,
+  ): Promise<void> {
+    const self = principal.personId === personId;
+    if (!self) requirePermission(principal, 'people:write');
+    const person = await this.db
+      .selectFrom('people')
+      .select(['id', 'password_hash'])
+      .where('id', '=', personId)
+      .executeTakeFirst();
+    if (!person) throw new GridhubError('GH_ERR_PERSON_UNKNOWN', `no person '${personId}'`);
+    if (self && !principal.roles.includes('admin') && person.password_hash) {
+      if (!currentPassword || !(await verifyPassword(currentPassword, person.password_hash)))
+        throw new GridhubError('GH_ERR_LOGIN_FAILED', 'the current password is wrong');
+    }
+    const hash = await hashPassword(password);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('people')
+        .set({ password_hash: hash, updated_at: new Date(this.now()).toISOString() })
+        .where('id', '=', personId)
+        .execute();
+      await trx.deleteFrom('sessions').where('person_id', '=', personId).execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'person.password',
+        entityType: 'person',
+        entityId: personId,
+      });
+    });
+  }
+}
