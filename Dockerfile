@@ -19,6 +19,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY hub/src ./hub/src
 COPY hub/examples ./hub/examples
+# Node-RED settings, nodes and default flows, for running Node-RED as the hub's child (GRIDHUB_NODE_RED_ENABLED)
+COPY flows/settings.js flows/package.json flows/flows.json ./flows/
+COPY flows/nodes ./flows/nodes
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

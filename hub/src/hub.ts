@@ -313,7 +313,7 @@ export class Hub {
       host: c.host,
       port: c.port,
       userDir: path.join(this.config.dataDir, 'node-red'),
-      flowFile: process.env.GRIDHUB_NODE_RED_FLOW_FILE ?? path.join(FLOWS_DIR, 'flows.json'),
+      flowFile: c.flowFile || path.join(FLOWS_DIR, 'flows.json'),
       credentialSecret: secret,
       hubUrl: this.addresses.http,
       publicUrl: this.publicUrl(),

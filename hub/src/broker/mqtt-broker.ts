@@ -297,6 +297,21 @@ export class MqttBroker {
       : null;
   }
 
+  /** Topic filters a staff person's live sessions subscribe to (operations and tests: is a flow listening?). */
+  staffSubscriptions(personId: string): string[] {
+    const clients = Object.values(
+      (this.aedes as unknown as { clients?: Record<string, Client> })?.clients ?? {},
+    );
+    return clients
+      .filter((c) => {
+        const st = this.states.get(c);
+        return st?.identity.kind === 'staff' && st.identity.principal.personId === personId;
+      })
+      .flatMap((c) =>
+        Object.keys((c as unknown as { subscriptions: Record<string, unknown> }).subscriptions),
+      );
+  }
+
   /** Publish to staff clients on a hub topic (bypasses authorizePublish, filtered by authorizeForward). */
   publishToStaff(topic: string, payload: unknown): void {
     this.aedes?.publish(

@@ -280,6 +280,11 @@ export const ConfigSchema = Type.Object(
           maximum: 65535,
           description: 'Port of the Node-RED editor and its HTTP endpoints.',
         }),
+        flowFile: Type.String({
+          default: '',
+          description:
+            'The Node-RED flow file; empty = flows/flows.json (the default flows, edited in place by the editor).',
+        }),
         credentialSecret: Type.String({
           default: '',
           description:

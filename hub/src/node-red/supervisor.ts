@@ -101,7 +101,9 @@ export class NodeRedSupervisor {
             this.url = running[1] as string;
             for (const w of this.readyWaiters.splice(0)) w(this.url);
           }
-          this.logger[/\[(error|warn)\]/.test(line) ? 'warn' : level]({ nodeRed: line.trim() }, 'node-red');
+          // Node-RED prefixes its own timestamp; pino has one already.
+          const text = line.replace(/^\d{1,2} \w{3} \d\d:\d\d:\d\d - /, '').trim();
+          this.logger[/^\[(error|warn)\]/.test(text) ? 'warn' : level]({ nodeRed: text }, 'node-red');
         }
       };
     };

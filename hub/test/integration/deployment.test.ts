@@ -10,7 +10,12 @@ import { parse } from 'yaml';
 import { configKeys } from '../../src/config/load.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const env = { ...process.env, INFLUX_TOKEN: 'test-token', INFLUX_PASSWORD: 'test-password' };
+const env = {
+  ...process.env,
+  INFLUX_TOKEN: 'test-token',
+  INFLUX_PASSWORD: 'test-password',
+  NODE_RED_CREDENTIAL_SECRET: 'test-secret',
+};
 
 describe('deployment files', () => {
   it('docker-compose.yml validates with docker-compose config', () => {
@@ -43,6 +48,37 @@ describe('deployment files', () => {
     expect(set.length).toBeGreaterThan(5);
     for (const name of set) expect(known.has(name), `${name} is not a configuration key`).toBe(true);
     expect(set).toContain('GRIDHUB_INFLUX_URL');
+  });
+
+  it('runs Node-RED as its own service with the project’s nodes, settings and mounted flows', () => {
+    const compose = parse(readFileSync(`${ROOT}docker-compose.yml`, 'utf8')) as {
+      services: Record<
+        string,
+        { environment?: Record<string, string>; volumes?: string[]; build?: { dockerfile: string } }
+      >;
+    };
+    const nr = compose.services['node-red'];
+    expect(nr?.build?.dockerfile).toBe('flows/Dockerfile');
+    expect(nr?.volumes).toContain('./flows:/flows');
+    expect(compose.services.hub?.environment?.GRIDHUB_NODE_RED_ENABLED).toBe('false');
+    // Every variable the service sets is one flows/settings.js or the nodes read.
+    const readByNodeRed = [
+      readFileSync(`${ROOT}flows/settings.js`, 'utf8'),
+      readFileSync(`${ROOT}flows/nodes/gridhub-hub.js`, 'utf8'),
+    ].join('\n');
+    for (const name of Object.keys(nr?.environment ?? {}).filter((k) => k.startsWith('GRIDHUB_')))
+      expect(readByNodeRed, `${name} is read by nobody`).toContain(name);
+    const dockerfile = readFileSync(`${ROOT}flows/Dockerfile`, 'utf8');
+    expect(dockerfile).toMatch(/COPY flows\/nodes /);
+    expect(dockerfile).toMatch(/--settings", "\/usr\/src\/node-red\/gridhub\/settings.js"/);
+    expect(dockerfile).toMatch(/GRIDHUB_NODE_RED_FLOW_FILE=\/flows\/flows.json/);
+    expect(() =>
+      execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+        cwd: ROOT,
+        env: { ...env, NODE_RED_CREDENTIAL_SECRET: '' },
+        stdio: 'pipe',
+      }),
+    ).toThrow();
   });
 
   it('builds a multi-stage, production-only, non-root image', () => {
