@@ -23,6 +23,7 @@ export default defineConfig({
             'hub/test/integration/**/*.test.ts',
             'device-sim/test/integration/**/*.test.ts',
             'flows/test/integration/**/*.test.ts',
+            'dashboards/test/**/*.test.ts',
           ],
           environment: 'node',
           globalSetup: ['hub/test/global-setup.ts'],

@@ -3,6 +3,7 @@
  * (Debian packages, installed with apt-get when missing, as CI runs as root on a fresh machine).
  * Each later issue adds what it needs to REQUIRED_PACKAGES.
  */
+import { execFileSync } from 'node:child_process';
 import { ensureDebianPackages } from './helpers/system-packages.ts';
 
 export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
@@ -14,8 +15,14 @@ export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
   { command: 'victoria-metrics', pkg: 'victoria-metrics' },
   // validates docker-compose.yml (no Docker engine runs here)
   { command: 'docker-compose', pkg: 'docker-compose' },
+  // a real browser for the console tests (playwright-core drives Debian's Chromium, headless)
+  { command: 'chromium', pkg: 'chromium' },
+  // a Chinese font, so the console's screenshots show text rather than empty boxes
+  { command: '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc', pkg: 'fonts-wqy-zenhei' },
 ];
 
 export default async function setup(): Promise<void> {
   await ensureDebianPackages(REQUIRED_PACKAGES);
+  // The hub serves the built console; build it when missing or older than its sources.
+  execFileSync(process.execPath, ['scripts/build-console.mjs', '--if-stale'], { stdio: 'inherit' });
 }

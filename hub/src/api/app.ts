@@ -25,6 +25,7 @@ import type { Db } from '../store/store.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
 import type { LocalSeriesStore } from '../timeseries/local-store.ts';
 import { authPlugin } from './auth.ts';
+import { consoleRoutes } from './console.ts';
 import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -174,6 +175,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   await app.register(ackLinkRoutes, { alerts: deps.alerts });
+  await app.register(consoleRoutes);
   await app.register(
     async (api) => {
       await api.register(authPlugin, { access: deps.access, sessions: deps.sessions });
@@ -183,6 +185,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         prefix: '/devices',
         registry: deps.registry,
         commissioning: deps.commissioning,
+        series: deps.series,
       });
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
       await api.register(gridRoutes, { db: deps.db, directory: deps.directory });

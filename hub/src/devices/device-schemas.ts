@@ -22,6 +22,9 @@ export const DeviceView = Type.Object({
   installedAt: Type.String(),
   installNotes: Type.Union([Type.String(), Type.Null()]),
   installPhotoUrl: Type.Union([Type.String(), Type.Null()]),
+  battery: Type.Optional(
+    Type.Union([Type.Number(), Type.Null()], { description: 'latest battery % reported (lists only)' }),
+  ),
   secretRotatedAt: Type.String(),
   createdAt: Type.String(),
   updatedAt: Type.String(),

@@ -248,6 +248,17 @@ export class LocalSeriesStore {
       .map((r) => ({ t: new Date(r.b).toISOString(), value: r.sum / r.n, min: r.min, max: r.max, n: r.n }));
   }
 
+  /** The latest value of a field (hourly aggregates reach back as far as the store keeps), or null. */
+  latest(deviceId: string, field: string): { at: number; value: number } | null {
+    this.flush();
+    const row = this.handle
+      .prepare<[string, string], { at: number; value: number }>(
+        'SELECT bucket AS at, last AS value FROM h1 WHERE device = ? AND field = ? ORDER BY bucket DESC LIMIT 1',
+      )
+      .get(deviceId, field);
+    return row ?? null;
+  }
+
   /** Per-bucket last value and count (counters such as runCount), for health computations. */
   lastPerBucket(
     deviceId: string,

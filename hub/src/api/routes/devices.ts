@@ -12,6 +12,7 @@ import type { DeviceRegistry } from '../../devices/registry.ts';
 import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
 import { IdSchema } from '../../grid/community-schema.ts';
 import type { CommissioningLog } from '../../ingest/commissioning.ts';
+import type { LocalSeriesStore } from '../../timeseries/local-store.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['devices'];
@@ -40,7 +41,9 @@ const CommissioningView = Type.Object({
 export const deviceRoutes: FastifyPluginAsyncTypebox<{
   registry: DeviceRegistry;
   commissioning: CommissioningLog;
-}> = async (app, { registry, commissioning }) => {
+  /** latest readings for the list (battery) */
+  series?: LocalSeriesStore;
+}> = async (app, { registry, commissioning, series }) => {
   app.post(
     '/',
     {
@@ -64,7 +67,13 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: DeviceList, ...errorResponses },
       },
     },
-    async (req) => registry.list(req.principal, req.query),
+    async (req) => {
+      const list = await registry.list(req.principal, req.query);
+      return {
+        ...list,
+        items: list.items.map((d) => ({ ...d, battery: series?.latest(d.id, 'battery')?.value ?? null })),
+      };
+    },
   );
 
   // CSV arrives as text/csv; keep it a string for the importer.

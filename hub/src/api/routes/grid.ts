@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { parse as parseYaml } from 'yaml';
-import { actorOf, type Principal, requirePermission } from '../../auth/principal.ts';
+import { actorOf, covers, type Principal, requirePermission } from '../../auth/principal.ts';
 import { GridhubError } from '../../errors.ts';
 import { importCommunity } from '../../grid/community-import.ts';
 import {
@@ -18,6 +18,7 @@ import {
 } from '../../grid/community-schema.ts';
 import type { GridDirectory } from '../../grid/grid-directory.ts';
 import type { Db } from '../../store/store.ts';
+import { FINISHED_STATES } from '../../tickets/lifecycle.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
@@ -162,10 +163,17 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDire
     {
       schema: {
         tags,
-        summary: 'Your grid subtree with device counts',
+        summary: 'Your grid subtree with device counts, offline devices and open tickets per level',
+        description:
+          'Counts include only devices and tickets in your jurisdiction (a property manager: their sites).',
         response: {
           200: Type.Array(
-            Type.Object({ id: Type.String(), devices: Type.Integer(), offline: Type.Integer() }),
+            Type.Object({
+              id: Type.String(),
+              devices: Type.Integer(),
+              offline: Type.Integer(),
+              openTickets: Type.Array(Type.Integer(), { description: 'open tickets at level 1, 2, 3, 4' }),
+            }),
           ),
           ...errorResponses,
         },
@@ -173,24 +181,31 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDire
     },
     async (req) => {
       const nodes = await directory.nodes(req.principal);
-      const counts = await db
-        .selectFrom('devices')
-        .select([
-          'grid_node_id',
-          (eb) => eb.fn.countAll<number>().as('n'),
-          (eb) => eb.fn.sum<number>(eb('online', '=', 0)).as('offline'),
-        ])
-        .where('status', '!=', 'decommissioned')
-        .groupBy('grid_node_id')
-        .execute();
+      const j = req.principal.jurisdiction;
+      const devices = (
+        await db
+          .selectFrom('devices')
+          .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
+          .select(['grid_nodes.path', 'devices.site_id', 'devices.online'])
+          .where('devices.status', '!=', 'decommissioned')
+          .execute()
+      ).filter((d) => covers(j, { gridPath: d.path, siteId: d.site_id }));
+      const open = (
+        await db
+          .selectFrom('tickets')
+          .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
+          .select(['grid_nodes.path as grid_path', 'tickets.site_id', 'tickets.level'])
+          .where('tickets.state', 'not in', [...FINISHED_STATES])
+          .execute()
+      ).filter((t) => covers(j, { gridPath: t.grid_path, siteId: t.site_id }));
       return nodes.map((n) => {
-        const under = counts.filter((c) =>
-          nodes.find((m) => m.id === c.grid_node_id)?.path.startsWith(n.path),
-        );
+        const under = devices.filter((d) => d.path.startsWith(n.path));
+        const tickets = open.filter((t) => t.grid_path.startsWith(n.path));
         return {
           id: n.id,
-          devices: under.reduce((a, c) => a + Number(c.n), 0),
-          offline: under.reduce((a, c) => a + Number(c.offline), 0),
+          devices: under.length,
+          offline: under.filter((d) => !d.online).length,
+          openTickets: [1, 2, 3, 4].map((l) => tickets.filter((t) => t.level === l).length),
         };
       });
     },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { requirePermission } from '../../auth/principal.ts';
+import { covers, requirePermission } from '../../auth/principal.ts';
 import { placeDevice, placeGridNode, placeSite } from '../../grid/placement.ts';
 import { SCOPE_KINDS } from '../../policies/definitions.ts';
 import type { PolicyService } from '../../policies/policy-service.ts';
@@ -53,13 +53,34 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService; 
     },
     async (req) => {
       requirePermission(req.principal, 'policy:read');
-      return policies.list().map(({ definition, overrides }) => ({
-        key: definition.key,
-        description: definition.description,
-        default: definition.default,
-        schema: definition.schema,
-        overrides,
-      }));
+      const j = req.principal.jurisdiction;
+      // Overrides at places outside the caller's jurisdiction are not shown; those at an ancestor
+      // grid apply to the caller's places and are.
+      const visible = async (scope: { kind: string; id: string }): Promise<boolean> => {
+        if (j.kind === 'all' || scope.kind === 'global' || scope.kind === 'device-type') return true;
+        const place = await (scope.kind === 'grid'
+          ? placeGridNode(db, scope.id)
+          : scope.kind === 'site'
+            ? placeSite(db, scope.id)
+            : placeDevice(db, scope.id)
+        ).catch(() => undefined);
+        if (!place?.gridPath) return false;
+        if (covers(j, { gridPath: place.gridPath, siteId: place.siteId })) return true;
+        return scope.kind === 'grid' && j.kind === 'grid' && j.path.startsWith(place.gridPath);
+      };
+      const out = [];
+      for (const { definition, overrides } of policies.list()) {
+        const shown = [];
+        for (const o of overrides) if (await visible(o.scope)) shown.push(o);
+        out.push({
+          key: definition.key,
+          description: definition.description,
+          default: definition.default,
+          schema: definition.schema,
+          overrides: shown,
+        });
+      }
+      return out;
     },
   );
   app.get(

@@ -1,0 +1,89 @@
+/** The hub's API as the console uses it: same-origin session cookie, CSRF token on every change. */
+
+export interface Me {
+  personId: string;
+  name: string;
+  roles: string[];
+  jurisdiction: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrf = '';
+let onUnauthenticated: () => void = () => {};
+
+export function setUnauthenticatedHandler(fn: () => void): void {
+  onUnauthenticated = fn;
+}
+
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (method !== 'GET') headers['x-csrf-token'] = csrf;
+  if (body !== undefined) headers['content-type'] = contentType;
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const json = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null;
+  if (!res.ok) {
+    const e = (json as { error?: { code: string; message: string } } | null)?.error;
+    if (res.status === 401 && path !== '/auth/login') onUnauthenticated();
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text.slice(0, 200));
+  }
+  return json as T;
+}
+
+export const get = <T>(path: string) => api<T>('GET', path);
+export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
+
+export async function login(username: string, password: string): Promise<Me> {
+  const s = await api<{ me: Me; csrf: string }>('POST', '/auth/login', { username, password });
+  csrf = s.csrf;
+  return s.me;
+}
+
+/** The session after a reload, or null when signed out. */
+export async function restore(): Promise<Me | null> {
+  try {
+    const s = await api<{ me: Me; csrf: string }>('GET', '/auth/session');
+    csrf = s.csrf;
+    return s.me;
+  } catch {
+    return null;
+  }
+}
+
+export async function logout(): Promise<void> {
+  await api('POST', '/auth/logout').catch(() => undefined);
+  csrf = '';
+}
+
+/** What the signed-in person's roles allow (the hub checks again on every call). */
+const ROLE_CAN = {
+  register: ['admin', 'installer'],
+  policyWrite: ['admin', 'street-duty'],
+  alertAck: ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
+  alertResolve: ['admin', 'grid-staff', 'street-duty', 'department', 'unit-leader'],
+  ticketCoordinate: ['admin', 'grid-staff', 'street-duty', 'department'],
+  ticketHandle: ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager'],
+  ticketSupervise: ['admin', 'street-duty', 'department'],
+} as const;
+export type Ability = keyof typeof ROLE_CAN;
+export const can = (me: Me, what: Ability) =>
+  me.roles.some((r) => (ROLE_CAN[what] as readonly string[]).includes(r));

@@ -1,0 +1,46 @@
+import { useEffect, useRef } from 'preact/hooks';
+
+export type ChartOption = Record<string, unknown>;
+
+// ECharts is loaded on first use, in its own chunk: the alarm board never waits for it.
+const echartsReady = import('./echarts.ts');
+
+/** One ECharts chart (SVG renderer) that follows its option and its container's size. */
+export function Chart({
+  option,
+  height = 260,
+  testId,
+}: {
+  option: ChartOption;
+  height?: number;
+  testId?: string;
+}) {
+  const el = useRef<HTMLDivElement>(null);
+  const chart = useRef<{
+    setOption(o: ChartOption, notMerge: boolean): void;
+    resize(): void;
+    dispose(): void;
+  }>();
+  useEffect(() => {
+    let disposed = false;
+    let observer: ResizeObserver | undefined;
+    echartsReady.then(({ echarts }) => {
+      if (disposed || !el.current) return;
+      chart.current = echarts.init(el.current, undefined, { renderer: 'svg' });
+      chart.current.setOption({ animation: false, ...option }, true);
+      observer = new ResizeObserver(() => chart.current?.resize());
+      observer.observe(el.current);
+    });
+    return () => {
+      disposed = true;
+      observer?.disconnect();
+      chart.current?.dispose();
+      chart.current = undefined;
+    };
+  }, []);
+  useEffect(() => {
+    // No animation: a wall screen redraws all day, and a chart is readable the moment it appears.
+    chart.current?.setOption({ animation: false, ...option }, true);
+  }, [option]);
+  return <div ref={el} class="chart" style={{ height: `${height}px` }} data-testid={testId} />;
+}

@@ -1,0 +1,309 @@
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+
+export type Lang = 'zh-CN' | 'en';
+
+const zh = {
+  appName: '网格中枢',
+  signIn: '登录',
+  signOut: '退出',
+  username: '用户名（人员编号）',
+  password: '密码',
+  signInFailed: '用户名或密码错误',
+  signInLocked: '失败次数过多，请 15 分钟后再试',
+  navAlarms: '告警',
+  navTickets: '工单',
+  navElevators: '电梯',
+  navDevices: '设备',
+  navGrid: '网格',
+  language: 'English',
+  loading: '加载中…',
+  none: '暂无',
+  error: '出错了',
+  live: '实时',
+  reconnecting: '重新连接中…',
+  activeAlarms: '当前告警',
+  noAlarms: '当前没有告警',
+  soundOn: '声音提示：开',
+  soundOff: '声音提示：关',
+  site: '地点',
+  device: '设备',
+  cause: '原因',
+  elapsed: '已持续',
+  step: '通知进度',
+  state: '状态',
+  severity: '级别',
+  acknowledge: '确认收到',
+  resolve: '解除',
+  falseAlarm: '误报',
+  reasonPrompt: '请填写原因',
+  ackedBy: '确认人',
+  times: '次',
+  level: '层级',
+  grid: '网格',
+  overdue: '已超时',
+  onlyOverdue: '只看超时',
+  all: '全部',
+  title: '标题',
+  created: '创建时间',
+  deadline: '时限',
+  timeline: '处置过程',
+  actions: '操作',
+  note: '备注',
+  links: '关联',
+  statistics: '统计',
+  closureRate: '办结率',
+  onTimeRate: '按时率',
+  reworkRate: '返工率',
+  satisfactionRate: '满意率',
+  tickets: '工单',
+  back: '返回',
+  healthRanking: '电梯健康排名（由低到高）',
+  score: '健康分',
+  gradeLabel: '等级',
+  trips: '运行次数',
+  doorCycles: '开关门次数',
+  faults: '故障次数',
+  availability: '可用率',
+  leveling: '平层误差 (mm)',
+  faultsByCode: '按代码统计故障',
+  range: '时间范围',
+  days: '天',
+  openTickets: '未办结工单',
+  online: '在线',
+  offline: '离线',
+  battery: '电量',
+  lastSeen: '最后上报',
+  model: '型号',
+  name: '名称',
+  serial: '序列号',
+  register: '登记设备',
+  registerDone: '设备已登记。密钥只显示这一次，请立即写入设备：',
+  secret: '设备密钥',
+  commissioning: '调试视图',
+  commissioningHint: '现在按下设备的测试按钮，消息到达后会显示在这里。',
+  accepted: '已接收',
+  rejected: '已拒收',
+  csvImport: 'CSV 批量导入',
+  dryRun: '预检',
+  importNow: '导入',
+  csvOk: '预检通过，可以导入',
+  csvProblems: '以下行有问题，未写入任何数据',
+  line: '行',
+  column: '列',
+  reason: '原因',
+  imported: '已导入',
+  devices: '设备数',
+  policies: '策略',
+  policyKey: '策略',
+  value: '取值',
+  source: '来源',
+  defaultValue: '默认',
+  scope: '范围',
+  forMinutes: '时长（分钟，可空）',
+  save: '保存',
+  saved: '已保存',
+  resolveAt: '查看取值的位置',
+  expires: '到期恢复',
+  l1: '微网格',
+  l2: '网格',
+  l3: '街道',
+  l4: '区级部门',
+} as const;
+
+type Dict = { [K in keyof typeof zh]: string };
+
+const en: Dict = {
+  appName: 'gridhub',
+  signIn: 'Sign in',
+  signOut: 'Sign out',
+  username: 'User name (person id)',
+  password: 'Password',
+  signInFailed: 'Wrong user name or password',
+  signInLocked: 'Too many failures; try again in 15 minutes',
+  navAlarms: 'Alarms',
+  navTickets: 'Tickets',
+  navElevators: 'Elevators',
+  navDevices: 'Devices',
+  navGrid: 'Grid',
+  language: '中文',
+  loading: 'Loading…',
+  none: 'None',
+  error: 'Error',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  activeAlarms: 'Active alarms',
+  noAlarms: 'No active alarms',
+  soundOn: 'Sound: on',
+  soundOff: 'Sound: off',
+  site: 'Site',
+  device: 'Device',
+  cause: 'Cause',
+  elapsed: 'Elapsed',
+  step: 'Escalation',
+  state: 'State',
+  severity: 'Severity',
+  acknowledge: 'Acknowledge',
+  resolve: 'Resolve',
+  falseAlarm: 'False alarm',
+  reasonPrompt: 'Reason',
+  ackedBy: 'Acknowledged by',
+  times: 'times',
+  level: 'Level',
+  grid: 'Grid',
+  overdue: 'Overdue',
+  onlyOverdue: 'Overdue only',
+  all: 'All',
+  title: 'Title',
+  created: 'Created',
+  deadline: 'Deadline',
+  timeline: 'Timeline',
+  actions: 'Actions',
+  note: 'Note',
+  links: 'Linked',
+  statistics: 'Statistics',
+  closureRate: 'Closure',
+  onTimeRate: 'On time',
+  reworkRate: 'Rework',
+  satisfactionRate: 'Satisfaction',
+  tickets: 'Tickets',
+  back: 'Back',
+  healthRanking: 'Elevator health (worst first)',
+  score: 'Score',
+  gradeLabel: 'Grade',
+  trips: 'Trips',
+  doorCycles: 'Door cycles',
+  faults: 'Faults',
+  availability: 'Availability',
+  leveling: 'Levelling error (mm)',
+  faultsByCode: 'Faults by code',
+  range: 'Range',
+  days: 'days',
+  openTickets: 'Open tickets',
+  online: 'Online',
+  offline: 'Offline',
+  battery: 'Battery',
+  lastSeen: 'Last seen',
+  model: 'Model',
+  name: 'Name',
+  serial: 'Serial',
+  register: 'Register a device',
+  registerDone: 'Registered. The secret is shown only this once; put it into the device now:',
+  secret: 'Device secret',
+  commissioning: 'Commissioning',
+  commissioningHint: 'Press the device’s test button now; its message appears here when it arrives.',
+  accepted: 'Accepted',
+  rejected: 'Rejected',
+  csvImport: 'CSV import',
+  dryRun: 'Dry run',
+  importNow: 'Import',
+  csvOk: 'Dry run passed; ready to import',
+  csvProblems: 'These rows have problems; nothing was written',
+  line: 'Line',
+  column: 'Column',
+  reason: 'Reason',
+  imported: 'Imported',
+  devices: 'Devices',
+  policies: 'Policies',
+  policyKey: 'Policy',
+  value: 'Value',
+  source: 'Source',
+  defaultValue: 'Default',
+  scope: 'Scope',
+  forMinutes: 'For minutes (optional)',
+  save: 'Save',
+  saved: 'Saved',
+  resolveAt: 'Resolve at',
+  expires: 'Restores at',
+  l1: 'Micro-grid',
+  l2: 'Grid',
+  l3: 'Street',
+  l4: 'District dept.',
+};
+
+export type Key = keyof typeof zh;
+const DICTS: Record<Lang, Dict> = { 'zh-CN': zh, en };
+
+const SEVERITY = {
+  'zh-CN': { critical: '紧急', major: '重要', minor: '一般', warning: '预警' },
+  en: { critical: 'Critical', major: 'Major', minor: 'Minor', warning: 'Warning' },
+} as const;
+const CAUSE: Record<Lang, Record<string, string>> = {
+  'zh-CN': {
+    'panic-press': '一键报警',
+    'smoke-alarm': '烟感报警',
+    'fire-confirmed': '确认火警',
+    'elevator-entrapment': '电梯困人',
+    'flood-alarm': '水位超限',
+    'water-leak': '水浸',
+  },
+  en: {
+    'panic-press': 'Panic button',
+    'smoke-alarm': 'Smoke alarm',
+    'fire-confirmed': 'Confirmed fire',
+    'elevator-entrapment': 'Elevator entrapment',
+    'flood-alarm': 'Flood level',
+    'water-leak': 'Water leak',
+  },
+};
+const STATES: Record<Lang, Record<string, string>> = {
+  'zh-CN': {
+    raised: '待确认',
+    acknowledged: '已确认',
+    resolved: '已解除',
+    reported: '已上报',
+    accepted: '已受理',
+    rejected: '不予受理',
+    dispatched: '已派发',
+    signed: '已签收',
+    in_progress: '处置中',
+    reported_back: '已反馈',
+    verifying: '核查中',
+    closed: '已办结',
+    evaluated: '已评价',
+  },
+  en: {},
+};
+
+export interface I18n {
+  lang: Lang;
+  t: (key: Key) => string;
+  severity: (s: string) => string;
+  cause: (c: string) => string;
+  state: (s: string) => string;
+  time: (iso: string | null | undefined) => string;
+  duration: (ms: number) => string;
+}
+
+export function makeI18n(lang: Lang): I18n {
+  const dict = DICTS[lang];
+  return {
+    lang,
+    t: (key) => dict[key],
+    severity: (s) => (SEVERITY[lang] as Record<string, string>)[s] ?? s,
+    cause: (c) =>
+      CAUSE[lang][c] ??
+      (c.startsWith('elevator-fault-')
+        ? `${lang === 'en' ? 'Elevator fault' : '电梯故障'} ${c.slice(15)}`
+        : c),
+    state: (s) => STATES[lang][s] ?? s.replace(/_/g, ' '),
+    time: (iso) =>
+      iso ? new Date(iso).toLocaleString(lang, { timeZone: 'Asia/Shanghai', hour12: false }) : '—',
+    duration: (ms) => {
+      const s = Math.max(0, Math.floor(ms / 1000));
+      const h = Math.floor(s / 3600);
+      const m = Math.floor((s % 3600) / 60);
+      const sec = s % 60;
+      const two = (n: number) => String(n).padStart(2, '0');
+      return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${m}:${two(sec)}`;
+    },
+  };
+}
+
+export function initialLang(): Lang {
+  const stored = localStorage.getItem('gh.lang');
+  return stored === 'en' ? 'en' : 'zh-CN';
+}
+
+export const I18nContext = createContext<I18n>(makeI18n('zh-CN'));
+export const useI18n = () => useContext(I18nContext);

@@ -1,0 +1,216 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiError, can, get, type Me, post } from '../api.ts';
+import { useI18n } from '../i18n.ts';
+import { Siren } from '../sound.ts';
+
+export interface Alert {
+  id: string;
+  severity: 'critical' | 'major' | 'minor' | 'warning';
+  cause: string;
+  title: string;
+  deviceId: string | null;
+  siteId: string | null;
+  gridNodeId: string;
+  ticketId: string | null;
+  state: 'raised' | 'acknowledged' | 'resolved';
+  count: number;
+  chain: string[];
+  step: number;
+  nextStepAt: string | null;
+  ackedBy: string | null;
+  ackedAt: string | null;
+  createdAt: string;
+}
+
+const RANK = { critical: 3, major: 2, minor: 1, warning: 0 } as const;
+
+/** Sites in the signed-in person's jurisdiction, by id (for names). */
+export function useSites(): Map<string, string> {
+  const [sites, setSites] = useState(new Map<string, string>());
+  useEffect(() => {
+    get<{ id: string; name: string }[]>('/sites')
+      .then((list) => setSites(new Map(list.map((s) => [s.id, s.name]))))
+      .catch(() => undefined);
+  }, []);
+  return sites;
+}
+
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(Date.now()), everyMs);
+    return () => window.clearInterval(id);
+  }, [everyMs]);
+  return now;
+}
+
+/**
+ * The alarm board: active alerts live over server-sent events, most severe first. EventSource
+ * reconnects by itself and sends Last-Event-ID, so the hub replays what was missed; after a
+ * reconnect the list is also reloaded, so nothing is lost even beyond the replay window.
+ */
+export function AlarmBoard({ me }: { me: Me }) {
+  const i = useI18n();
+  const { t } = i;
+  const [alerts, setAlerts] = useState(new Map<string, Alert>());
+  const [connected, setConnected] = useState(false);
+  const [muted, setMuted] = useState(false);
+  const [error, setError] = useState('');
+  const sites = useSites();
+  const now = useNow();
+  const siren = useRef(new Siren());
+
+  useEffect(() => {
+    let closed = false;
+    const load = () =>
+      get<{ items: Alert[] }>('/alerts?active=true&limit=500')
+        .then((r) => !closed && setAlerts(new Map(r.items.map((a) => [a.id, a]))))
+        .catch(() => undefined);
+    const es = new EventSource('/api/v1/alerts/stream');
+    let dropped = false;
+    es.onopen = () => {
+      setConnected(true);
+      if (dropped) void load();
+      dropped = false;
+    };
+    es.onerror = () => {
+      setConnected(false);
+      dropped = true;
+    };
+    es.addEventListener('alert', (e) => {
+      const { alert } = JSON.parse((e as MessageEvent<string>).data) as { action: string; alert: Alert };
+      setAlerts((prev) => {
+        const next = new Map(prev);
+        if (alert.state === 'resolved') next.delete(alert.id);
+        else next.set(alert.id, alert);
+        return next;
+      });
+    });
+    void load();
+    return () => {
+      closed = true;
+      es.close();
+    };
+  }, []);
+
+  const list = useMemo(
+    () =>
+      [...alerts.values()].sort(
+        (a, b) => RANK[b.severity] - RANK[a.severity] || b.createdAt.localeCompare(a.createdAt),
+      ),
+    [alerts],
+  );
+  const alarming = list.some((a) => a.severity === 'critical' && a.state === 'raised');
+  useEffect(() => {
+    if (alarming && !muted) siren.current.start();
+    else siren.current.stop();
+  }, [alarming, muted]);
+  useEffect(() => () => siren.current.stop(), []);
+
+  const act = async (a: Alert, action: 'ack' | 'resolve' | 'false-alarm') => {
+    setError('');
+    let body: object | undefined;
+    if (action !== 'ack') {
+      const reason = window.prompt(t('reasonPrompt')) ?? '';
+      if (action === 'false-alarm' && !reason) return;
+      body = { reason: reason || undefined };
+    }
+    try {
+      const updated = await post<Alert>(`/alerts/${encodeURIComponent(a.id)}/${action}`, body);
+      setAlerts((prev) => {
+        const next = new Map(prev);
+        if (updated.state === 'resolved') next.delete(updated.id);
+        else next.set(updated.id, updated);
+        return next;
+      });
+    } catch (err) {
+      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+
+  return (
+    <section
+      class={`board ${alarming ? 'alarming' : ''}`}
+      data-testid="alarm-board"
+      data-sound={alarming && !muted ? 'on' : 'off'}
+      data-critical={alarming ? 'yes' : 'no'}
+      data-connection={connected ? 'open' : 'reconnecting'}
+    >
+      <div class="bar">
+        <h2>
+          {t('activeAlarms')} <span class="count">{list.length}</span>
+        </h2>
+        <span class={`conn ${connected ? 'ok' : 'bad'}`}>{connected ? t('live') : t('reconnecting')}</span>
+        <button type="button" class="link" onClick={() => setMuted(!muted)} data-testid="mute">
+          {muted ? t('soundOff') : t('soundOn')}
+        </button>
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {list.length === 0 && <p class="empty">{t('noAlarms')}</p>}
+      <ul class="alerts">
+        {list.map((a) => (
+          <li
+            key={a.id}
+            class={`alert sev-${a.severity} st-${a.state}`}
+            data-alert-id={a.id}
+            data-state={a.state}
+            data-device={a.deviceId ?? ''}
+          >
+            <div class="head">
+              <span class={`badge sev-${a.severity}`}>{i.severity(a.severity)}</span>
+              <strong class="title">{a.title}</strong>
+              <span class="state">{i.state(a.state)}</span>
+            </div>
+            <dl>
+              <dt>{t('site')}</dt>
+              <dd>{(a.siteId && sites.get(a.siteId)) ?? a.siteId ?? a.gridNodeId}</dd>
+              <dt>{t('device')}</dt>
+              <dd>{a.deviceId ?? '—'}</dd>
+              <dt>{t('cause')}</dt>
+              <dd>
+                {i.cause(a.cause)}
+                {a.count > 1 ? ` ×${a.count}` : ''}
+              </dd>
+              <dt>{t('elapsed')}</dt>
+              <dd class="elapsed">{i.duration(now - Date.parse(a.createdAt))}</dd>
+              <dt>{t('step')}</dt>
+              <dd>
+                {Math.min(a.step + 1, a.chain.length)}/{a.chain.length} · {a.chain[a.step] ?? '—'}
+              </dd>
+              {a.ackedBy && (
+                <>
+                  <dt>{t('ackedBy')}</dt>
+                  <dd>
+                    {a.ackedBy.replace(/^person:/, '')} · {i.time(a.ackedAt)}
+                  </dd>
+                </>
+              )}
+            </dl>
+            <div class="buttons">
+              {a.state === 'raised' && can(me, 'alertAck') && (
+                <button type="button" class="primary" onClick={() => act(a, 'ack')} data-action="ack">
+                  {t('acknowledge')}
+                </button>
+              )}
+              {can(me, 'alertResolve') && (
+                <>
+                  <button type="button" onClick={() => act(a, 'resolve')} data-action="resolve">
+                    {t('resolve')}
+                  </button>
+                  <button type="button" onClick={() => act(a, 'false-alarm')} data-action="false-alarm">
+                    {t('falseAlarm')}
+                  </button>
+                </>
+              )}
+              {a.ticketId && <a href={`#/tickets/${encodeURIComponent(a.ticketId)}`}>{a.ticketId}</a>}
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,363 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, can, get, type Me } from '../api.ts';
+import { useI18n } from '../i18n.ts';
+import { go } from '../route.ts';
+import { useSites } from './alarms.tsx';
+
+interface Device {
+  id: string;
+  model: string;
+  type: string;
+  name: string | null;
+  siteId: string;
+  gridNodeId: string;
+  status: string;
+  online: boolean;
+  lastSeenAt: string | null;
+  battery?: number | null;
+}
+interface Record_ {
+  at: string;
+  topic: string;
+  what: string;
+  code?: string;
+  reason?: string;
+  excerpt: string;
+}
+interface CsvResult {
+  dryRun: boolean;
+  rows: number;
+  problems: { line: number; column: string; reason: string }[];
+  registered: { line: number; id: string; secret: string }[];
+}
+
+export function DevicesPage({ me, id }: { me: Me; id?: string }) {
+  return id ? <Commissioning id={id} /> : <Registry me={me} />;
+}
+
+function Registry({ me }: { me: Me }) {
+  const i = useI18n();
+  const { t } = i;
+  const [filter, setFilter] = useState({ site: '', online: '' });
+  const [items, setItems] = useState<Device[] | null>(null);
+  const sites = useSites();
+  const [reload, setReload] = useState(0);
+  useEffect(() => {
+    const q = new URLSearchParams({ limit: '500' });
+    if (filter.site) q.set('site', filter.site);
+    if (filter.online) q.set('online', filter.online);
+    get<{ items: Device[] }>(`/devices?${q}`)
+      .then((r) => setItems(r.items))
+      .catch(() => setItems([]));
+  }, [filter, reload]);
+  return (
+    <section>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          {t('site')}
+          <select value={filter.site} onChange={(e) => setFilter({ ...filter, site: e.currentTarget.value })}>
+            <option value="">{t('all')}</option>
+            {[...sites].map(([sid, name]) => (
+              <option value={sid}>{name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('state')}
+          <select
+            value={filter.online}
+            onChange={(e) => setFilter({ ...filter, online: e.currentTarget.value })}
+          >
+            <option value="">{t('all')}</option>
+            <option value="true">{t('online')}</option>
+            <option value="false">{t('offline')}</option>
+          </select>
+        </label>
+      </form>
+      {items === null ? (
+        <p>{t('loading')}</p>
+      ) : (
+        <table class="list" data-testid="devices">
+          <thead>
+            <tr>
+              <th>{t('device')}</th>
+              <th>{t('model')}</th>
+              <th>{t('site')}</th>
+              <th>{t('state')}</th>
+              <th>{t('battery')}</th>
+              <th>{t('lastSeen')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((d) => (
+              <tr key={d.id} data-device={d.id} onClick={() => go(`devices/${encodeURIComponent(d.id)}`)}>
+                <td>
+                  <a href={`#/devices/${encodeURIComponent(d.id)}`}>{d.name ?? d.id}</a>
+                  <div class="sub">{d.id}</div>
+                </td>
+                <td>{d.model}</td>
+                <td>{sites.get(d.siteId) ?? d.siteId}</td>
+                <td>
+                  <span class={`dot ${d.online ? 'on' : 'off'}`} /> {d.online ? t('online') : t('offline')}
+                  {d.status !== 'active' ? ` · ${d.status}` : ''}
+                </td>
+                <td>{d.battery == null ? '—' : `${Math.round(d.battery)}%`}</td>
+                <td>{i.time(d.lastSeenAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {can(me, 'register') && (
+        <>
+          <Register sites={sites} onDone={() => setReload(reload + 1)} />
+          <CsvImport onDone={() => setReload(reload + 1)} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Register({ sites, onDone }: { sites: Map<string, string>; onDone: () => void }) {
+  const { t, lang } = useI18n();
+  const [models, setModels] = useState<{ id: string; name: { zh: string; en: string }; type: string }[]>([]);
+  const [done, setDone] = useState<{ id: string; secret: string } | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    get<{ id: string; name: { zh: string; en: string }; type: string }[]>('/device-models')
+      .then(setModels)
+      .catch(() => undefined);
+  }, []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    const f = new FormData(e.currentTarget as HTMLFormElement);
+    const body: Record<string, string> = { model: String(f.get('model')), site: String(f.get('site')) };
+    for (const k of ['name', 'serial']) if (f.get(k)) body[k] = String(f.get(k));
+    try {
+      const r = await api<{ device: { id: string }; secret: string }>('POST', '/devices', body);
+      setDone({ id: r.device.id, secret: r.secret });
+      (e.currentTarget as HTMLFormElement | null)?.reset();
+      onDone();
+    } catch (err) {
+      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  return (
+    <details class="card" open>
+      <summary>{t('register')}</summary>
+      <form onSubmit={submit} class="form" data-testid="register-form">
+        <label>
+          {t('model')}
+          <select name="model" required>
+            {models.map((m) => (
+              <option value={m.id}>
+                {lang === 'en' ? m.name.en : m.name.zh} ({m.type})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('site')}
+          <select name="site" required>
+            {[...sites].map(([sid, name]) => (
+              <option value={sid}>{name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('name')}
+          <input name="name" maxLength={100} />
+        </label>
+        <label>
+          {t('serial')}
+          <input name="serial" maxLength={64} />
+        </label>
+        <button type="submit" class="primary">
+          {t('register')}
+        </button>
+      </form>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <div class="secret" data-testid="secret-box">
+          <p>{t('registerDone')}</p>
+          <p>
+            {t('device')}: <code data-testid="new-device-id">{done.id}</code>
+          </p>
+          <p>
+            {t('secret')}: <code data-testid="new-secret">{done.secret}</code>
+          </p>
+          <a
+            href={`#/devices/${encodeURIComponent(done.id)}`}
+            onClick={() => setDone(null)}
+            data-testid="to-commissioning"
+          >
+            {t('commissioning')} →
+          </a>
+        </div>
+      )}
+    </details>
+  );
+}
+
+function CsvImport({ onDone }: { onDone: () => void }) {
+  const { t } = useI18n();
+  const [csv, setCsv] = useState('');
+  const [preview, setPreview] = useState<CsvResult | null>(null);
+  const [imported, setImported] = useState<CsvResult['registered'] | null>(null);
+  const [error, setError] = useState('');
+  const send = async (dryRun: boolean) => {
+    setError('');
+    try {
+      const r = await api<CsvResult>('POST', `/devices/import?dryRun=${dryRun}`, csv, 'text/csv');
+      if (dryRun) setPreview(r);
+      else {
+        setImported(r.registered);
+        setPreview(null);
+        onDone();
+      }
+    } catch (err) {
+      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  const file = async (e: Event) => {
+    const f = (e.currentTarget as HTMLInputElement).files?.[0];
+    if (f) setCsv(await f.text());
+  };
+  const ok = preview !== null && preview.problems.length === 0;
+  return (
+    <details class="card">
+      <summary>{t('csvImport')}</summary>
+      <input type="file" accept=".csv,text/csv" onChange={file} />
+      <textarea
+        rows={6}
+        value={csv}
+        onInput={(e) => {
+          setCsv(e.currentTarget.value);
+          setPreview(null);
+        }}
+        placeholder="id,model,site,name,serial"
+        data-testid="csv-text"
+      />
+      <div class="buttons">
+        <button type="button" onClick={() => send(true)} disabled={!csv} data-testid="csv-dry-run">
+          {t('dryRun')}
+        </button>
+        <button
+          type="button"
+          class="primary"
+          onClick={() => send(false)}
+          disabled={!ok}
+          data-testid="csv-import"
+        >
+          {t('importNow')}
+        </button>
+      </div>
+      {error && <p class="error">{error}</p>}
+      {ok && (
+        <p class="ok">
+          {t('csvOk')} ({preview.rows})
+        </p>
+      )}
+      {preview && !ok && (
+        <>
+          <p class="error">{t('csvProblems')}</p>
+          <table class="list compact" data-testid="csv-problems">
+            <thead>
+              <tr>
+                <th>{t('line')}</th>
+                <th>{t('column')}</th>
+                <th>{t('reason')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {preview.problems.map((p) => (
+                <tr>
+                  <td>{p.line}</td>
+                  <td>{p.column}</td>
+                  <td>{p.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      {imported && (
+        <div class="secret">
+          <p>
+            {t('imported')}: {imported.length}. {t('registerDone')}
+          </p>
+          <table class="list compact">
+            <tbody>
+              {imported.map((r) => (
+                <tr>
+                  <td>{r.line}</td>
+                  <td>{r.id}</td>
+                  <td>
+                    <code>{r.secret}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </details>
+  );
+}
+
+/** The commissioning view, refreshed every second: the installer sees the test press arrive. */
+function Commissioning({ id }: { id: string }) {
+  const i = useI18n();
+  const { t } = i;
+  const [view, setView] = useState<{ device: Device; accepted: Record_[]; rejected: Record_[] } | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let stop = false;
+    const poll = () =>
+      get<{ device: Device; accepted: Record_[]; rejected: Record_[] }>(
+        `/devices/${encodeURIComponent(id)}/commissioning`,
+      )
+        .then((v) => !stop && setView(v))
+        .catch((e: Error) => setError(e.message));
+    void poll();
+    const timer = window.setInterval(poll, 1000);
+    return () => {
+      stop = true;
+      window.clearInterval(timer);
+    };
+  }, [id]);
+  if (!view) return <p>{error || t('loading')}</p>;
+  const d = view.device;
+  return (
+    <section class="detail" data-testid="commissioning">
+      <a href="#/devices">← {t('back')}</a>
+      <h2>
+        {t('commissioning')}: {d.name ?? d.id} <span class={`dot ${d.online ? 'on' : 'off'}`} />
+      </h2>
+      <p class="hint">{t('commissioningHint')}</p>
+      <h3>{t('accepted')}</h3>
+      <ul class="records" data-testid="accepted">
+        {view.accepted.map((r) => (
+          <li data-what={r.what}>
+            <time>{i.time(r.at)}</time> <strong>{r.what}</strong> <code>{r.excerpt}</code>
+          </li>
+        ))}
+        {view.accepted.length === 0 && <li class="empty">{t('none')}</li>}
+      </ul>
+      <h3>{t('rejected')}</h3>
+      <ul class="records" data-testid="rejected">
+        {view.rejected.map((r) => (
+          <li>
+            <time>{i.time(r.at)}</time> <strong>{r.code}</strong> {r.reason} <code>{r.excerpt}</code>
+          </li>
+        ))}
+        {view.rejected.length === 0 && <li class="empty">{t('none')}</li>}
+      </ul>
+    </section>
+  );
+}

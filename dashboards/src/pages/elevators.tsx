@@ -1,0 +1,210 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { get, type Me } from '../api.ts';
+import { Chart } from '../chart.tsx';
+import { useI18n } from '../i18n.ts';
+import { go } from '../route.ts';
+import { useSites } from './alarms.tsx';
+
+interface Health {
+  deviceId: string;
+  from: string;
+  to: string;
+  trips: number | null;
+  doorCycles: number | null;
+  faults: number;
+  faultsByCode: Record<string, number>;
+  availability: number;
+  levelingErrorMm: { mean: number; maxAbs: number } | null;
+  score: number;
+  grade: 'H1' | 'H2' | 'H3' | 'H4';
+}
+interface Device {
+  id: string;
+  name: string | null;
+  siteId: string;
+  online: boolean;
+}
+
+export function ElevatorsPage({ me: _me, id }: { me: Me; id?: string }) {
+  return id ? <Elevator id={id} /> : <Ranking />;
+}
+
+function useElevators(): Map<string, Device> {
+  const [devices, setDevices] = useState(new Map<string, Device>());
+  useEffect(() => {
+    get<{ items: Device[] }>('/devices?type=elevator-monitor&limit=1000')
+      .then((r) => setDevices(new Map(r.items.map((d) => [d.id, d]))))
+      .catch(() => undefined);
+  }, []);
+  return devices;
+}
+
+function Ranking() {
+  const { t } = useI18n();
+  const [list, setList] = useState<Health[] | null>(null);
+  const devices = useElevators();
+  const sites = useSites();
+  useEffect(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - 7 * 86_400_000);
+    get<Health[]>(`/elevators/health?sort=score&from=${from.toISOString()}&to=${to.toISOString()}`)
+      .then(setList)
+      .catch(() => setList([]));
+  }, []);
+  if (!list) return <p>{t('loading')}</p>;
+  return (
+    <section>
+      <h2>{t('healthRanking')}</h2>
+      <table class="list" data-testid="elevator-ranking">
+        <thead>
+          <tr>
+            <th>{t('device')}</th>
+            <th>{t('site')}</th>
+            <th>{t('score')}</th>
+            <th>{t('gradeLabel')}</th>
+            <th>{t('trips')}</th>
+            <th>{t('faults')}</th>
+            <th>{t('availability')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((h) => {
+            const d = devices.get(h.deviceId);
+            return (
+              <tr
+                key={h.deviceId}
+                onClick={() => go(`elevators/${encodeURIComponent(h.deviceId)}`)}
+                data-elevator={h.deviceId}
+              >
+                <td>
+                  <a href={`#/elevators/${encodeURIComponent(h.deviceId)}`}>{d?.name ?? h.deviceId}</a>
+                </td>
+                <td>{d ? (sites.get(d.siteId) ?? d.siteId) : '—'}</td>
+                <td>{h.score}</td>
+                <td>
+                  <span class={`grade g-${h.grade}`}>{h.grade}</span>
+                </td>
+                <td>{h.trips ?? '—'}</td>
+                <td>{h.faults}</td>
+                <td>{(h.availability * 100).toFixed(1)}%</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {list.length === 0 && <p class="empty">{t('none')}</p>}
+    </section>
+  );
+}
+
+function Elevator({ id }: { id: string }) {
+  const i = useI18n();
+  const { t } = i;
+  const [days, setDays] = useState(7);
+  const [daily, setDaily] = useState<Health[] | null>(null);
+  const [tickets, setTickets] = useState<{ id: string; title: string; state: string; category: string }[]>(
+    [],
+  );
+  const [error, setError] = useState('');
+  useEffect(() => {
+    get<Health[]>(`/elevators/${encodeURIComponent(id)}/health?days=${days}`)
+      .then(setDaily)
+      .catch((e: Error) => setError(e.message));
+  }, [id, days]);
+  useEffect(() => {
+    get<{ items: { id: string; title: string; state: string; category: string }[] }>(
+      `/tickets?device=${encodeURIComponent(id)}&open=true`,
+    )
+      .then((r) => setTickets(r.items))
+      .catch(() => undefined);
+  }, [id]);
+  const day = (h: Health) => h.from.slice(5, 10);
+  const usage = useMemo(
+    () => ({
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      grid: { left: 50, right: 50, top: 40, bottom: 30 },
+      xAxis: { type: 'category', data: (daily ?? []).map(day) },
+      yAxis: [{ type: 'value' }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
+      series: [
+        { name: t('trips'), type: 'bar', data: (daily ?? []).map((h) => h.trips ?? 0) },
+        { name: t('doorCycles'), type: 'bar', data: (daily ?? []).map((h) => h.doorCycles ?? 0) },
+        {
+          name: t('availability'),
+          type: 'line',
+          yAxisIndex: 1,
+          data: (daily ?? []).map((h) => Math.round(h.availability * 1000) / 10),
+        },
+      ],
+    }),
+    [daily, i.lang],
+  );
+  const faults = useMemo(() => {
+    const codes = [...new Set((daily ?? []).flatMap((h) => Object.keys(h.faultsByCode)))].sort();
+    return {
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      grid: { left: 40, right: 50, top: 40, bottom: 30 },
+      xAxis: { type: 'category', data: (daily ?? []).map(day) },
+      yAxis: [
+        { type: 'value', minInterval: 1 },
+        { type: 'value', name: 'mm' },
+      ],
+      series: [
+        ...codes.map((c) => ({
+          name: c,
+          type: 'bar',
+          stack: 'faults',
+          data: (daily ?? []).map((h) => h.faultsByCode[c] ?? 0),
+        })),
+        {
+          name: t('leveling'),
+          type: 'line',
+          yAxisIndex: 1,
+          data: (daily ?? []).map((h) => h.levelingErrorMm?.maxAbs ?? null),
+        },
+      ],
+    };
+  }, [daily, i.lang]);
+  const last = daily?.[daily.length - 1];
+  return (
+    <section class="detail" data-testid="elevator-detail">
+      <a href="#/elevators">← {t('back')}</a>
+      <h2>
+        {id} {last && <span class={`grade g-${last.grade}`}>{last.grade}</span>}
+      </h2>
+      <label>
+        {t('range')}{' '}
+        <select
+          value={String(days)}
+          onChange={(e) => setDays(Number(e.currentTarget.value))}
+          data-testid="range"
+        >
+          {[7, 30, 90].map((n) => (
+            <option value={String(n)}>
+              {n} {t('days')}
+            </option>
+          ))}
+        </select>
+      </label>
+      {error && <p class="error">{error}</p>}
+      <h3>
+        {t('trips')} · {t('doorCycles')} · {t('availability')}
+      </h3>
+      <Chart option={usage} testId="elevator-usage-chart" />
+      <h3>
+        {t('faultsByCode')} · {t('leveling')}
+      </h3>
+      <Chart option={faults} testId="elevator-faults-chart" />
+      <h3>{t('openTickets')}</h3>
+      <ul>
+        {tickets.map((x) => (
+          <li>
+            <a href={`#/tickets/${encodeURIComponent(x.id)}`}>{x.id}</a> {x.title} · {i.state(x.state)}
+          </li>
+        ))}
+        {tickets.length === 0 && <li class="empty">{t('none')}</li>}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,234 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, api, can, get, type Me } from '../api.ts';
+import { useI18n } from '../i18n.ts';
+
+interface Node {
+  id: string;
+  name: string;
+  kind: string;
+  parent: string | null;
+  path: string;
+}
+interface Summary {
+  id: string;
+  devices: number;
+  offline: number;
+  openTickets: number[];
+}
+interface Policy {
+  key: string;
+  description: string;
+  default: unknown;
+  overrides: { scope: { kind: string; id: string }; value: unknown; expiresAt: string | null }[];
+}
+interface Resolved {
+  key: string;
+  value: unknown;
+  source: { kind: string; id?: string };
+}
+
+export function GridPage({ me }: { me: Me }) {
+  const { t } = useI18n();
+  const [nodes, setNodes] = useState<Node[]>([]);
+  const [summary, setSummary] = useState(new Map<string, Summary>());
+  useEffect(() => {
+    get<Node[]>('/grid/nodes')
+      .then(setNodes)
+      .catch(() => undefined);
+    get<Summary[]>('/grid/summary')
+      .then((s) => setSummary(new Map(s.map((x) => [x.id, x]))))
+      .catch(() => undefined);
+  }, []);
+  // Roots are the nodes whose parent is not visible (a grid worker's tree starts at their grid).
+  const roots = nodes.filter((n) => !nodes.some((m) => m.id === n.parent));
+  const children = (id: string) => nodes.filter((n) => n.parent === id);
+  const row = (n: Node, depth: number): preact.JSX.Element => {
+    const s = summary.get(n.id);
+    return (
+      <>
+        <tr data-node={n.id}>
+          <td style={{ paddingLeft: `${0.5 + depth * 1.2}rem` }}>
+            {n.name} <span class="sub">{n.kind}</span>
+          </td>
+          <td>{s?.devices ?? 0}</td>
+          <td class={s?.offline ? 'warn' : ''}>{s?.offline ?? 0}</td>
+          {[0, 1, 2, 3].map((l) => (
+            <td>{s?.openTickets[l] ?? 0}</td>
+          ))}
+        </tr>
+        {children(n.id).map((c) => row(c, depth + 1))}
+      </>
+    );
+  };
+  return (
+    <section>
+      <table class="list" data-testid="grid-tree">
+        <thead>
+          <tr>
+            <th>{t('grid')}</th>
+            <th>{t('devices')}</th>
+            <th>{t('offline')}</th>
+            <th>L1 {t('l1')}</th>
+            <th>L2 {t('l2')}</th>
+            <th>L3 {t('l3')}</th>
+            <th>L4 {t('l4')}</th>
+          </tr>
+        </thead>
+        <tbody>{roots.map((r) => row(r, 0))}</tbody>
+      </table>
+      <Policies me={me} nodes={nodes} />
+    </section>
+  );
+}
+
+function Policies({ me, nodes }: { me: Me; nodes: Node[] }) {
+  const i = useI18n();
+  const { t } = i;
+  const [policies, setPolicies] = useState<Policy[]>([]);
+  const [at, setAt] = useState('');
+  const [resolved, setResolved] = useState(new Map<string, Resolved>());
+  const [editing, setEditing] = useState<string | null>(null);
+  const [message, setMessage] = useState('');
+  const load = () =>
+    get<Policy[]>('/policies')
+      .then(setPolicies)
+      .catch(() => undefined);
+  useEffect(() => {
+    void load();
+  }, []);
+  useEffect(() => {
+    if (!at) {
+      setResolved(new Map());
+      return;
+    }
+    Promise.all(
+      policies.map((p) =>
+        get<Resolved>(`/policies/${encodeURIComponent(p.key)}/resolve?grid=${encodeURIComponent(at)}`).catch(
+          () => null,
+        ),
+      ),
+    ).then((list) =>
+      setResolved(new Map(list.filter((r): r is Resolved => r !== null).map((r) => [r.key, r]))),
+    );
+  }, [at, policies]);
+  const writable = can(me, 'policyWrite');
+  const save = async (e: Event, key: string) => {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget as HTMLFormElement);
+    setMessage('');
+    try {
+      const raw = String(f.get('value'));
+      let value: unknown = raw;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        /* a plain string */
+      }
+      const minutes = Number(f.get('minutes'));
+      await api('PUT', `/policies/${encodeURIComponent(key)}`, {
+        scope: {
+          kind: String(f.get('kind')),
+          id: String(f.get('kind')) === 'global' ? '*' : String(f.get('id')),
+        },
+        value,
+        ...(minutes > 0 ? { forSeconds: minutes * 60 } : {}),
+      });
+      setMessage(t('saved'));
+      setEditing(null);
+      await load();
+    } catch (err) {
+      setMessage(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const sorted = useMemo(() => [...policies].sort((a, b) => a.key.localeCompare(b.key)), [policies]);
+  return (
+    <>
+      <h3>{t('policies')}</h3>
+      <label>
+        {t('resolveAt')}{' '}
+        <select value={at} onChange={(e) => setAt(e.currentTarget.value)} data-testid="resolve-at">
+          <option value="">—</option>
+          {nodes.map((n) => (
+            <option value={n.id}>{n.name}</option>
+          ))}
+        </select>
+      </label>
+      {message && <p class="hint">{message}</p>}
+      <table class="list compact" data-testid="policies">
+        <thead>
+          <tr>
+            <th>{t('policyKey')}</th>
+            <th>{t('defaultValue')}</th>
+            <th>{t('scope')}</th>
+            <th>{at ? `${t('value')} · ${t('source')}` : ''}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {sorted.map((p) => {
+            const r = resolved.get(p.key);
+            return (
+              <>
+                <tr data-policy={p.key}>
+                  <td>
+                    <code>{p.key}</code>
+                    <div class="sub">{p.description}</div>
+                  </td>
+                  <td>{show(p.default)}</td>
+                  <td>
+                    {p.overrides.map((o) => (
+                      <div>
+                        {o.scope.kind}
+                        {o.scope.kind !== 'global' ? `:${o.scope.id}` : ''} = {show(o.value)}
+                        {o.expiresAt ? ` (${t('expires')} ${i.time(o.expiresAt)})` : ''}
+                      </div>
+                    ))}
+                  </td>
+                  <td data-source={r ? r.source.kind : ''}>
+                    {r ? `${show(r.value)} · ${r.source.kind}${r.source.id ? `:${r.source.id}` : ''}` : ''}
+                  </td>
+                  <td>
+                    {writable && (
+                      <button
+                        type="button"
+                        class="link"
+                        onClick={() => setEditing(editing === p.key ? null : p.key)}
+                      >
+                        ✎
+                      </button>
+                    )}
+                  </td>
+                </tr>
+                {editing === p.key && (
+                  <tr>
+                    <td colSpan={5}>
+                      <form class="form inline" onSubmit={(e) => save(e, p.key)}>
+                        <select name="kind">
+                          {['grid', 'site', 'device', 'device-type', 'global'].map((k) => (
+                            <option value={k}>{k}</option>
+                          ))}
+                        </select>
+                        <input name="id" placeholder="id" value={at} />
+                        <input
+                          name="value"
+                          placeholder={t('value')}
+                          required
+                          value={show(r?.value ?? p.default)}
+                        />
+                        <input name="minutes" type="number" min="0" placeholder={t('forMinutes')} />
+                        <button type="submit" class="primary">
+                          {t('save')}
+                        </button>
+                      </form>
+                    </td>
+                  </tr>
+                )}
+              </>
+            );
+          })}
+        </tbody>
+      </table>
+    </>
+  );
+}

@@ -1,0 +1,322 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { type Ability, ApiError, api, can, get, type Me } from '../api.ts';
+import { Chart } from '../chart.tsx';
+import { type Key, useI18n } from '../i18n.ts';
+import { go } from '../route.ts';
+
+interface Ticket {
+  id: string;
+  category: string;
+  severity: string;
+  level: number;
+  state: string;
+  title: string;
+  gridNodeId: string;
+  siteId: string | null;
+  deviceId: string | null;
+  assigneeId: string | null;
+  departmentId: string | null;
+  levelDueAt: string | null;
+  overdue: boolean;
+  recurring: boolean;
+  createdAt: string;
+}
+interface Detail {
+  ticket: Ticket;
+  timeline: {
+    at: string;
+    actor: string;
+    action: string;
+    fromState: string | null;
+    toState: string | null;
+    level: number;
+    note: string | null;
+  }[];
+  links: { kind: string; ref: string; at: string }[];
+}
+interface Rates {
+  tickets: number;
+  closureRate: number | null;
+  onTimeRate: number | null;
+  reworkRate: number | null;
+  satisfactionRate: number | null;
+}
+
+const STATES = [
+  'reported',
+  'accepted',
+  'dispatched',
+  'signed',
+  'in_progress',
+  'reported_back',
+  'verifying',
+  'closed',
+  'evaluated',
+  'rejected',
+];
+const ACTIONS: [string, Ability | null][] = [
+  ['accept', 'ticketCoordinate'],
+  ['reject', 'ticketCoordinate'],
+  ['dispatch', 'ticketCoordinate'],
+  ['return', 'ticketCoordinate'],
+  ['sign', 'ticketHandle'],
+  ['start', 'ticketHandle'],
+  ['report-back', 'ticketHandle'],
+  ['verify', 'ticketCoordinate'],
+  ['rework', 'ticketCoordinate'],
+  ['close', 'ticketCoordinate'],
+  ['escalate', 'ticketHandle'],
+  ['extend', 'ticketSupervise'],
+  ['supervise', 'ticketSupervise'],
+  ['remind', 'ticketSupervise'],
+  ['note', null],
+];
+export const LEVEL_KEYS: Key[] = ['l1', 'l2', 'l3', 'l4'];
+
+export function TicketsPage({ me, id }: { me: Me; id?: string }) {
+  return id ? <TicketDetail me={me} id={id} /> : <TicketQueue />;
+}
+
+function TicketQueue() {
+  const i = useI18n();
+  const { t } = i;
+  const [filter, setFilter] = useState({ level: '', state: '', grid: '', overdue: false });
+  const [items, setItems] = useState<Ticket[] | null>(null);
+  const [grids, setGrids] = useState<{ id: string; name: string; kind: string }[]>([]);
+  const [stats, setStats] = useState<{ byGrid: (Rates & { gridNodeId: string })[] } | null>(null);
+  useEffect(() => {
+    get<{ id: string; name: string; kind: string }[]>('/grid/nodes')
+      .then(setGrids)
+      .catch(() => undefined);
+    get<{ byGrid: (Rates & { gridNodeId: string })[] }>('/stats/tickets')
+      .then(setStats)
+      .catch(() => undefined);
+  }, []);
+  useEffect(() => {
+    const q = new URLSearchParams({ limit: '200' });
+    if (filter.level) q.set('level', filter.level);
+    if (filter.state) q.set('state', filter.state);
+    if (filter.grid) q.set('grid', filter.grid);
+    if (filter.overdue) q.set('overdue', 'true');
+    get<{ items: Ticket[] }>(`/tickets?${q}`)
+      .then((r) => setItems(r.items))
+      .catch(() => setItems([]));
+  }, [filter]);
+  const name = (gid: string) => grids.find((g) => g.id === gid)?.name ?? gid;
+  const chart = useMemo(() => {
+    const rows = (stats?.byGrid ?? []).filter((r) => r.tickets > 0);
+    const pct = (v: number | null) => (v == null ? null : Math.round(v * 1000) / 10);
+    const series = (['closureRate', 'onTimeRate', 'reworkRate', 'satisfactionRate'] as const).map((k) => ({
+      name: t(k),
+      type: 'bar',
+      data: rows.map((r) => pct(r[k])),
+    }));
+    return {
+      tooltip: { trigger: 'axis' },
+      legend: { top: 0 },
+      grid: { left: 40, right: 10, top: 40, bottom: 60 },
+      xAxis: { type: 'category', data: rows.map((r) => name(r.gridNodeId)), axisLabel: { rotate: 30 } },
+      yAxis: { type: 'value', max: 100, axisLabel: { formatter: '{value}%' } },
+      series,
+    };
+  }, [stats, grids, i.lang]);
+  return (
+    <section>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          {t('level')}
+          <select
+            value={filter.level}
+            onChange={(e) => setFilter({ ...filter, level: e.currentTarget.value })}
+          >
+            <option value="">{t('all')}</option>
+            {LEVEL_KEYS.map((k, n) => (
+              <option value={String(n + 1)}>
+                {n + 1} {t(k)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('state')}
+          <select
+            value={filter.state}
+            onChange={(e) => setFilter({ ...filter, state: e.currentTarget.value })}
+          >
+            <option value="">{t('all')}</option>
+            {STATES.map((s) => (
+              <option value={s}>{i.state(s)}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('grid')}
+          <select value={filter.grid} onChange={(e) => setFilter({ ...filter, grid: e.currentTarget.value })}>
+            <option value="">{t('all')}</option>
+            {grids.map((g) => (
+              <option value={g.id}>{g.name}</option>
+            ))}
+          </select>
+        </label>
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={filter.overdue}
+            onChange={(e) => setFilter({ ...filter, overdue: e.currentTarget.checked })}
+          />
+          {t('onlyOverdue')}
+        </label>
+      </form>
+      {items === null ? (
+        <p>{t('loading')}</p>
+      ) : (
+        <table class="list" data-testid="tickets">
+          <thead>
+            <tr>
+              <th>ID</th>
+              <th>{t('title')}</th>
+              <th>{t('level')}</th>
+              <th>{t('state')}</th>
+              <th>{t('grid')}</th>
+              <th>{t('deadline')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((x) => (
+              <tr
+                key={x.id}
+                class={x.overdue ? 'overdue' : ''}
+                onClick={() => go(`tickets/${encodeURIComponent(x.id)}`)}
+              >
+                <td>
+                  <a href={`#/tickets/${encodeURIComponent(x.id)}`}>{x.id}</a>
+                </td>
+                <td>
+                  <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span> {x.title}
+                  {x.recurring ? ' ↻' : ''}
+                </td>
+                <td>
+                  {x.level} {t(LEVEL_KEYS[x.level - 1] as Key)}
+                </td>
+                <td>{i.state(x.state)}</td>
+                <td>{name(x.gridNodeId)}</td>
+                <td>
+                  {i.time(x.levelDueAt)}
+                  {x.overdue ? ` · ${t('overdue')}` : ''}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>{t('statistics')}</h3>
+      <table class="list compact">
+        <thead>
+          <tr>
+            <th>{t('grid')}</th>
+            <th>{t('tickets')}</th>
+            <th>{t('closureRate')}</th>
+            <th>{t('onTimeRate')}</th>
+            <th>{t('reworkRate')}</th>
+            <th>{t('satisfactionRate')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(stats?.byGrid ?? []).map((r) => (
+            <tr>
+              <td>{name(r.gridNodeId)}</td>
+              <td>{r.tickets}</td>
+              {[r.closureRate, r.onTimeRate, r.reworkRate, r.satisfactionRate].map((v) => (
+                <td>{v == null ? '—' : `${Math.round(v * 100)}%`}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Chart option={chart} testId="ticket-stats-chart" />
+    </section>
+  );
+}
+
+function TicketDetail({ me, id }: { me: Me; id: string }) {
+  const i = useI18n();
+  const { t } = i;
+  const [d, setD] = useState<Detail | null>(null);
+  const [error, setError] = useState('');
+  const [note, setNote] = useState('');
+  const load = () =>
+    get<Detail>(`/tickets/${encodeURIComponent(id)}`)
+      .then(setD)
+      .catch((e: ApiError) => setError(`${e.code}: ${e.message}`));
+  useEffect(() => {
+    void load();
+  }, [id]);
+  const act = async (action: string) => {
+    setError('');
+    try {
+      await api('POST', `/tickets/${encodeURIComponent(id)}/${action}`, note ? { note } : {});
+      setNote('');
+      await load();
+    } catch (e) {
+      setError(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e));
+    }
+  };
+  if (!d) return <p>{error || t('loading')}</p>;
+  const x = d.ticket;
+  return (
+    <section class="detail" data-testid="ticket-detail">
+      <a href="#/tickets">← {t('back')}</a>
+      <h2>
+        <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span> {x.title}{' '}
+        <small>{x.id}</small>
+      </h2>
+      <dl class="facts">
+        <dt>{t('state')}</dt>
+        <dd>{i.state(x.state)}</dd>
+        <dt>{t('level')}</dt>
+        <dd>
+          {x.level} {t(LEVEL_KEYS[x.level - 1] as Key)}
+        </dd>
+        <dt>{t('deadline')}</dt>
+        <dd>
+          {i.time(x.levelDueAt)} {x.overdue ? t('overdue') : ''}
+        </dd>
+        <dt>{t('site')}</dt>
+        <dd>{x.siteId ?? x.gridNodeId}</dd>
+        <dt>{t('device')}</dt>
+        <dd>{x.deviceId ?? '—'}</dd>
+      </dl>
+      <h3>{t('actions')}</h3>
+      <div class="buttons wrap">
+        <input value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder={t('note')} />
+        {ACTIONS.filter(([, ability]) => ability === null || can(me, ability)).map(([a]) => (
+          <button type="button" onClick={() => act(a)} data-action={a}>
+            {a}
+          </button>
+        ))}
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <h3>{t('timeline')}</h3>
+      <ol class="timeline">
+        {d.timeline.map((e) => (
+          <li>
+            <time>{i.time(e.at)}</time> <strong>{e.action}</strong> {e.actor.replace(/^person:/, '')}
+            {e.toState ? ` → ${i.state(e.toState)}` : ''} {e.note ? `· ${e.note}` : ''}
+          </li>
+        ))}
+      </ol>
+      <h3>{t('links')}</h3>
+      <ul>
+        {d.links.map((l) => (
+          <li>
+            {l.kind}: {l.ref} · {i.time(l.at)}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

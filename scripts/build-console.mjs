@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * Builds the web console (dashboards/, Vite) into dashboards/dist, prints each file's size and the
+ * gzipped JavaScript total, and fails when that total is over the budget (600 KB).
+ *
+ *   node scripts/build-console.mjs              build
+ *   node scripts/build-console.mjs --if-stale   build only when dist is missing or older than a source
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const ROOT = fileURLToPath(new URL('../dashboards/', import.meta.url));
+const DIST = join(ROOT, 'dist');
+const BUDGET_KB = 600;
+
+function files(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+function newest(paths) {
+  return Math.max(...paths.map((p) => statSync(p).mtimeMs));
+}
+
+function stale() {
+  let built;
+  try {
+    built = statSync(join(DIST, 'index.html')).mtimeMs;
+  } catch {
+    return true;
+  }
+  const sources = [...files(join(ROOT, 'src')), join(ROOT, 'index.html'), join(ROOT, 'vite.config.ts')];
+  return newest(sources) > built;
+}
+
+if (process.argv.includes('--if-stale') && !stale()) process.exit(0);
+
+const { build } = await import('vite');
+await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+
+let jsGzip = 0;
+const rows = files(DIST).map((f) => {
+  const raw = readFileSync(f);
+  const gz = gzipSync(raw).length;
+  if (f.endsWith('.js')) jsGzip += gz;
+  return [f.slice(DIST.length + 1), raw.length, gz];
+});
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+process.stdout.write('console built (dashboards/dist):\n');
+for (const [name, raw, gz] of rows)
+  process.stdout.write(`  ${name.padEnd(40)} ${kb(raw).padStart(10)}  gzip ${kb(gz).padStart(9)}\n`);
+process.stdout.write(`  JavaScript total, gzipped: ${kb(jsGzip)} (budget ${BUDGET_KB} KB)\n`);
+if (jsGzip > BUDGET_KB * 1024) {
+  process.stderr.write(`console JavaScript is over budget: ${kb(jsGzip)} > ${BUDGET_KB} KB\n`);
+  process.exit(1);
+}
