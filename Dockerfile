@@ -10,6 +10,16 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# --- console: built with the dev dependencies (Vite, Preact, ECharts); only dashboards/dist is kept ---
+FROM node:20-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY scripts/build-console.mjs ./scripts/
+COPY dashboards/index.html dashboards/vite.config.ts dashboards/tsconfig.json ./dashboards/
+COPY dashboards/src ./dashboards/src
+RUN node scripts/build-console.mjs
+
 # --- runtime: no compilers, no dev dependencies, no tests ---
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -19,6 +29,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY hub/src ./hub/src
 COPY hub/examples ./hub/examples
+COPY --from=console /app/dashboards/dist ./dashboards/dist
 # Node-RED settings, nodes and default flows, for running Node-RED as the hub's child (GRIDHUB_NODE_RED_ENABLED)
 COPY flows/settings.js flows/package.json flows/flows.json ./flows/
 COPY flows/nodes ./flows/nodes

@@ -5,14 +5,16 @@
  *
  *   node scripts/build-console.mjs              build
  *   node scripts/build-console.mjs --if-stale   build only when dist is missing or older than a source
+ *   node scripts/build-console.mjs --out DIR    build into DIR instead (tests: never touch the served dist)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = fileURLToPath(new URL('../dashboards/', import.meta.url));
-const DIST = join(ROOT, 'dist');
+const outArg = process.argv.indexOf('--out');
+const DIST = outArg > 0 ? resolve(process.argv[outArg + 1]) : join(ROOT, 'dist');
 const BUDGET_KB = 600;
 
 function files(dir) {
@@ -39,7 +41,7 @@ function stale() {
 if (process.argv.includes('--if-stale') && !stale()) process.exit(0);
 
 const { build } = await import('vite');
-await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: DIST } });
 
 let jsGzip = 0;
 const rows = files(DIST).map((f) => {
@@ -49,7 +51,7 @@ const rows = files(DIST).map((f) => {
   return [f.slice(DIST.length + 1), raw.length, gz];
 });
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-process.stdout.write('console built (dashboards/dist):\n');
+process.stdout.write(`console built (${DIST}):\n`);
 for (const [name, raw, gz] of rows)
   process.stdout.write(`  ${name.padEnd(40)} ${kb(raw).padStart(10)}  gzip ${kb(gz).padStart(9)}\n`);
 process.stdout.write(`  JavaScript total, gzipped: ${kb(jsGzip)} (budget ${BUDGET_KB} KB)\n`);

@@ -87,5 +87,8 @@ describe('deployment files', () => {
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).not.toMatch(/COPY \. /);
+    // The console is built in its own stage and only its output reaches the runtime image.
+    expect(dockerfile).toMatch(/AS console/);
+    expect(dockerfile).toMatch(/COPY --from=console \/app\/dashboards\/dist/);
   });
 });
