@@ -82,6 +82,7 @@ describe('restart and start-up', () => {
       GRIDHUB_MQTT_PORT: '0',
       GRIDHUB_HTTP_HOST: '127.0.0.1',
       GRIDHUB_LOG_LEVEL: 'warn',
+      GRIDHUB_NODE_RED_PORT: '0',
     };
     const run = startMain(env);
     await waitFor(() => /ghk_[A-Za-z0-9_-]{43}/.test(run.output()), {
@@ -107,7 +108,9 @@ describe('restart and start-up', () => {
     await waitFor(() => rerun.output().includes('gridhub is running'), { timeoutMs: 30_000, what: 'banner' });
     expect(rerun.output()).not.toMatch(/ghk_/);
     rerun.child.kill('SIGTERM');
-    expect(await rerun.exited).toBe(0);
+    const code = await rerun.exited;
+    if (code !== 0) console.log('RERUN OUTPUT', rerun.output(), rerun.child.signalCode);
+    expect(code).toBe(0);
   });
 
   it('refuses a bad configuration value, naming the key', async () => {
