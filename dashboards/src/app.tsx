@@ -101,7 +101,8 @@ function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () =>
   const { t } = useI18n();
   const [page = 'alarms', ...rest] = useRoute();
   useEffect(() => {
-    if (!PAGES.some(([p]) => p === page)) go('alarms');
+    // #/alerts/{id} (links in flow messages) opens the alarm board.
+    if (!PAGES.some(([p]) => p === page) && page !== 'alerts') go('alarms');
   }, [page]);
   return (
     <>
@@ -125,7 +126,7 @@ function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () =>
         </button>
       </header>
       <main class="page" data-page={page}>
-        {page === 'alarms' && <AlarmBoard me={me} />}
+        {(page === 'alarms' || page === 'alerts') && <AlarmBoard me={me} />}
         {page === 'tickets' && <TicketsPage me={me} id={rest[0]} />}
         {page === 'elevators' && <ElevatorsPage me={me} id={rest[0]} />}
         {page === 'devices' && <DevicesPage me={me} id={rest[0]} />}

@@ -38,12 +38,19 @@ export function DevicesPage({ me, id }: { me: Me; id?: string }) {
 function Registry({ me }: { me: Me }) {
   const i = useI18n();
   const { t } = i;
-  const [filter, setFilter] = useState({ site: '', online: '' });
+  const [filter, setFilter] = useState({ grid: '', site: '', online: '' });
+  const [grids, setGrids] = useState<{ id: string; name: string }[]>([]);
+  useEffect(() => {
+    get<{ id: string; name: string }[]>('/grid/nodes')
+      .then(setGrids)
+      .catch(() => undefined);
+  }, []);
   const [items, setItems] = useState<Device[] | null>(null);
   const sites = useSites();
   const [reload, setReload] = useState(0);
   useEffect(() => {
     const q = new URLSearchParams({ limit: '500' });
+    if (filter.grid) q.set('grid', filter.grid);
     if (filter.site) q.set('site', filter.site);
     if (filter.online) q.set('online', filter.online);
     get<{ items: Device[] }>(`/devices?${q}`)
@@ -53,6 +60,15 @@ function Registry({ me }: { me: Me }) {
   return (
     <section>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          {t('grid')}
+          <select value={filter.grid} onChange={(e) => setFilter({ ...filter, grid: e.currentTarget.value })}>
+            <option value="">{t('all')}</option>
+            {grids.map((g) => (
+              <option value={g.id}>{g.name}</option>
+            ))}
+          </select>
+        </label>
         <label>
           {t('site')}
           <select value={filter.site} onChange={(e) => setFilter({ ...filter, site: e.currentTarget.value })}>
