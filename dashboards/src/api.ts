@@ -74,15 +74,12 @@ export async function logout(): Promise<void> {
   csrf = '';
 }
 
-/** What the signed-in person's roles allow (the hub checks again on every call). */
+/** What the signed-in person's roles allow (the hub checks again on every call; tickets carry their own allowedActions). */
 const ROLE_CAN = {
   register: ['admin', 'installer'],
   policyWrite: ['admin', 'street-duty'],
   alertAck: ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
   alertResolve: ['admin', 'grid-staff', 'street-duty', 'department', 'unit-leader'],
-  ticketCoordinate: ['admin', 'grid-staff', 'street-duty', 'department'],
-  ticketHandle: ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager'],
-  ticketSupervise: ['admin', 'street-duty', 'department'],
 } as const;
 export type Ability = keyof typeof ROLE_CAN;
 export const can = (me: Me, what: Ability) =>

@@ -28,6 +28,7 @@ let t: TestHub;
 let browser: Browser;
 let devices: Record<'gate' | 'elevatorB1' | 'elevatorB7' | 'buttonB7', Registered>;
 let seq = 0;
+let ticketB1 = '';
 
 async function publish(d: Registered, kind: 'event' | 'telemetry', payload: object, c?: MqttClient) {
   const client = c ?? (await connectDevice(t, d));
@@ -130,6 +131,8 @@ beforeAll(async () => {
       what: 'grid B alert',
     },
   );
+  const manual = await t.api.post<{ id: string }>('/api/v1/tickets', { title: '楼道堆物', site: 'site-b1' });
+  ticketB1 = manual.body.id;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -322,6 +325,21 @@ describe('jurisdiction', () => {
       await page.waitForLoadState('networkidle');
       await shot(page, `grid-worker-${p.startsWith('elevators/') ? 'elevator-detail' : p}`);
     }
+    // A ticket of their grid: the timeline and the actions the hub says they may take now.
+    await page.goto(`${t.url}/#/tickets/${ticketB1}`);
+    await page.waitForSelector('[data-testid=ticket-detail] [data-action=accept]');
+    expect(await page.$('[data-testid=ticket-detail] [data-action=close]')).toBeNull();
+    await page.fill('[data-testid=ticket-detail] input', '已联系物业清理');
+    await page.click('[data-testid=ticket-detail] [data-action=accept]');
+    await page.waitForFunction(() =>
+      document
+        .querySelector('[data-testid=ticket-detail] .timeline')
+        ?.textContent?.includes('已联系物业清理'),
+    );
+    await page.waitForSelector('[data-testid=ticket-detail] [data-action=dispatch]');
+    await shot(page, 'ticket-detail');
+    await page.goto(`${t.url}/#/grid`);
+    await page.waitForLoadState('networkidle');
     await page.selectOption('[data-testid=resolve-at]', 'g-xinghua-1');
     await page.waitForLoadState('networkidle');
     expect(bodies.length).toBeGreaterThan(10);

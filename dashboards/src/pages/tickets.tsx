@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { type Ability, ApiError, api, can, get, type Me } from '../api.ts';
+import { ApiError, api, get, type Me } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { type Key, useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
@@ -33,6 +33,8 @@ interface Detail {
     note: string | null;
   }[];
   links: { kind: string; ref: string; at: string }[];
+  /** what this person may do now (role and state), computed by the hub */
+  allowedActions: string[];
 }
 interface Rates {
   tickets: number;
@@ -54,30 +56,35 @@ const STATES = [
   'evaluated',
   'rejected',
 ];
-const ACTIONS: [string, Ability | null][] = [
-  ['accept', 'ticketCoordinate'],
-  ['reject', 'ticketCoordinate'],
-  ['dispatch', 'ticketCoordinate'],
-  ['return', 'ticketCoordinate'],
-  ['sign', 'ticketHandle'],
-  ['start', 'ticketHandle'],
-  ['report-back', 'ticketHandle'],
-  ['verify', 'ticketCoordinate'],
-  ['rework', 'ticketCoordinate'],
-  ['close', 'ticketCoordinate'],
-  ['escalate', 'ticketHandle'],
-  ['extend', 'ticketSupervise'],
-  ['supervise', 'ticketSupervise'],
-  ['remind', 'ticketSupervise'],
-  ['note', null],
-];
+const ACTION_NAMES: Record<string, [string, string]> = {
+  accept: ['受理', 'Accept'],
+  reject: ['不予受理', 'Reject'],
+  dispatch: ['派发', 'Dispatch'],
+  return: ['退回', 'Return'],
+  sign: ['签收', 'Sign'],
+  start: ['开始处置', 'Start'],
+  'report-back': ['处置反馈', 'Report back'],
+  verify: ['核查', 'Verify'],
+  rework: ['返工', 'Rework'],
+  close: ['办结', 'Close'],
+  rate: ['评价', 'Rate'],
+  escalate: ['上报', 'Escalate'],
+  extend: ['延期', 'Extend'],
+  park: ['挂起', 'Park'],
+  unpark: ['恢复', 'Unpark'],
+  supervise: ['督办', 'Supervise'],
+  remind: ['催办', 'Remind'],
+  note: ['备注', 'Note'],
+  report: ['上报', 'Reported'],
+  'auto-escalate': ['超时升级', 'Escalated (deadline)'],
+};
 export const LEVEL_KEYS: Key[] = ['l1', 'l2', 'l3', 'l4'];
 
 export function TicketsPage({ me, id }: { me: Me; id?: string }) {
-  return id ? <TicketDetail me={me} id={id} /> : <TicketQueue />;
+  return id ? <TicketDetail id={id} /> : <TicketQueue me={me} />;
 }
 
-function TicketQueue() {
+function TicketQueue(_props: { me: Me }) {
   const i = useI18n();
   const { t } = i;
   const [filter, setFilter] = useState({ level: '', state: '', grid: '', overdue: false });
@@ -238,7 +245,7 @@ function TicketQueue() {
   );
 }
 
-function TicketDetail({ me, id }: { me: Me; id: string }) {
+function TicketDetail({ id }: { id: string }) {
   const i = useI18n();
   const { t } = i;
   const [d, setD] = useState<Detail | null>(null);
@@ -254,7 +261,11 @@ function TicketDetail({ me, id }: { me: Me; id: string }) {
   const act = async (action: string) => {
     setError('');
     try {
-      await api('POST', `/tickets/${encodeURIComponent(id)}/${action}`, note ? { note } : {});
+      const body: Record<string, unknown> = note ? { note } : {};
+      if (action === 'rate') body.rating = Number(window.prompt('1–5', '5') ?? 5);
+      if (action === 'extend')
+        body.minutes = Number(window.prompt(i.lang === 'en' ? 'Minutes' : '延期分钟数', '60') ?? 60);
+      await api('POST', `/tickets/${encodeURIComponent(id)}/${action}`, body);
       setNote('');
       await load();
     } catch (e) {
@@ -289,9 +300,9 @@ function TicketDetail({ me, id }: { me: Me; id: string }) {
       <h3>{t('actions')}</h3>
       <div class="buttons wrap">
         <input value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder={t('note')} />
-        {ACTIONS.filter(([, ability]) => ability === null || can(me, ability)).map(([a]) => (
+        {d.allowedActions.map((a) => (
           <button type="button" onClick={() => act(a)} data-action={a}>
-            {a}
+            {ACTION_NAMES[a]?.[i.lang === 'en' ? 1 : 0] ?? a}
           </button>
         ))}
       </div>
@@ -304,7 +315,9 @@ function TicketDetail({ me, id }: { me: Me; id: string }) {
       <ol class="timeline">
         {d.timeline.map((e) => (
           <li>
-            <time>{i.time(e.at)}</time> <strong>{e.action}</strong> {e.actor.replace(/^person:/, '')}
+            <time>{i.time(e.at)}</time>{' '}
+            <strong>{ACTION_NAMES[e.action]?.[i.lang === 'en' ? 1 : 0] ?? e.action}</strong>{' '}
+            {e.actor.replace(/^person:/, '')}
             {e.toState ? ` → ${i.state(e.toState)}` : ''} {e.note ? `· ${e.note}` : ''}
           </li>
         ))}

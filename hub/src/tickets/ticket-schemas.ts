@@ -72,6 +72,9 @@ export const TicketDetail = Type.Object({
   ticket: TicketView,
   timeline: Type.Array(TimelineEntry),
   links: Type.Array(Type.Object({ kind: Type.String(), ref: Type.String(), at: Type.String() })),
+  allowedActions: Type.Array(Type.Enum(TICKET_ACTIONS), {
+    description: 'what the caller’s roles allow from the ticket’s current state',
+  }),
 });
 
 export const TicketListQuery = Type.Object({

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
+import { roleAllows } from '../auth/roles.ts';
 import type { Bus } from '../bus.ts';
 import { GridhubError } from '../errors.ts';
 import { placeDevice, placeGridNode, placeSite, under } from '../grid/placement.ts';
@@ -16,6 +17,7 @@ import {
   LEVEL_NAMES,
   LIFECYCLE,
   stateAfterEscalation,
+  TICKET_ACTIONS,
   type TicketAction,
   type TicketState,
 } from './lifecycle.ts';
@@ -561,6 +563,10 @@ export class TicketService {
         data: t.data ? (JSON.parse(t.data) as unknown) : null,
       })),
       links: links.map((l) => ({ kind: l.kind, ref: l.ref, at: iso(l.at) as string })),
+      allowedActions: TICKET_ACTIONS.filter(
+        (a) =>
+          roleAllows(principal.roles, LIFECYCLE[a].permission) && allowedFrom(a, row.state as TicketState),
+      ),
     };
   }
 

@@ -68,6 +68,17 @@ describe('sign-in', () => {
       body: JSON.stringify(ticket),
     });
     expect(withCsrf.status).toBe(201);
+    // The ticket says what this person may do with it now (role and state), for the console's buttons.
+    const created = (await withCsrf.json()) as { id: string };
+    const detail = await fetch(`${t.url}/api/v1/tickets/${created.id}`, { headers: { cookie } });
+    const allowed = ((await detail.json()) as { allowedActions: string[] }).allowedActions;
+    expect(allowed).toEqual(expect.arrayContaining(['accept', 'reject', 'escalate', 'note']));
+    expect(allowed).not.toContain('close');
+    expect(allowed).not.toContain('supervise');
+    const asProperty = await people['p-property'].get<{ allowedActions: string[] }>(
+      `/api/v1/tickets/${created.id}`,
+    );
+    expect(asProperty.body.allowedActions).toEqual(['escalate', 'note']);
     const session = await fetch(`${t.url}/api/v1/auth/session`, { headers: { cookie } });
     expect(((await session.json()) as { csrf: string }).csrf).toBe(ok.body.csrf);
 
