@@ -76,6 +76,9 @@ export function AlarmBoard({ me }: { me: Me }) {
     es.onerror = () => {
       setConnected(false);
       dropped = true;
+      // An ended session looks like a drop to EventSource; asking once tells them apart (a 401
+      // returns the console to the sign-in page).
+      void get('/auth/session').catch(() => undefined);
     };
     es.addEventListener('alert', (e) => {
       const { alert } = JSON.parse((e as MessageEvent<string>).data) as { action: string; alert: Alert };
