@@ -5,6 +5,7 @@ export interface Me {
   name: string;
   roles: string[];
   jurisdiction: unknown;
+  permissions: string[];
 }
 
 export class ApiError extends Error {
@@ -74,13 +75,9 @@ export async function logout(): Promise<void> {
   csrf = '';
 }
 
-/** What the signed-in person's roles allow (the hub checks again on every call; tickets carry their own allowedActions). */
-const ROLE_CAN = {
-  register: ['admin', 'installer'],
-  policyWrite: ['admin', 'street-duty'],
-  alertAck: ['admin', 'grid-staff', 'street-duty', 'department', 'property-manager', 'unit-leader'],
-  alertResolve: ['admin', 'grid-staff', 'street-duty', 'department', 'unit-leader'],
-} as const;
-export type Ability = keyof typeof ROLE_CAN;
-export const can = (me: Me, what: Ability) =>
-  me.roles.some((r) => (ROLE_CAN[what] as readonly string[]).includes(r));
+/** What the signed-in person's roles allow, as the hub listed it at sign-in (it checks every call again). */
+export const can = (me: Me, permission: string) => me.permissions.includes(permission);
+
+/** An error as the console shows it: the hub's stable code and its message. */
+export const errorText = (err: unknown) =>
+  err instanceof ApiError ? `${err.code}: ${err.message}` : String(err);

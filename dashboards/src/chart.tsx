@@ -2,8 +2,12 @@ import { useEffect, useRef } from 'preact/hooks';
 
 export type ChartOption = Record<string, unknown>;
 
-// ECharts is loaded on first use, in its own chunk: the alarm board never waits for it.
-const echartsReady = import('./echarts.ts');
+// ECharts is loaded when the first chart mounts, in its own chunk: the alarm board never loads it.
+let echartsReady: Promise<typeof import('./echarts.ts')> | undefined;
+const loadEcharts = () => {
+  echartsReady ??= import('./echarts.ts');
+  return echartsReady;
+};
 
 /** One ECharts chart (SVG renderer) that follows its option and its container's size. */
 export function Chart({
@@ -24,7 +28,7 @@ export function Chart({
   useEffect(() => {
     let disposed = false;
     let observer: ResizeObserver | undefined;
-    echartsReady.then(({ echarts }) => {
+    loadEcharts().then(({ echarts }) => {
       if (disposed || !el.current) return;
       chart.current = echarts.init(el.current, undefined, { renderer: 'svg' });
       chart.current.setOption({ animation: false, ...option }, true);

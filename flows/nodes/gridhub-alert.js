@@ -1,5 +1,5 @@
 'use strict';
-const { RANK, list, runAction, showState } = require('./lib/hub-client.js');
+const { hubOf, list, RANK, refuse, runAction, showState } = require('./lib/hub-client.js');
 
 const ACTIONS = { ack: 'ack', resolve: 'resolve', 'false-alarm': 'false-alarm' };
 
@@ -10,11 +10,8 @@ const ACTIONS = { ack: 'ack', resolve: 'resolve', 'false-alarm': 'false-alarm' }
 module.exports = (RED) => {
   function GridhubAlertNode(config) {
     RED.nodes.createNode(this, config);
-    const hub = RED.nodes.getNode(config.hub);
-    if (!hub) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
-      return;
-    }
+    const hub = hubOf(RED, this, config);
+    if (!hub) return;
     const changes = list(config.changes);
     const causes = list(config.causes);
     const minRank = RANK[config.minSeverity] ?? 0;
@@ -42,8 +39,7 @@ module.exports = (RED) => {
       const action = ACTIONS[msg.action] || ACTIONS[config.action] || 'ack';
       const id = msg.alertId || msg.payload?.alert?.id || msg.payload?.id;
       if (!id) {
-        this.status({ fill: 'red', shape: 'dot', text: 'no alert id' });
-        done(new Error('gridhub-alert: msg.alertId is missing'));
+        refuse(this, done, 'no alert id', 'msg.alertId is missing');
         return;
       }
       const reason = msg.reason || (typeof msg.payload === 'string' ? msg.payload : undefined);

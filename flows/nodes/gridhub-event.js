@@ -1,5 +1,5 @@
 'use strict';
-const { eventSeverity, RANK, clock, inWindow, list, showState } = require('./lib/hub-client.js');
+const { clock, eventSeverity, hubOf, inWindow, list, RANK, showState } = require('./lib/hub-client.js');
 
 /**
  * Input: normalised device events from the hub (only those in the flow user's jurisdiction), filtered
@@ -9,11 +9,8 @@ const { eventSeverity, RANK, clock, inWindow, list, showState } = require('./lib
 module.exports = (RED) => {
   function GridhubEventNode(config) {
     RED.nodes.createNode(this, config);
-    const hub = RED.nodes.getNode(config.hub);
-    if (!hub) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
-      return;
-    }
+    const hub = hubOf(RED, this, config);
+    if (!hub) return;
     const types = list(config.deviceTypes);
     const kinds = list(config.kinds);
     const grid = (config.grid || '').trim();

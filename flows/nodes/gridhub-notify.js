@@ -1,5 +1,5 @@
 'use strict';
-const { runAction } = require('./lib/hub-client.js');
+const { hubOf, refuse, runAction } = require('./lib/hub-client.js');
 
 /**
  * Send a message through the hub's channels — a webhook / WeCom / DingTalk / Feishu target by name
@@ -8,19 +8,16 @@ const { runAction } = require('./lib/hub-client.js');
 module.exports = (RED) => {
   function GridhubNotifyNode(config) {
     RED.nodes.createNode(this, config);
-    const hub = RED.nodes.getNode(config.hub);
-    if (!hub) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
-      return;
-    }
+    const hub = hubOf(RED, this, config);
+    if (!hub) return;
     this.on('input', (msg, send, done) => {
       const kind = msg.to?.kind || config.toKind || 'webhook';
       const target = msg.to?.target || msg.to?.id || config.target;
       const text = typeof msg.payload === 'string' ? msg.payload : msg.payload?.text;
       const title = msg.title || msg.payload?.title || config.title || (text || '').split('\n')[0];
       if (!target || !text) {
-        this.status({ fill: 'red', shape: 'dot', text: !target ? 'no target' : 'no text' });
-        done(new Error(`gridhub-notify: ${!target ? 'no target' : 'msg.payload has no text'}`));
+        if (!target) refuse(this, done, 'no target', 'no target');
+        else refuse(this, done, 'no text', 'msg.payload has no text');
         return;
       }
       const body = {

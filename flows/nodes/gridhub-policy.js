@@ -1,5 +1,5 @@
 'use strict';
-const { runAction } = require('./lib/hub-client.js');
+const { hubOf, refuse, runAction } = require('./lib/hub-client.js');
 
 /**
  * Read the policy value that applies at a scope (and where it comes from), set it — optionally for a
@@ -8,19 +8,15 @@ const { runAction } = require('./lib/hub-client.js');
 module.exports = (RED) => {
   function GridhubPolicyNode(config) {
     RED.nodes.createNode(this, config);
-    const hub = RED.nodes.getNode(config.hub);
-    if (!hub) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
-      return;
-    }
+    const hub = hubOf(RED, this, config);
+    if (!hub) return;
     this.on('input', (msg, send, done) => {
       const action = ['get', 'set', 'clear'].includes(msg.action) ? msg.action : config.action || 'get';
       const key = msg.key || config.key;
       const kind = msg.scope?.kind || config.scopeKind || 'global';
       const id = msg.scope?.id || config.scopeId || undefined;
       if (!key) {
-        this.status({ fill: 'red', shape: 'dot', text: 'no policy key' });
-        done(new Error('gridhub-policy: no policy key'));
+        refuse(this, done, 'no policy key', 'no policy key');
         return;
       }
       const path = `/policies/${encodeURIComponent(key)}`;

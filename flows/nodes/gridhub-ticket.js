@@ -1,5 +1,5 @@
 'use strict';
-const { runAction } = require('./lib/hub-client.js');
+const { hubOf, refuse, runAction } = require('./lib/hub-client.js');
 
 const ACTIONS = ['create', 'note', 'escalate', 'dispatch'];
 
@@ -10,11 +10,8 @@ const ACTIONS = ['create', 'note', 'escalate', 'dispatch'];
 module.exports = (RED) => {
   function GridhubTicketNode(config) {
     RED.nodes.createNode(this, config);
-    const hub = RED.nodes.getNode(config.hub);
-    if (!hub) {
-      this.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
-      return;
-    }
+    const hub = hubOf(RED, this, config);
+    if (!hub) return;
     this.on('input', (msg, send, done) => {
       const action = ACTIONS.includes(msg.action) ? msg.action : config.action || 'create';
       const p = msg.payload && typeof msg.payload === 'object' ? msg.payload : {};
@@ -36,8 +33,7 @@ module.exports = (RED) => {
       }
       const id = msg.ticketId || p.ticketId || p.id;
       if (!id) {
-        this.status({ fill: 'red', shape: 'dot', text: 'no ticket id' });
-        done(new Error('gridhub-ticket: msg.ticketId is missing'));
+        refuse(this, done, 'no ticket id', 'msg.ticketId is missing');
         return;
       }
       const body = {};

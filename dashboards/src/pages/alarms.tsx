@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, can, get, type Me, post } from '../api.ts';
+import { can, errorText, get, type Me, post } from '../api.ts';
+import { useNow, useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { Siren } from '../sound.ts';
 
@@ -23,26 +24,6 @@ export interface Alert {
 }
 
 const RANK = { critical: 3, major: 2, minor: 1, warning: 0 } as const;
-
-/** Sites in the signed-in person's jurisdiction, by id (for names). */
-export function useSites(): Map<string, string> {
-  const [sites, setSites] = useState(new Map<string, string>());
-  useEffect(() => {
-    get<{ id: string; name: string }[]>('/sites')
-      .then((list) => setSites(new Map(list.map((s) => [s.id, s.name]))))
-      .catch(() => undefined);
-  }, []);
-  return sites;
-}
-
-export function useNow(everyMs = 1000): number {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const id = window.setInterval(() => setNow(Date.now()), everyMs);
-    return () => window.clearInterval(id);
-  }, [everyMs]);
-  return now;
-}
 
 /**
  * The alarm board: active alerts live over server-sent events, most severe first. EventSource
@@ -127,7 +108,7 @@ export function AlarmBoard({ me }: { me: Me }) {
         return next;
       });
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+      setError(errorText(err));
     }
   };
 
@@ -194,12 +175,12 @@ export function AlarmBoard({ me }: { me: Me }) {
               )}
             </dl>
             <div class="buttons">
-              {a.state === 'raised' && can(me, 'alertAck') && (
+              {a.state === 'raised' && can(me, 'alert:ack') && (
                 <button type="button" class="primary" onClick={() => act(a, 'ack')} data-action="ack">
                   {t('acknowledge')}
                 </button>
               )}
-              {can(me, 'alertResolve') && (
+              {can(me, 'alert:resolve') && (
                 <>
                   <button type="button" onClick={() => act(a, 'resolve')} data-action="resolve">
                     {t('resolve')}

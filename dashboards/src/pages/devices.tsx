@@ -1,8 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, can, get, type Me } from '../api.ts';
+import { api, can, errorText, get, type Me } from '../api.ts';
+import { useGridNodes, useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
-import { useSites } from './alarms.tsx';
+import { Head } from '../ui.tsx';
 
 interface Device {
   id: string;
@@ -39,12 +40,7 @@ function Registry({ me }: { me: Me }) {
   const i = useI18n();
   const { t } = i;
   const [filter, setFilter] = useState({ grid: '', site: '', online: '' });
-  const [grids, setGrids] = useState<{ id: string; name: string }[]>([]);
-  useEffect(() => {
-    get<{ id: string; name: string }[]>('/grid/nodes')
-      .then(setGrids)
-      .catch(() => undefined);
-  }, []);
+  const grids = useGridNodes();
   const [items, setItems] = useState<Device[] | null>(null);
   const sites = useSites();
   const [reload, setReload] = useState(0);
@@ -94,16 +90,7 @@ function Registry({ me }: { me: Me }) {
         <p>{t('loading')}</p>
       ) : (
         <table class="list" data-testid="devices">
-          <thead>
-            <tr>
-              <th>{t('device')}</th>
-              <th>{t('model')}</th>
-              <th>{t('site')}</th>
-              <th>{t('state')}</th>
-              <th>{t('battery')}</th>
-              <th>{t('lastSeen')}</th>
-            </tr>
-          </thead>
+          <Head cols={[t('device'), t('model'), t('site'), t('state'), t('battery'), t('lastSeen')]} />
           <tbody>
             {items.map((d) => (
               <tr key={d.id} data-device={d.id} onClick={() => go(`devices/${encodeURIComponent(d.id)}`)}>
@@ -124,7 +111,7 @@ function Registry({ me }: { me: Me }) {
           </tbody>
         </table>
       )}
-      {can(me, 'register') && (
+      {can(me, 'device:register') && (
         <>
           <Register sites={sites} onDone={() => setReload(reload + 1)} />
           <CsvImport onDone={() => setReload(reload + 1)} />
@@ -156,7 +143,7 @@ function Register({ sites, onDone }: { sites: Map<string, string>; onDone: () =>
       (e.currentTarget as HTMLFormElement | null)?.reset();
       onDone();
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -237,7 +224,7 @@ function CsvImport({ onDone }: { onDone: () => void }) {
         onDone();
       }
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+      setError(errorText(err));
     }
   };
   const file = async (e: Event) => {
@@ -283,13 +270,7 @@ function CsvImport({ onDone }: { onDone: () => void }) {
         <>
           <p class="error">{t('csvProblems')}</p>
           <table class="list compact" data-testid="csv-problems">
-            <thead>
-              <tr>
-                <th>{t('line')}</th>
-                <th>{t('column')}</th>
-                <th>{t('reason')}</th>
-              </tr>
-            </thead>
+            <Head cols={[t('line'), t('column'), t('reason')]} />
             <tbody>
               {preview.problems.map((p) => (
                 <tr>

@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get, type Me } from '../api.ts';
 import { Chart } from '../chart.tsx';
+import { useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
-import { useSites } from './alarms.tsx';
+import { Head } from '../ui.tsx';
 
 interface Health {
   deviceId: string;
@@ -56,17 +57,17 @@ function Ranking() {
     <section>
       <h2>{t('healthRanking')}</h2>
       <table class="list" data-testid="elevator-ranking">
-        <thead>
-          <tr>
-            <th>{t('device')}</th>
-            <th>{t('site')}</th>
-            <th>{t('score')}</th>
-            <th>{t('gradeLabel')}</th>
-            <th>{t('trips')}</th>
-            <th>{t('faults')}</th>
-            <th>{t('availability')}</th>
-          </tr>
-        </thead>
+        <Head
+          cols={[
+            t('device'),
+            t('site'),
+            t('score'),
+            t('gradeLabel'),
+            t('trips'),
+            t('faults'),
+            t('availability'),
+          ]}
+        />
         <tbody>
           {list.map((h) => {
             const d = devices.get(h.deviceId);

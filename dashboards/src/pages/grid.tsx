@@ -1,14 +1,9 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, api, can, get, type Me } from '../api.ts';
+import { api, can, errorText, get, type Me } from '../api.ts';
+import { type GridNode, useGridNodes } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
+import { Head } from '../ui.tsx';
 
-interface Node {
-  id: string;
-  name: string;
-  kind: string;
-  parent: string | null;
-  path: string;
-}
 interface Summary {
   id: string;
   devices: number;
@@ -29,12 +24,9 @@ interface Resolved {
 
 export function GridPage({ me }: { me: Me }) {
   const { t } = useI18n();
-  const [nodes, setNodes] = useState<Node[]>([]);
+  const nodes = useGridNodes();
   const [summary, setSummary] = useState(new Map<string, Summary>());
   useEffect(() => {
-    get<Node[]>('/grid/nodes')
-      .then(setNodes)
-      .catch(() => undefined);
     get<Summary[]>('/grid/summary')
       .then((s) => setSummary(new Map(s.map((x) => [x.id, x]))))
       .catch(() => undefined);
@@ -42,7 +34,7 @@ export function GridPage({ me }: { me: Me }) {
   // Roots are the nodes whose parent is not visible (a grid worker's tree starts at their grid).
   const roots = nodes.filter((n) => !nodes.some((m) => m.id === n.parent));
   const children = (id: string) => nodes.filter((n) => n.parent === id);
-  const row = (n: Node, depth: number): preact.JSX.Element => {
+  const row = (n: GridNode, depth: number): preact.JSX.Element => {
     const s = summary.get(n.id);
     return (
       <>
@@ -63,17 +55,17 @@ export function GridPage({ me }: { me: Me }) {
   return (
     <section>
       <table class="list" data-testid="grid-tree">
-        <thead>
-          <tr>
-            <th>{t('grid')}</th>
-            <th>{t('devices')}</th>
-            <th>{t('offline')}</th>
-            <th>L1 {t('l1')}</th>
-            <th>L2 {t('l2')}</th>
-            <th>L3 {t('l3')}</th>
-            <th>L4 {t('l4')}</th>
-          </tr>
-        </thead>
+        <Head
+          cols={[
+            t('grid'),
+            t('devices'),
+            t('offline'),
+            `L1 ${t('l1')}`,
+            `L2 ${t('l2')}`,
+            `L3 ${t('l3')}`,
+            `L4 ${t('l4')}`,
+          ]}
+        />
         <tbody>{roots.map((r) => row(r, 0))}</tbody>
       </table>
       <Policies me={me} nodes={nodes} />
@@ -81,7 +73,7 @@ export function GridPage({ me }: { me: Me }) {
   );
 }
 
-function Policies({ me, nodes }: { me: Me; nodes: Node[] }) {
+function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
   const i = useI18n();
   const { t } = i;
   const [policies, setPolicies] = useState<Policy[]>([]);
@@ -111,7 +103,7 @@ function Policies({ me, nodes }: { me: Me; nodes: Node[] }) {
       setResolved(new Map(list.filter((r): r is Resolved => r !== null).map((r) => [r.key, r]))),
     );
   }, [at, policies]);
-  const writable = can(me, 'policyWrite');
+  const writable = can(me, 'policy:write');
   const save = async (e: Event, key: string) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement);
@@ -137,7 +129,7 @@ function Policies({ me, nodes }: { me: Me; nodes: Node[] }) {
       setEditing(null);
       await load();
     } catch (err) {
-      setMessage(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+      setMessage(errorText(err));
     }
   };
   const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));

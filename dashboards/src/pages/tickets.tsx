@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, api, get, type Me } from '../api.ts';
+import { api, errorText, get, type Me } from '../api.ts';
 import { Chart } from '../chart.tsx';
+import { useGridNodes } from '../hooks.ts';
 import { type Key, useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
+import { Head } from '../ui.tsx';
 
 interface Ticket {
   id: string;
@@ -89,12 +91,9 @@ function TicketQueue(_props: { me: Me }) {
   const { t } = i;
   const [filter, setFilter] = useState({ level: '', state: '', grid: '', overdue: false });
   const [items, setItems] = useState<Ticket[] | null>(null);
-  const [grids, setGrids] = useState<{ id: string; name: string; kind: string }[]>([]);
+  const grids = useGridNodes();
   const [stats, setStats] = useState<{ byGrid: (Rates & { gridNodeId: string })[] } | null>(null);
   useEffect(() => {
-    get<{ id: string; name: string; kind: string }[]>('/grid/nodes')
-      .then(setGrids)
-      .catch(() => undefined);
     get<{ byGrid: (Rates & { gridNodeId: string })[] }>('/stats/tickets')
       .then(setStats)
       .catch(() => undefined);
@@ -178,16 +177,7 @@ function TicketQueue(_props: { me: Me }) {
         <p>{t('loading')}</p>
       ) : (
         <table class="list" data-testid="tickets">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>{t('title')}</th>
-              <th>{t('level')}</th>
-              <th>{t('state')}</th>
-              <th>{t('grid')}</th>
-              <th>{t('deadline')}</th>
-            </tr>
-          </thead>
+          <Head cols={['ID', t('title'), t('level'), t('state'), t('grid'), t('deadline')]} />
           <tbody>
             {items.map((x) => (
               <tr
@@ -218,16 +208,16 @@ function TicketQueue(_props: { me: Me }) {
       )}
       <h3>{t('statistics')}</h3>
       <table class="list compact">
-        <thead>
-          <tr>
-            <th>{t('grid')}</th>
-            <th>{t('tickets')}</th>
-            <th>{t('closureRate')}</th>
-            <th>{t('onTimeRate')}</th>
-            <th>{t('reworkRate')}</th>
-            <th>{t('satisfactionRate')}</th>
-          </tr>
-        </thead>
+        <Head
+          cols={[
+            t('grid'),
+            t('tickets'),
+            t('closureRate'),
+            t('onTimeRate'),
+            t('reworkRate'),
+            t('satisfactionRate'),
+          ]}
+        />
         <tbody>
           {(stats?.byGrid ?? []).map((r) => (
             <tr>
@@ -254,7 +244,7 @@ function TicketDetail({ id }: { id: string }) {
   const load = () =>
     get<Detail>(`/tickets/${encodeURIComponent(id)}`)
       .then(setD)
-      .catch((e: ApiError) => setError(`${e.code}: ${e.message}`));
+      .catch((e: unknown) => setError(errorText(e)));
   useEffect(() => {
     void load();
   }, [id]);
@@ -269,7 +259,7 @@ function TicketDetail({ id }: { id: string }) {
       setNote('');
       await load();
     } catch (e) {
-      setError(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e));
+      setError(errorText(e));
     }
   };
   if (!d) return <p>{error || t('loading')}</p>;

@@ -185,6 +185,19 @@ function showState(node, state, detail) {
   node.status(map[state] || map.idle);
 }
 
+/** The node's gridhub-hub config node, or undefined after showing that it is missing. */
+function hubOf(RED, node, config) {
+  const hub = RED.nodes.getNode(config.hub);
+  if (!hub) node.status({ fill: 'red', shape: 'ring', text: 'no gridhub-hub' });
+  return hub;
+}
+
+/** Refuse an input that lacks what the node needs: red status, and the error to Catch nodes. */
+function refuse(node, done, statusText, message) {
+  node.status({ fill: 'red', shape: 'dot', text: statusText });
+  done(new Error(`${node.type}: ${message}`));
+}
+
 /** The shared action-node pattern: run, show ok/error status, send or report the error with its code. */
 function runAction(node, msg, send, done, what, fn) {
   node.status({ fill: 'blue', shape: 'ring', text: `${what}…` });
@@ -221,4 +234,6 @@ module.exports = {
   showState,
   runAction,
   list,
+  hubOf,
+  refuse,
 };

@@ -13,6 +13,7 @@ import {
 import { HttpReceiver, type Received } from '../../../hub/test/helpers/http-receiver.ts';
 import { type ApiClient, startTestHub, type TestHub, tempDirs } from '../../../hub/test/helpers/test-hub.ts';
 import { waitFor } from '../../../hub/test/helpers/wait.ts';
+import { lastShanghai } from '../helpers/time.ts';
 
 // End to end: the real hub starts the real Node-RED (flows/settings.js, the default flows.json,
 // the project's nodes) as its supervised child; devices speak MQTT; webhook receivers are real
@@ -30,14 +31,6 @@ let editor: string;
 let adminToken: string;
 let devices: Record<'leak' | 'elevator' | 'button', Registered>;
 let seq = 0;
-
-/** The most recent hh:00 in Asia/Shanghai (UTC+8), epoch ms. */
-function lastShanghai(hour: number): number {
-  const d = new Date();
-  let at = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), (hour - 8 + 24) % 24);
-  while (at > Date.now()) at -= 86_400_000;
-  return at;
-}
 
 async function send(d: Registered, event: Record<string, unknown>): Promise<void> {
   const c = await connectDevice(t, d);

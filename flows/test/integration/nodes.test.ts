@@ -6,18 +6,10 @@ import { HttpReceiver } from '../../../hub/test/helpers/http-receiver.ts';
 import { type ApiClient, startTestHub, type TestHub } from '../../../hub/test/helpers/test-hub.ts';
 import { waitFor } from '../../../hub/test/helpers/wait.ts';
 import { gridhubNodes, nodeRedHelper, type TestNode, Watch } from '../helpers/node-red.ts';
+import { lastShanghai } from '../helpers/time.ts';
 
 // Each gridhub node running in Node-RED (node-red-node-test-helper) against the real hub over
 // HTTP and MQTT: inputs, outputs, errors with the hub's codes, and status.
-
-/** The most recent time of day hh:00 in Asia/Shanghai (UTC+8, no DST), as epoch ms. */
-function lastShanghai(hour: number): number {
-  const now = Date.now();
-  const d = new Date(now);
-  let t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), (hour - 8 + 24) % 24);
-  while (t > now) t -= 86_400_000;
-  return t;
-}
 
 const helper = nodeRedHelper();
 const nodes = gridhubNodes();

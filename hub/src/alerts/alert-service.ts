@@ -4,6 +4,7 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
 import type { AlertRequested, Bus } from '../bus.ts';
 import { GridhubError } from '../errors.ts';
+import { placeTargetScope } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
@@ -674,24 +675,7 @@ export class AlertService {
 
   async addTarget(principal: Principal, body: WebhookTargetBody): Promise<WebhookTargetRow> {
     requirePermission(principal, 'webhook:write');
-    const path =
-      body.scope.kind === 'grid'
-        ? (
-            await this.db
-              .selectFrom('grid_nodes')
-              .select('path')
-              .where('id', '=', body.scope.id)
-              .executeTakeFirst()
-          )?.path
-        : (
-            await this.db
-              .selectFrom('emergency_units')
-              .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
-              .select('grid_nodes.path')
-              .where('emergency_units.id', '=', body.scope.id)
-              .executeTakeFirst()
-          )?.path;
-    if (!path) throw new GridhubError('GH_ERR_NOT_FOUND', `no ${body.scope.kind} '${body.scope.id}'`);
+    const { gridPath: path } = await placeTargetScope(this.db, body.scope.kind, body.scope.id);
     if (!covers(principal.jurisdiction, { gridPath: path }))
       throw new GridhubError(
         'GH_ERR_FORBIDDEN_SCOPE',

@@ -3,6 +3,7 @@ import Type from 'typebox';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
 import { GridhubError } from '../errors.ts';
+import { placeTargetScope } from '../grid/placement.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { StaffPublisher } from './alert-service.ts';
@@ -84,18 +85,6 @@ export class NotifyService {
     this.metrics.alertDeliveries.inc({ channel, result });
   }
 
-  private async scopePath(kind: string, id: string): Promise<string | undefined> {
-    const q =
-      kind === 'grid'
-        ? this.db.selectFrom('grid_nodes').select('path').where('id', '=', id)
-        : this.db
-            .selectFrom('emergency_units')
-            .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
-            .select('grid_nodes.path')
-            .where('emergency_units.id', '=', id);
-    return (await q.executeTakeFirst())?.path;
-  }
-
   async send(principal: Principal, body: NotifyBody): Promise<NotificationView> {
     requirePermission(principal, 'notify:send');
     const id = `n-${randomBytes(6).toString('hex')}`;
@@ -111,8 +100,10 @@ export class NotifyService {
         .orderBy('created_at')
         .executeTakeFirst();
       if (!target) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook target '${name}'`);
-      const path = await this.scopePath(target.scope_kind, target.scope_id);
-      if (!path || !covers(principal.jurisdiction, { gridPath: path }))
+      const place = await placeTargetScope(this.db, target.scope_kind, target.scope_id).catch(
+        () => undefined,
+      );
+      if (!place || !covers(principal.jurisdiction, { gridPath: place.gridPath }))
         throw new GridhubError(
           'GH_ERR_FORBIDDEN_SCOPE',
           `webhook target '${name}' is outside your jurisdiction`,
@@ -158,7 +149,7 @@ export class NotifyService {
           text: body.text,
           data: body.data ?? null,
         });
-        void this.log(id, person.id, 'mqtt', 1, 'delivered', topic);
+        this.log(id, person.id, 'mqtt', 1, 'delivered', topic).catch(() => undefined);
       };
     }
     await this.db.transaction().execute(async (trx) => {

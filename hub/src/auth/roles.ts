@@ -58,3 +58,8 @@ export function roleAllows(roles: readonly Role[], permission: Permission): bool
   const allowed: readonly Role[] = PERMISSIONS[permission];
   return roles.some((r) => allowed.includes(r));
 }
+
+/** Every permission the roles grant (the console shows only what the person may do). */
+export function permissionsOf(roles: readonly Role[]): Permission[] {
+  return (Object.keys(PERMISSIONS) as Permission[]).filter((p) => roleAllows(roles, p));
+}

@@ -18,8 +18,13 @@ export interface Session {
 }
 
 const LOCK_MS = 15 * 60_000;
-// A hash of nothing in particular: unknown users cost one scrypt too, so timing does not tell them apart.
-const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
+// A hash of nothing in particular: unknown users cost one scrypt too, so timing does not tell them
+// apart. Made on the first sign-in, not at import.
+let dummyHash: Promise<string> | undefined;
+const dummy = () => {
+  dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+  return dummyHash;
+};
 
 /**
  * Passwords (scrypt) and console sessions. The cookie carries a random id; the store keeps only its
@@ -51,7 +56,7 @@ export class SessionService {
       .where('id', '=', username)
       .where('active', '=', 1)
       .executeTakeFirst();
-    const ok = await verifyPassword(password, person?.password_hash ?? (await DUMMY_HASH));
+    const ok = await verifyPassword(password, person?.password_hash ?? (await dummy()));
     if (!person?.password_hash || !ok) {
       const count = (f && f.until > this.now() ? f.count : 0) + 1;
       this.failures.set(key, { count, until: this.now() + LOCK_MS });

@@ -25,6 +25,29 @@ export async function placeGridNode(db: Kysely<Database>, id: string): Promise<P
   };
 }
 
+export async function placeEmergencyUnit(db: Kysely<Database>, id: string): Promise<Placement> {
+  const u = await db
+    .selectFrom('emergency_units')
+    .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
+    .select(['grid_nodes.id as gridNodeId', 'grid_nodes.path'])
+    .where('emergency_units.id', '=', id)
+    .executeTakeFirst();
+  if (!u) throw new GridhubError('GH_ERR_EMERGENCY_UNIT_UNKNOWN', `no emergency unit '${id}'`);
+  return {
+    gridNodeId: u.gridNodeId,
+    gridPath: u.path,
+    siteId: null,
+    deviceId: null,
+    emergencyUnitId: id,
+    deviceType: null,
+  };
+}
+
+/** Where a webhook target's scope (a grid node or an emergency unit) sits. */
+export function placeTargetScope(db: Kysely<Database>, kind: string, id: string): Promise<Placement> {
+  return kind === 'grid' ? placeGridNode(db, id) : placeEmergencyUnit(db, id);
+}
+
 export async function placeSite(db: Kysely<Database>, id: string): Promise<Placement> {
   const s = await db
     .selectFrom('sites')

@@ -248,15 +248,18 @@ export class LocalSeriesStore {
       .map((r) => ({ t: new Date(r.b).toISOString(), value: r.sum / r.n, min: r.min, max: r.max, n: r.n }));
   }
 
-  /** The latest value of a field (hourly aggregates reach back as far as the store keeps), or null. */
-  latest(deviceId: string, field: string): { at: number; value: number } | null {
+  /** The latest value of one field for each device (hourly aggregates, as far back as they are kept). */
+  latest(deviceIds: readonly string[], field: string): Map<string, number> {
     this.flush();
-    const row = this.handle
-      .prepare<[string, string], { at: number; value: number }>(
-        'SELECT bucket AS at, last AS value FROM h1 WHERE device = ? AND field = ? ORDER BY bucket DESC LIMIT 1',
-      )
-      .get(deviceId, field);
-    return row ?? null;
+    const stmt = this.handle.prepare<[string, string], { value: number }>(
+      'SELECT last AS value FROM h1 WHERE device = ? AND field = ? ORDER BY bucket DESC LIMIT 1',
+    );
+    const out = new Map<string, number>();
+    for (const id of deviceIds) {
+      const row = stmt.get(id, field);
+      if (row) out.set(id, row.value);
+    }
+    return out;
   }
 
   /** Per-bucket last value and count (counters such as runCount), for health computations. */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
+import { connectDevice, registerDevice, topic } from '../helpers/devices.ts';
 import { type ApiClient, startTestHub, type TestHub } from '../helpers/test-hub.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Console sign-in (scrypt passwords, HttpOnly session cookie, CSRF token) and the notify API's
 // roles and jurisdiction, over real HTTP.
@@ -139,5 +141,32 @@ describe('notify', () => {
     expect(outside.body.error.code).toBe('GH_ERR_FORBIDDEN_SCOPE');
     const audit = await t.api.get<{ action: string; entityId: string }[]>('/api/v1/audit?action=notify.send');
     expect(audit.body.map((e) => e.entityId)).toContain(duty.body.id);
+  });
+});
+
+describe('what the console reads', () => {
+  it('device lists carry the latest battery; the grid summary counts only the caller’s places', async () => {
+    const b1 = await registerDevice(t.api, 'generic-panic-button', 'site-b1');
+    await registerDevice(t.api, 'generic-panic-button', 'site-b3'); // not the property manager's
+    const c = await connectDevice(t, b1);
+    await c.publishAsync(topic(b1.id, 'telemetry'), JSON.stringify({ battery: 87 }), { qos: 1 });
+    await c.endAsync();
+    const listed = await waitFor(
+      async () =>
+        (
+          await t.api.get<{ items: { id: string; battery: number | null }[] }>('/api/v1/devices?site=site-b1')
+        ).body.items.find((d) => d.id === b1.id && d.battery !== null),
+      { what: 'battery in the list' },
+    );
+    expect(listed.battery).toBe(87);
+
+    type Row = { id: string; devices: number; offline: number; openTickets: number[] };
+    const admin = await t.api.get<Row[]>('/api/v1/grid/summary');
+    const mgA = admin.body.find((r) => r.id === 'mg-xinghua-1-a');
+    expect(mgA?.devices).toBe(2);
+    expect(mgA?.offline).toBe(1); // b3 never connected
+    expect(mgA?.openTickets.reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(1); // the 楼道堆物 ticket
+    const property = await people['p-property'].get<Row[]>('/api/v1/grid/summary');
+    expect(property.body.find((r) => r.id === 'mg-xinghua-1-a')?.devices).toBe(1);
   });
 });

@@ -69,10 +69,11 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{
     },
     async (req) => {
       const list = await registry.list(req.principal, req.query);
-      return {
-        ...list,
-        items: list.items.map((d) => ({ ...d, battery: series?.latest(d.id, 'battery')?.value ?? null })),
-      };
+      const battery = series?.latest(
+        list.items.map((d) => d.id),
+        'battery',
+      );
+      return { ...list, items: list.items.map((d) => ({ ...d, battery: battery?.get(d.id) ?? null })) };
     },
   );
 

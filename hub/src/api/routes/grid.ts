@@ -182,30 +182,49 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDire
     async (req) => {
       const nodes = await directory.nodes(req.principal);
       const j = req.principal.jurisdiction;
+      // Counted per grid node and site in SQL; only those groups in the caller's jurisdiction are kept.
       const devices = (
         await db
           .selectFrom('devices')
           .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-          .select(['grid_nodes.path', 'devices.site_id', 'devices.online'])
+          .select((eb) => [
+            'grid_nodes.path',
+            'devices.site_id',
+            eb.fn.countAll<number>().as('n'),
+            eb.fn.sum<number>(eb('devices.online', '=', 0)).as('offline'),
+          ])
           .where('devices.status', '!=', 'decommissioned')
+          .groupBy(['grid_nodes.path', 'devices.site_id'])
           .execute()
       ).filter((d) => covers(j, { gridPath: d.path, siteId: d.site_id }));
       const open = (
         await db
           .selectFrom('tickets')
           .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
-          .select(['grid_nodes.path as grid_path', 'tickets.site_id', 'tickets.level'])
+          .select((eb) => [
+            'grid_nodes.path',
+            'tickets.site_id',
+            'tickets.level',
+            eb.fn.countAll<number>().as('n'),
+          ])
           .where('tickets.state', 'not in', [...FINISHED_STATES])
+          .groupBy(['grid_nodes.path', 'tickets.site_id', 'tickets.level'])
           .execute()
-      ).filter((t) => covers(j, { gridPath: t.grid_path, siteId: t.site_id }));
+      ).filter((t) => covers(j, { gridPath: t.path, siteId: t.site_id }));
+      const sum = <T>(rows: T[], f: (r: T) => number) => rows.reduce((a, r) => a + Number(f(r)), 0);
       return nodes.map((n) => {
         const under = devices.filter((d) => d.path.startsWith(n.path));
-        const tickets = open.filter((t) => t.grid_path.startsWith(n.path));
+        const tickets = open.filter((t) => t.path.startsWith(n.path));
         return {
           id: n.id,
-          devices: under.length,
-          offline: under.filter((d) => !d.online).length,
-          openTickets: [1, 2, 3, 4].map((l) => tickets.filter((t) => t.level === l).length),
+          devices: sum(under, (d) => d.n),
+          offline: sum(under, (d) => d.offline ?? 0),
+          openTickets: [1, 2, 3, 4].map((l) =>
+            sum(
+              tickets.filter((t) => t.level === l),
+              (t) => t.n,
+            ),
+          ),
         };
       });
     },

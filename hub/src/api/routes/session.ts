@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { Principal } from '../../auth/principal.ts';
+import { permissionsOf } from '../../auth/roles.ts';
 import type { SessionService } from '../../auth/sessions.ts';
 import { SESSION_COOKIE } from '../auth.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
@@ -10,7 +12,11 @@ const Me = Type.Object({
   name: Type.String(),
   roles: Type.Array(Type.String()),
   jurisdiction: Type.Unknown(),
+  permissions: Type.Array(Type.String(), {
+    description: 'what the roles allow; the hub still checks each call',
+  }),
 });
+const me = (p: Principal) => ({ ...p, permissions: permissionsOf(p.roles) });
 const SessionView = Type.Object({ me: Me, csrf: Type.String(), expiresAt: Type.String() });
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService }> = async (
@@ -44,7 +50,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         secure: req.protocol === 'https',
         expires: new Date(s.expiresAt),
       });
-      return { me: s.principal, csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() };
+      return { me: me(s.principal), csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() };
     },
   );
   app.get(
@@ -59,8 +65,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
     async (req) => {
       const sid = req.cookies[SESSION_COOKIE];
       const s = sid ? await sessions.authenticate(sid) : undefined;
-      if (!s) return { me: req.principal, csrf: '', expiresAt: new Date(0).toISOString() };
-      return { me: s.principal, csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() };
+      if (!s) return { me: me(req.principal), csrf: '', expiresAt: new Date(0).toISOString() };
+      return { me: me(s.principal), csrf: s.csrf, expiresAt: new Date(s.expiresAt).toISOString() };
     },
   );
   app.post(

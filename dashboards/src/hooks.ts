@@ -1,0 +1,42 @@
+import { useEffect, useState } from 'preact/hooks';
+import { get } from './api.ts';
+
+/** Sites in the signed-in person's jurisdiction, by id (for names and pickers). */
+export function useSites(): Map<string, string> {
+  const [sites, setSites] = useState(new Map<string, string>());
+  useEffect(() => {
+    get<{ id: string; name: string }[]>('/sites')
+      .then((list) => setSites(new Map(list.map((s) => [s.id, s.name]))))
+      .catch(() => undefined);
+  }, []);
+  return sites;
+}
+
+export interface GridNode {
+  id: string;
+  name: string;
+  kind: string;
+  parent: string | null;
+  path: string;
+}
+
+/** The grid nodes in the signed-in person's jurisdiction. */
+export function useGridNodes(): GridNode[] {
+  const [nodes, setNodes] = useState<GridNode[]>([]);
+  useEffect(() => {
+    get<GridNode[]>('/grid/nodes')
+      .then(setNodes)
+      .catch(() => undefined);
+  }, []);
+  return nodes;
+}
+
+/** The current time, ticking (elapsed times on the alarm board). */
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(Date.now()), everyMs);
+    return () => window.clearInterval(id);
+  }, [everyMs]);
+  return now;
+}
