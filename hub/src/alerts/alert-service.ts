@@ -11,6 +11,7 @@ import type { PolicyService } from '../policies/policy-service.ts';
 import type { Store } from '../store/store.ts';
 import type { AlertRow, Database, WebhookTargetRow } from '../store/tables.ts';
 import type { Severity } from '../tickets/ticket-schemas.ts';
+import { isoTime } from '../time.ts';
 import { AckLinks } from './ack-links.ts';
 import type {
   AlertListQuery,
@@ -44,7 +45,7 @@ export interface AlertChange {
 }
 
 const RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
-const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+const iso = isoTime;
 const CHANGE_LOG = 1000;
 
 /**

@@ -14,6 +14,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Presence } from '../presence/presence.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 import { type ClientIdentity, forwardAllowed, publishAllowed, subscribeAllowed } from './acl.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { FrameLimit, FrameTooLargeError } from './frame-limit.ts';
@@ -44,6 +45,7 @@ export interface BrokerDeps {
   presence: Presence;
   gridPaths: GridPaths;
   bus: Bus;
+  storage: StorageHealth;
   metrics: Metrics;
   logger: Logger;
 }
@@ -118,7 +120,11 @@ export class MqttBroker {
       conn.destroy();
     });
     socket.on('error', () => conn.destroy());
-    socket.on('close', () => conn.destroy());
+    // A client that publishes and hangs up at once: what it sent is still read and processed (its
+    // messages may wait for a group commit); only then does the connection end. Hence end, not destroy.
+    socket.on('close', () => {
+      if (!limit.writableEnded) limit.end();
+    });
     conn.on('close', () => socket.destroy());
     socket.pipe(limit);
     aedes.handle(conn, req);
@@ -253,23 +259,43 @@ export class MqttBroker {
     packet: PublishPacket,
     done: (err?: Error | null) => void,
   ): void {
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     if (state.identity.kind === 'device') {
-      const parsed = parseDeviceTopic(packet.topic);
-      if (parsed && parsed.kind !== 'command') {
-        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        this.deps.ingest.handle(state.identity.device, parsed.kind, packet.topic, payload, client.id);
-      }
       // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
       packet.retain = false;
-    } else {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.deps.bus.emit('staff.message', {
-        principal: state.identity.principal,
-        topic: packet.topic,
+      const parsed = parseDeviceTopic(packet.topic);
+      if (!parsed || parsed.kind === 'command') {
+        // Under the device's own prefix but not a topic of the contract: dropped, counted, kept connected.
+        this.refuse(
+          'GH_ERR_TOPIC_UNKNOWN',
+          { clientId: client.id, deviceId: state.identity.device.deviceId, topic: packet.topic },
+          'publish to a topic outside the contract dropped',
+        );
+        return done(null);
+      }
+      const out = this.deps.ingest.handle(
+        state.identity.device,
+        parsed.kind,
+        packet.topic,
         payload,
-      });
-      packet.retain = false;
+        client.id,
+        packet.qos,
+      );
+      if (!out.ok) return done(null);
+      // The PUBACK (aedes sends it when done is called) waits until the message is on disk. A
+      // message that could not be stored gets none: the connection closes and the device resends.
+      out.durable.then(
+        () => done(null),
+        () => done(new Error('GH_ERR_STORAGE_FULL')),
+      );
+      return;
     }
+    this.deps.bus.emit('staff.message', {
+      principal: state.identity.principal,
+      topic: packet.topic,
+      payload,
+    });
+    packet.retain = false;
     done(null);
   }
 
@@ -295,6 +321,25 @@ export class MqttBroker {
     return forwardAllowed(state.identity, packet.topic, (id) => this.deps.gridPaths.pathOf(id))
       ? packet
       : null;
+  }
+
+  private hookFailed(hook: string, client: Client | null, err: unknown): void {
+    const code = this.deps.storage.failed('store', err) ?? 'GH_ERR_INTERNAL';
+    this.deps.metrics.errors.inc({ code, source: `mqtt:${hook}` });
+    this.log.error(
+      { err, hook, clientId: client?.id, code },
+      'broker hook failed; the client is refused, the hub goes on',
+    );
+  }
+
+  /** Run a hook; if it throws, log and count it and answer the client with `fallback` instead. */
+  private guard(hook: string, client: Client | null, run: () => void, fallback: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.hookFailed(hook, client, err);
+      fallback();
+    }
   }
 
   /** Topic filters a staff person's live sessions subscribe to (operations and tests: is a flow listening?). */
@@ -335,20 +380,52 @@ export class MqttBroker {
       concurrency: 1000,
       drainTimeout: 30_000,
       maxTopicLevels: 16,
+      // Every hook is guarded: one bad message or a failing disk must never end the process.
       preConnect: (_client, _packet, cb) => cb(null, !this.stopping),
-      authenticate: (c, u, p, cb) => this.authenticate(c, u, p, cb),
-      authorizePublish: (c, p, cb) => this.authorizePublish(c, p, cb),
-      authorizeSubscribe: (c, s, cb) => this.authorizeSubscribe(c, s, cb),
-      authorizeForward: (c, p) => this.authorizeForward(c, p),
+      authenticate: (c, u, p, cb) =>
+        this.guard(
+          'authenticate',
+          c,
+          () => this.authenticate(c, u, p, cb),
+          () => cb(authError('unavailable', CONNACK_SERVER_UNAVAILABLE), false),
+        ),
+      authorizePublish: (c, p, cb) =>
+        this.guard(
+          'authorizePublish',
+          c,
+          () => this.authorizePublish(c, p, cb),
+          () => cb(new Error('GH_ERR_INTERNAL')),
+        ),
+      authorizeSubscribe: (c, s, cb) =>
+        this.guard(
+          'authorizeSubscribe',
+          c,
+          () => this.authorizeSubscribe(c, s, cb),
+          () => cb(null, null),
+        ),
+      authorizeForward: (c, p) => {
+        try {
+          return this.authorizeForward(c, p);
+        } catch (err) {
+          this.hookFailed('authorizeForward', c, err);
+          return null;
+        }
+      },
     });
     await aedes.listen();
     this.aedes = aedes;
+    aedes.on('connackSent', (connack, client) => {
+      // At CONNACK, before aedes reads the client's first publish: a device that connects and at
+      // once publishes a retained "offline" must end offline (its online must not land after it).
+      const state = this.states.get(client);
+      if (!state || (connack as { returnCode?: number }).returnCode !== 0) return;
+      if (state.identity.kind === 'device')
+        this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
+    });
     aedes.on('clientReady', (client) => {
       const state = this.states.get(client);
       if (!state) return;
       this.deps.metrics.mqttConnections.inc({ kind: state.identity.kind });
-      if (state.identity.kind === 'device')
-        this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
     });
     aedes.on('clientDisconnect', (client) => {
       const state = this.states.get(client);

@@ -7,7 +7,7 @@ import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 type Code = (typeof ELEVATOR_FAULT_CODES)[number];
 
 /** GB/T 24476 codes and add-on monitor codes with their names and suggested severity (DOMAIN.md). */
-const CODES: Record<Code, { zh: string; severity: Severity; whenOccupied?: Severity }> = {
+export const ELEVATOR_CODES: Record<Code, { zh: string; severity: Severity; whenOccupied?: Severity }> = {
   '11': { zh: '困人', severity: 'critical' },
   '09': { zh: '冲顶', severity: 'critical' },
   '10': { zh: '蹲底', severity: 'critical' },
@@ -46,7 +46,7 @@ export function elevatorFaultRule(): Rule {
       if (e.deviceType !== 'elevator-monitor') return;
       const ev = e.event;
       if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
-      const code = CODES[ev.code];
+      const code = ELEVATOR_CODES[ev.code];
       const site = await ctx.site(e.siteId);
       const at = policyAt(e);
       const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
