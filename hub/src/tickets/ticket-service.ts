@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import { roleAllows } from '../auth/roles.ts';
@@ -189,11 +189,18 @@ export class TicketService {
     this.bus.emit('ticket.changed', { ticket: this.view(row), action });
   }
 
+  /**
+   * A link's time is the latest time its ref was linked: the smoke rule counts the detectors whose
+   * last alarm lies within the confirmation window, so a detector that alarms again after an earlier
+   * alarm (a fire flaring up after a resolve) counts again.
+   */
   private async link(trx: Trx, id: string, link: { kind: string; ref: string; at?: number }): Promise<void> {
     await trx
       .insertInto('ticket_links')
       .values({ ticket_id: id, kind: link.kind, ref: link.ref, at: link.at ?? this.now() })
-      .onConflict((oc) => oc.doNothing())
+      .onConflict((oc) =>
+        oc.columns(['ticket_id', 'kind', 'ref']).doUpdateSet({ at: sql<number>`max(at, excluded.at)` }),
+      )
       .execute();
   }
 
