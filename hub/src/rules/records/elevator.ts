@@ -29,6 +29,11 @@ const CODES: Record<Code, { zh: string; severity: Severity; whenOccupied?: Sever
   ebike: { zh: '电动车进入轿厢', severity: 'minor' },
 };
 
+/** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
+export function elevatorFaultSeverity(code: string): Severity | undefined {
+  return CODES[code as Code]?.severity;
+}
+
 /**
  * Elevator faults: entrapment (11) → rescue ticket with the arrival deadline; other critical codes →
  * critical ticket and alert; major → fault ticket; minor → maintenance ticket. N faults within the
