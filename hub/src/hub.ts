@@ -157,7 +157,11 @@ export class Hub {
     );
     this.scheduler = new TicketScheduler(this.tickets, config.tickets.schedulerTickMs, child('scheduler'));
     this.rules = new RulesEngine(
-      defaultRules({ maintenanceCheckMs: config.tickets.maintenanceCheckMinutes * 60_000 }),
+      defaultRules({
+        maintenanceCheckMs: config.tickets.maintenanceCheckMinutes * 60_000,
+        // stay-back clocks of site outages are stored ticket times, checked like the ticket deadlines
+        outageCheckMs: config.tickets.schedulerTickMs,
+      }),
       this.bus,
       this.store,
       this.policies,

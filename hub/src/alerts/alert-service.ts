@@ -231,7 +231,9 @@ export class AlertService {
           entityId: active.id,
           data: { cause: req.cause, severity: req.severity },
         });
-        return { row: { ...active, ...update }, action: upgraded ? 'upgraded' : 'repeated' };
+        // A repeat while someone has acknowledged is news for them: the button was pressed again.
+        const again = active.state === 'acknowledged' ? 'repeated-after-ack' : 'repeated';
+        return { row: { ...active, ...update }, action: upgraded ? 'upgraded' : again };
       }
       const fresh: AlertRow = {
         id: `A${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
@@ -284,6 +286,12 @@ export class AlertService {
     this.changed(row, action);
     if (action !== 'repeated' && row.state === 'raised')
       await this.notify(row, JSON.parse(row.chain).slice(0, row.step + 1), true);
+    else if (row.state === 'acknowledged') {
+      // The chain stopped at the acknowledgement; the person who took it on hears that it happened
+      // again (and the groups hear of an upgrade, as on a raised alert).
+      const acker = row.acked_by?.startsWith('person:') ? [row.acked_by.slice('person:'.length)] : [];
+      await this.notify(row, acker, action === 'upgraded');
+    }
     return this.view(row);
   }
 
@@ -766,6 +774,7 @@ export class AlertService {
       this.bus.on('device.event', (e) => {
         const restores: Record<string, (cause: string) => boolean> = {
           'smoke.clear': (c) => c === 'smoke-alarm',
+          'leak.clear': (c) => c === 'water-leak',
           'fault.clear': (c) => c === 'elevator-entrapment' && 'code' in e.event && e.event.code === '11',
         };
         const matches = restores[e.event.type];

@@ -15,6 +15,7 @@ const CAUSE_ZH: Record<string, string> = {
   'fire-confirmed': '多个烟感报警，确认火警',
   'elevator-entrapment': '电梯困人',
   'flood-alarm': '水位超限',
+  'water-leak': '漏水报警',
 };
 
 export function causeText(cause: string): string {
@@ -42,6 +43,7 @@ export function alertMessage(
       ? [`设备：${alert.deviceId}（${DEVICE_ZH[alert.deviceType ?? ''] ?? alert.deviceType ?? ''}）`]
       : []),
     `原因：${causeText(alert.cause)}${alert.count > 1 ? `（第 ${alert.count} 次）` : ''}`,
+    ...(alert.state === 'acknowledged' ? ['注意：确认后再次报警'] : []),
     `时间：${time}`,
     `通知：${recipients}（未确认将逐级升级）`,
     ...(alert.ticketId ? [`工单：${alert.ticketId}`] : []),

@@ -452,6 +452,18 @@ export class MqttBroker {
       this.deps.bus.on('device.presence', (p) =>
         this.publishToStaff(fillTopic(TOPICS.hubPresence.pattern, p), p),
       ),
+      // Ticket changes carry their scope in the topic like the others, so authorizeForward filters
+      // them by jurisdiction; a ticket without a site goes out under "-".
+      this.deps.bus.on('ticket.changed', (c) =>
+        this.publishToStaff(
+          fillTopic(TOPICS.hubTicket.pattern, {
+            gridNodeId: c.ticket.gridNodeId,
+            siteId: c.ticket.siteId ?? '-',
+            id: c.ticket.id,
+          }),
+          c,
+        ),
+      ),
     );
 
     const { host, port, tlsCertFile, tlsKeyFile, tlsPort } = this.deps.config;

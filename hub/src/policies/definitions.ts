@@ -172,6 +172,12 @@ const DEFS: Record<string, Omit<PolicyDefinition, 'key'>> = {
     'Window (and debounce) for offline devices before tickets are raised',
     120,
   ),
+  'outage.site.stayBackSeconds': {
+    schema: Type.Number({ minimum: 0 }),
+    default: 300,
+    description:
+      'How long every device of a site must stay back online before its site-outage ticket closes by itself',
+  },
 };
 
 export const POLICY_DEFINITIONS: ReadonlyMap<string, PolicyDefinition> = new Map(

@@ -17,6 +17,8 @@ export type TicketState = (typeof TICKET_STATES)[number];
 
 export const FINISHED_STATES: ReadonlySet<TicketState> = new Set(['closed', 'evaluated', 'rejected']);
 export const isOpen = (s: TicketState) => !FINISHED_STATES.has(s);
+/** Nobody has started on the ticket yet: a rule may close it when its cause goes away by itself. */
+export const UNHANDLED_STATES: ReadonlySet<TicketState> = new Set(['reported', 'accepted', 'dispatched']);
 
 export const TICKET_ACTIONS = [
   'accept',

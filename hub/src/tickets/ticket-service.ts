@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import { roleAllows } from '../auth/roles.ts';
@@ -14,6 +14,7 @@ import type { Database, TicketRow } from '../store/tables.ts';
 import { isoTime } from '../time.ts';
 import {
   allowedFrom,
+  FINISHED_STATES,
   isOpen,
   LEVEL_NAMES,
   LIFECYCLE,
@@ -21,6 +22,7 @@ import {
   TICKET_ACTIONS,
   type TicketAction,
   type TicketState,
+  UNHANDLED_STATES,
 } from './lifecycle.ts';
 import type { TicketRouting } from './routing.ts';
 import type {
@@ -190,11 +192,18 @@ export class TicketService {
     this.bus.emit('ticket.changed', { ticket: this.view(row), action });
   }
 
+  /**
+   * A link's time is the latest time its ref was linked: the smoke rule counts the detectors whose
+   * last alarm lies within the confirmation window, so a detector that alarms again after an earlier
+   * alarm (a fire flaring up after a resolve) counts again.
+   */
   private async link(trx: Trx, id: string, link: { kind: string; ref: string; at?: number }): Promise<void> {
     await trx
       .insertInto('ticket_links')
       .values({ ticket_id: id, kind: link.kind, ref: link.ref, at: link.at ?? this.now() })
-      .onConflict((oc) => oc.doNothing())
+      .onConflict((oc) =>
+        oc.columns(['ticket_id', 'kind', 'ref']).doUpdateSet({ at: sql<number>`max(at, excluded.at)` }),
+      )
       .execute();
   }
 
@@ -205,6 +214,18 @@ export class TicketService {
       .where('incident_key', '=', incidentKey)
       .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
       .executeTakeFirst();
+  }
+
+  /** Open tickets of one category with their grid path (rules that revisit their tickets on a tick). */
+  async openOf(category: TicketCategory): Promise<(TicketRow & { path: string })[]> {
+    return this.store.db
+      .selectFrom('tickets')
+      .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
+      .selectAll('tickets')
+      .select('grid_nodes.path')
+      .where('tickets.category', '=', category)
+      .where('tickets.state', 'not in', [...FINISHED_STATES])
+      .execute();
   }
 
   /** Open a ticket, or append to the open one of the same incident. */
@@ -450,7 +471,7 @@ export class TicketService {
   async resolveIfUnhandled(incidentKey: string, actor: string, note: string): Promise<boolean> {
     const open = await this.findOpen(incidentKey);
     if (!open) return false;
-    const unhandled = ['reported', 'accepted', 'dispatched'].includes(open.state);
+    const unhandled = UNHANDLED_STATES.has(open.state as TicketState);
     const row = await this.store.db.transaction().execute(async (trx) => {
       if (!unhandled) {
         await this.timeline(trx, open, { actor, action: 'note', note });

@@ -1,3 +1,5 @@
+import { elevatorFaultSeverity } from '../rules/records/elevator.ts';
+import type { Severity } from '../tickets/ticket-schemas.ts';
 import type { LocalSeriesStore } from './local-store.ts';
 
 /** Fault codes that take an elevator out of service until cleared (GB/T 24476; DOMAIN.md). */
@@ -29,6 +31,9 @@ export interface ElevatorHealth {
   mttrMinutes: number | null;
   levelingErrorMm: { mean: number; maxAbs: number } | null;
   components: { availability: number; faults: number; leveling: number };
+  /** the weighted average of the components (50 / 30 / 20 %); orders elevators of equal score */
+  weighted: number;
+  /** the weighted average floored at the worst component: never above the weakest part */
   score: number;
   grade: 'H1' | 'H2' | 'H3' | 'H4';
 }
@@ -39,15 +44,45 @@ export function gradeOf(score: number): ElevatorHealth['grade'] {
   return score >= 90 ? 'H1' : score >= 75 ? 'H2' : score >= 60 ? 'H3' : 'H4';
 }
 
+const WEIGHTS = { availability: 0.5, faults: 0.3, leveling: 0.2 } as const;
+
 /**
- * Score 0–100 from three components (availability 50 %, faults per day 30 %, levelling 20 %). The
- * weighted total may not exceed the worst component by more than 20 points, so one failing part of an
- * elevator is never hidden by the others (after the published "floored at the worst component" scoring).
+ * Points one fault takes off the faults component, by the code's severity (DOMAIN.md table). A
+ * critical fault (09 冲顶, 10 蹲底, 11 困人, 05 开门走梯, overspeed, door open while running) is a
+ * safety event: it counts whole in any window, and one is enough to leave H1 (100 − 15 < 90). Major
+ * and minor faults are a reliability rate: they count per day, so a door fault a day barely moves it.
+ */
+export const FAULT_POINTS: Record<Severity, { points: number; perDay: boolean }> = {
+  critical: { points: 15, perDay: false },
+  major: { points: 5, perDay: true },
+  minor: { points: 1, perDay: true },
+  warning: { points: 1, perDay: true },
+};
+
+/** The faults component: 100 minus the points of the faults in the window (not below 0). */
+export function faultsComponent(faultsByCode: Record<string, number>, days: number): number {
+  let lost = 0;
+  for (const [code, n] of Object.entries(faultsByCode)) {
+    const weight = FAULT_POINTS[elevatorFaultSeverity(code) ?? 'minor'];
+    lost += (weight.points * n) / (weight.perDay ? days : 1);
+  }
+  return round(Math.max(0, 100 - lost), 1);
+}
+
+export function weightedOf(c: { availability: number; faults: number; leveling: number }): number {
+  return round(
+    WEIGHTS.availability * c.availability + WEIGHTS.faults * c.faults + WEIGHTS.leveling * c.leveling,
+    1,
+  );
+}
+
+/**
+ * The published scoring (DOMAIN.md): weighted components with the total floored at the worst
+ * component. The total never stands above the weakest part, so good availability cannot average
+ * away an overrun or a bad levelling; the weighted average is kept beside it (see decisions.md).
  */
 export function scoreOf(c: { availability: number; faults: number; leveling: number }): number {
-  const weighted = 0.5 * c.availability + 0.3 * c.faults + 0.2 * c.leveling;
-  const worst = Math.min(c.availability, c.faults, c.leveling);
-  return round(Math.min(weighted, worst + 20), 1);
+  return Math.min(weightedOf(c), c.availability, c.faults, c.leveling);
 }
 
 /**
@@ -103,10 +138,11 @@ export function elevatorHealth(
         ),
       }
     : null;
-  const days = Math.max(period / 86_400_000, 1 / 24);
+  // A window shorter than a day counts as a day, so one door fault in an hour's window stays minor.
+  const days = Math.max(period / 86_400_000, 1);
   const components = {
     availability: round(availability * 100, 1),
-    faults: round(Math.max(0, 100 - (faults / days) * 10), 1),
+    faults: faultsComponent(faultsByCode, days),
     leveling: levelingErrorMm
       ? round(Math.max(0, 100 - Math.max(0, levelingErrorMm.maxAbs - 5) * 5), 1)
       : 100,
@@ -127,6 +163,7 @@ export function elevatorHealth(
     mttrMinutes: repaired > 0 ? round(repairedDowntime / repaired / 60_000) : null,
     levelingErrorMm,
     components,
+    weighted: weightedOf(components),
     score,
     grade: gradeOf(score),
   };

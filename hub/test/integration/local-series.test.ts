@@ -125,9 +125,10 @@ describe('local time-series store', () => {
       availability: 0.9583, // 1 − 60 / 1440
       mtbfHours: 7.67, // (1440 − 60) min / 3 = 460 min
       mttrMinutes: 30, // 60 min / 2 repaired
-      components: { availability: 95.8, faults: 70, leveling: 100 },
-      score: 88.9, // 0.5 × 95.8 + 0.3 × 70 + 0.2 × 100 = 47.9 + 21 + 20, within 20 of the worst (70)
-      grade: 'H2',
+      components: { availability: 95.8, faults: 69, leveling: 100 }, // faults: 100 − 15 − 15 − 1
+      weighted: 88.6, // 0.5 × 95.8 + 0.3 × 69 + 0.2 × 100 = 47.9 + 20.7 + 20
+      score: 69, // floored at the worst component
+      grade: 'H3',
     });
   });
 

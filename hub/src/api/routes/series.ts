@@ -33,7 +33,12 @@ const Health = Type.Object({
   mttrMinutes: Type.Union([Type.Number(), Type.Null()]),
   levelingErrorMm: Type.Union([Type.Object({ mean: Type.Number(), maxAbs: Type.Number() }), Type.Null()]),
   components: Type.Object({ availability: Type.Number(), faults: Type.Number(), leveling: Type.Number() }),
-  score: Type.Number({ description: '0–100' }),
+  weighted: Type.Number({
+    description: 'weighted average of the components (availability 50 %, faults 30 %, levelling 20 %)',
+  }),
+  score: Type.Number({
+    description: '0–100: the weighted average floored at the worst component (never above the weakest part)',
+  }),
   grade: Type.Enum(['H1', 'H2', 'H3', 'H4']),
 });
 
@@ -109,7 +114,11 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<{
         .map((d) => elevatorHealth(series, d.id, from, to));
       const key = req.query.sort.replace('-', '') as 'score' | 'faults' | 'trips';
       const dir = req.query.sort.startsWith('-') || key !== 'score' ? -1 : 1;
-      return list.sort((a, b) => dir * ((a[key] ?? 0) - (b[key] ?? 0)));
+      // Equal scores (the same weakest part) are ordered by the weighted average.
+      return list.sort(
+        (a, b) =>
+          dir * ((a[key] ?? 0) - (b[key] ?? 0)) || (key === 'score' ? dir * (a.weighted - b.weighted) : 0),
+      );
     },
   );
 

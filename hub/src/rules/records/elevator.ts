@@ -29,6 +29,11 @@ export const ELEVATOR_CODES: Record<Code, { zh: string; severity: Severity; when
   ebike: { zh: '电动车进入轿厢', severity: 'minor' },
 };
 
+/** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
+export function elevatorFaultSeverity(code: string): Severity | undefined {
+  return CODES[code as Code]?.severity;
+}
+
 /**
  * Elevator faults: entrapment (11) → rescue ticket with the arrival deadline; other critical codes →
  * critical ticket and alert; major → fault ticket; minor → maintenance ticket. N faults within the
@@ -70,7 +75,7 @@ export function elevatorFaultRule(): Rule {
       const severity = ev.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
       const category: TicketCategory =
         ev.code === '11' ? 'elevator-rescue' : severity === 'minor' ? 'maintenance' : 'elevator-fault';
-      const { ticket, created } = await ctx.tickets.raise({
+      const { ticket } = await ctx.tickets.raise({
         category,
         source: 'device-rule',
         severity,
@@ -80,7 +85,10 @@ export function elevatorFaultRule(): Rule {
         link: { kind: 'event', ref: eventRef(e), at: e.at },
         actor: 'rule:elevator-fault',
       });
-      if (severity === 'critical' && created) {
+      // Every critical fault asks for an alert, not only the one that opened the ticket: the alert
+      // service counts it on the active alert and raises a new one once the last was resolved (a
+      // second entrapment while the rescue ticket is still open pages people again).
+      if (severity === 'critical') {
         ctx.requestAlert({
           ...e,
           severity: 'critical',

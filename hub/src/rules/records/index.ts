@@ -2,12 +2,12 @@ import type { Rule } from '../rule.ts';
 import { deviceHealthRule } from './device-health.ts';
 import { elevatorFaultRule, elevatorMaintenanceRule } from './elevator.ts';
 import { panicPressRule } from './panic.ts';
-import { presenceRule } from './presence.ts';
+import { presenceRule, siteOutageRecoveryRule } from './presence.ts';
 import { smokeAlarmRule } from './smoke.ts';
 import { waterLeakRule, waterLevelRule } from './water.ts';
 
 /** The rule set. Adding a rule is adding a record here; its knobs go in policies/definitions.ts. */
-export function defaultRules(options: { maintenanceCheckMs: number }): Rule[] {
+export function defaultRules(options: { maintenanceCheckMs: number; outageCheckMs: number }): Rule[] {
   return [
     panicPressRule(),
     smokeAlarmRule(),
@@ -17,5 +17,6 @@ export function defaultRules(options: { maintenanceCheckMs: number }): Rule[] {
     elevatorFaultRule(),
     elevatorMaintenanceRule(options.maintenanceCheckMs),
     presenceRule(),
+    siteOutageRecoveryRule(options.outageCheckMs),
   ];
 }

@@ -1,4 +1,5 @@
 import type { PresenceChange } from '../../contract/device-event.ts';
+import { type TicketState, UNHANDLED_STATES } from '../../tickets/lifecycle.ts';
 import { placementOf, policyAt, type Rule, type RuleContext } from '../rule.ts';
 
 /**
@@ -92,6 +93,78 @@ export function presenceRule(): Rule {
     stop() {
       for (const b of pending.values()) clearTimeout(b.timer);
       pending.clear();
+    },
+  };
+}
+
+/** Devices of a site that count for an outage (in service, seen at least once) and are offline now. */
+async function offlineAt(ctx: RuleContext, siteId: string): Promise<string[]> {
+  const rows = await ctx.store.db
+    .selectFrom('devices')
+    .select('id')
+    .where('site_id', '=', siteId)
+    .where('status', 'in', ['provisioned', 'active'])
+    .where('last_seen_at', 'is not', null)
+    .where('online', '=', 0)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * A site-outage ticket closes by itself once every device of the site has been back online for
+ * `outage.site.stayBackSeconds` (power that flickers back for a minute is not the end of an outage),
+ * if nobody has started on it. The clock is two links on the ticket — when the site was last seen
+ * all back, and when it was last seen out again — each written with a timeline note, so it survives
+ * a restart and the timeline says why the ticket closed. Runs on a tick, from the store's presence,
+ * so a device decommissioned meanwhile or a restart needs no event to move on.
+ */
+export function siteOutageRecoveryRule(checkEveryMs: number): Rule {
+  return {
+    name: 'site-outage-recovery',
+    description:
+      'Every device of a site-outage ticket’s site back online for the stay-back time → the ticket closes itself',
+    on: 'tick',
+    everyMs: () => checkEveryMs,
+    async handle(ctx) {
+      for (const ticket of await ctx.tickets.openOf('site-outage')) {
+        const siteId = ticket.site_id;
+        if (!siteId) continue;
+        const linkAt = async (kind: string) =>
+          Math.max(0, ...(await ctx.tickets.links(ticket.id, kind)).map((l) => l.at));
+        const backAt = await linkAt('site-back');
+        const outAt = await linkAt('site-out');
+        const isBack = backAt > outAt;
+        const offline = await offlineAt(ctx, siteId);
+        const now = ctx.now();
+        const at = { siteId, gridPath: ticket.path, deviceId: null, deviceType: null };
+        const stayS = ctx.policy<number>('outage.site.stayBackSeconds', at);
+        if (offline.length > 0) {
+          if (isBack)
+            await ctx.tickets.note(
+              ticket.id,
+              'rule:presence',
+              `offline again before the site stayed back: ${offline.join(', ')}`,
+              { kind: 'site-out', ref: siteId, at: now },
+            );
+          continue;
+        }
+        let since = backAt;
+        if (!isBack) {
+          await ctx.tickets.note(
+            ticket.id,
+            'rule:presence',
+            `every device of the site is back online; the ticket closes by itself if they stay online for ${stayS} s and nobody has started on it`,
+            { kind: 'site-back', ref: siteId, at: now },
+          );
+          since = now;
+        }
+        if (now - since < stayS * 1000 || !UNHANDLED_STATES.has(ticket.state as TicketState)) continue;
+        await ctx.tickets.resolveIfUnhandled(
+          `outage:${siteId}`,
+          'rule:presence',
+          `every device of the site back online for ${stayS} s`,
+        );
+      }
     },
   };
 }

@@ -20,7 +20,7 @@ export function smokeAlarmRule(): Rule {
       const incidentKey = `fire:${building}`;
       const at = policyAt(e);
       if (e.event.type === 'smoke.alarm') {
-        const { ticket, created } = await ctx.tickets.raise({
+        const { ticket } = await ctx.tickets.raise({
           category: 'fire',
           source: 'device-rule',
           severity: 'major',
@@ -41,32 +41,38 @@ export function smokeAlarmRule(): Rule {
         const detectors = (await ctx.tickets.links(ticket.id, 'device')).filter(
           (l) => l.at > e.at - windowMs,
         );
-        if (detectors.length >= needed && !(ticket.level >= 4 && ticket.severity === 'critical')) {
-          const confirmed = await ctx.tickets.escalateTo(
+        const confirmedBefore = ticket.level >= 4 && ticket.severity === 'critical';
+        const confirms = !confirmedBefore && detectors.length >= needed;
+        if (confirms)
+          await ctx.tickets.escalateTo(
             ticket.id,
             4,
             'rule:smoke-alarm',
             `confirmed fire: ${detectors.length} detectors in the building within ${windowMs / 1000} s`,
             'critical',
           );
-          ctx.requestAlert({
-            ...e,
-            severity: 'critical',
-            cause: 'fire-confirmed',
-            title: `确认火警：${site.name}`,
-            ticketId: confirmed.id,
-            eventRef: eventRef(e),
-          });
-        } else if (created) {
-          ctx.requestAlert({
-            ...e,
-            severity: 'major',
-            cause: 'smoke-alarm',
-            title: ticket.title,
-            ticketId: ticket.id,
-            eventRef: eventRef(e),
-          });
-        }
+        // Every alarm asks for an alert, not only the one that opened the ticket: the alert service
+        // counts it on the active alert, and raises a new one when the last was resolved, so a fire
+        // that flares up again while its ticket is open pages people again.
+        ctx.requestAlert(
+          confirmedBefore || confirms
+            ? {
+                ...e,
+                severity: 'critical',
+                cause: 'fire-confirmed',
+                title: `确认火警：${site.name}`,
+                ticketId: ticket.id,
+                eventRef: eventRef(e),
+              }
+            : {
+                ...e,
+                severity: 'major',
+                cause: 'smoke-alarm',
+                title: ticket.title,
+                ticketId: ticket.id,
+                eventRef: eventRef(e),
+              },
+        );
         return;
       }
       if (e.event.type === 'smoke.clear' || e.event.type === 'silenced') {

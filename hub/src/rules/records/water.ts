@@ -2,11 +2,11 @@ import type { Severity } from '../../tickets/ticket-schemas.ts';
 import { type Condition, Dwell, holds, severityByDuration } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 
-/** Water leak → leak ticket per sensor; a restore is noted. */
+/** Water leak → leak ticket per sensor and an alert; a restore is noted (and resolves the alert). */
 export function waterLeakRule(): Rule {
   return {
     name: 'water-leak',
-    description: 'Water leak → one leak ticket per sensor',
+    description: 'Water leak → one leak ticket per sensor and an alert to the emergency unit',
     on: 'device.event',
     deviceTypes: ['water-leak'],
     async handle(e, ctx) {
@@ -14,7 +14,7 @@ export function waterLeakRule(): Rule {
       const key = `leak:${e.deviceId}`;
       if (e.event.type === 'leak') {
         const site = await ctx.site(e.siteId);
-        await ctx.tickets.raise({
+        const { ticket } = await ctx.tickets.raise({
           category: 'leak',
           source: 'device-rule',
           severity: 'major',
@@ -23,6 +23,16 @@ export function waterLeakRule(): Rule {
           incidentKey: key,
           link: { kind: 'event', ref: eventRef(e), at: e.at },
           actor: 'rule:water-leak',
+        });
+        // A water alarm is life-safety (DESIGN.md): every leak asks for an alert; the alert service
+        // counts it on the active one or raises a new one after a resolve.
+        ctx.requestAlert({
+          ...e,
+          severity: 'major',
+          cause: 'water-leak',
+          title: ticket.title,
+          ticketId: ticket.id,
+          eventRef: eventRef(e),
         });
       } else if (e.event.type === 'leak.clear') {
         const open = await ctx.tickets.findOpen(key);
@@ -113,7 +123,12 @@ export function waterLevelRule(): Rule {
         return;
       }
       const before = raised.get(t.deviceId);
-      if (before && rank[before] >= rank[severity]) return;
+      if (before && rank[before] >= rank[severity]) {
+        // Eased to a lower step (back under the alarm level, still over the warning): remember the
+        // lower step, so that crossing back over the alarm level alarms (and alerts) again.
+        if (rank[severity] < rank[before]) raised.set(t.deviceId, severity);
+        return;
+      }
       raised.set(t.deviceId, severity);
       const site = await ctx.site(t.siteId);
       const { ticket } = await ctx.tickets.raise({
