@@ -31,7 +31,7 @@ export const ELEVATOR_CODES: Record<Code, { zh: string; severity: Severity; when
 
 /** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
 export function elevatorFaultSeverity(code: string): Severity | undefined {
-  return CODES[code as Code]?.severity;
+  return ELEVATOR_CODES[code as Code]?.severity;
 }
 
 /**
