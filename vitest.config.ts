@@ -32,6 +32,18 @@ export default defineConfig({
           // Each integration file starts its own hub on port 0 in a temp directory.
         },
       },
+      {
+        test: {
+          // The bad day (issue 13): SIGKILL under load, a full disk, an outage, a flood. Each file
+          // starts real hubs (child processes where a kill is the point) and counts every message.
+          name: 'bad-day',
+          include: ['hub/test/bad-day/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['hub/test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -175,7 +175,13 @@ export class Hub {
       this.storage,
       { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     );
-    this.storage.onRecovered(() => this.rules.replayBacklog());
+    // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
+    this.storage.onRecovered(() => {
+      this.alerts
+        .persistHeld()
+        .catch((err: unknown) => this.logger.error({ err }, 'storing held alerts failed'))
+        .finally(() => this.rules.replayBacklog());
+    });
     this.broker = new MqttBroker({
       config: config.mqtt,
       directory: this.directory,
@@ -203,6 +209,7 @@ export class Hub {
         linkTtlMs: config.alerts.linkTtlHours * 3600_000,
         linkSecret: config.alerts.linkSecret,
         publicUrl: () => this.publicUrl(),
+        storage: this.storage,
       },
     );
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
@@ -270,6 +277,19 @@ export class Hub {
 
   private readonly steps: Service[] = [
     { name: 'store', start: () => this.store.start(), stop: () => this.store.stop() },
+    {
+      name: 'storage-health',
+      start: async () => {
+        this.storage.probe('store', () => {
+          this.store.sqlite
+            .prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
+            .run('storage.probe', new Date().toISOString());
+        });
+        this.storage.probe('series', () => this.localSeries.flush());
+        this.storage.start();
+      },
+      stop: async () => this.storage.stop(),
+    },
     { name: 'journal', start: () => this.journal.start(), stop: () => this.journal.stop() },
     {
       name: 'bootstrap-admin',

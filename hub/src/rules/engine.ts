@@ -30,6 +30,15 @@ interface Item {
 
 const CATCH_UP_BATCH = 500;
 
+/** Titles of alerts raised from memory when a life-safety rule could not write its ticket. */
+const FALLBACK_TITLE: Record<RulesWork['subject']['deviceType'], string> = {
+  'panic-button': '一键报警',
+  'smoke-detector': '烟感报警',
+  'water-leak': '漏水报警',
+  'water-level': '水位报警',
+  'elevator-monitor': '电梯紧急故障',
+};
+
 /**
  * Runs rule records on accepted device messages, presence changes and ticks, in two lanes.
  * Life-safety work (panic, fire, entrapment, flood — DESIGN.md "Guarantees on a bad day") has a lane
@@ -148,6 +157,8 @@ export class RulesEngine {
           }
         }
         if (work.seq !== null) this.inFlight.delete(work.seq);
+        // The disk refused the ticket: the people of the unit are paged all the same, from memory.
+        if (storageFailed && work.lifeSafety) await this.alertFromMemory(work.subject);
         this.metrics.rulesLatency.observe({ lane }, (Date.now() - work.subject.receivedAt) / 1000);
         // Work that failed only because the disk refused a write stays "not done" in the journal and
         // is run again once storage recovers; anything else is settled (a retry would fail the same way).
@@ -155,6 +166,25 @@ export class RulesEngine {
       },
     });
     this.pump();
+  }
+
+  /**
+   * A life-safety message whose rule could not write its ticket: ask for the alert anyway (the
+   * alert service holds it in memory until the disk takes writes). When the rule runs again after
+   * recovery, its own alert request names the same event and finds this alert.
+   */
+  private async alertFromMemory(m: RulesWork['subject']): Promise<void> {
+    const site = await this.ctx.site(m.siteId).catch(() => ({ name: m.siteId }));
+    const what = 'event' in m ? m.event.type : 'level' in m.values ? 'level' : 'telemetry';
+    const eventRef = 'event' in m ? `${m.deviceId}:${m.event.eventId}` : null;
+    this.ctx.requestAlert({
+      ...m,
+      severity: 'critical',
+      cause: `${m.deviceType}:${what}`,
+      title: `${FALLBACK_TITLE[m.deviceType]}：${site.name}`,
+      ticketId: null,
+      eventRef,
+    });
   }
 
   /** Log a rule failure; true when it was a storage error (worth running again later). */

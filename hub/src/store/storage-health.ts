@@ -29,6 +29,8 @@ interface Failure {
 export class StorageHealth {
   private readonly failures = new Map<string, Failure>();
   private readonly listeners: ((part: string) => void)[] = [];
+  private readonly probes = new Map<string, () => void | Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly metrics: Metrics,
@@ -55,6 +57,34 @@ export class StorageHealth {
     this.logger.warn({ part, code: f.code, degradedMs: Date.now() - f.since }, 'storage writes work again');
     this.publish();
     for (const l of this.listeners) l(part);
+  }
+
+  /**
+   * A tiny write that tells whether `part`'s disk takes writes again; run every second while the
+   * part is failing, so the hub recovers by itself even when nothing else writes there.
+   */
+  probe(part: string, write: () => void | Promise<void>): void {
+    this.probes.set(part, write);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      for (const part of [...this.failures.keys()]) {
+        const write = this.probes.get(part);
+        if (!write) continue;
+        Promise.resolve()
+          .then(write)
+          .then(
+            () => this.recovered(part),
+            () => undefined,
+          );
+      }
+    }, 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 
   /** Called when a part's writes work again (the rules engine re-runs what waited for the disk). */
