@@ -1,3 +1,4 @@
+import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 
 /**
@@ -24,7 +25,7 @@ export function smokeAlarmRule(): Rule {
           category: 'fire',
           source: 'device-rule',
           severity: 'major',
-          title: `烟感报警：${site.name}`,
+          title: { code: 'fire.smoke' },
           placement: placementOf(e),
           incidentKey,
           link: { kind: 'event', ref: eventRef(e), at: e.at },
@@ -48,12 +49,13 @@ export function smokeAlarmRule(): Rule {
             'rule:smoke-alarm',
             `confirmed fire: ${detectors.length} detectors in the building within ${windowMs / 1000} s`,
             'critical',
+            { code: 'fire.confirmed', params: { detectors: detectors.length } },
           );
           ctx.requestAlert({
             ...e,
             severity: 'critical',
             cause: 'fire-confirmed',
-            title: `确认火警：${site.name}`,
+            ...ticketTitle(confirmed),
             ticketId: confirmed.id,
             eventRef: eventRef(e),
           });
@@ -62,7 +64,7 @@ export function smokeAlarmRule(): Rule {
             ...e,
             severity: 'major',
             cause: 'smoke-alarm',
-            title: ticket.title,
+            ...ticketTitle(ticket),
             ticketId: ticket.id,
             eventRef: eventRef(e),
           });
