@@ -4,7 +4,8 @@
  * devices, grid nodes, departments and units next to their ids (lists, details, the live alert
  * stream); rule titles are a code with parameters plus the Chinese text, and name the device, never
  * its id; a confirmed fire retitles its ticket and alert 确认火警 (a single detector stays 烟感报警);
- * a fast-rising flood is titled without English; a panic ticket escalated to level 4 is taken by
+ * a fast-rising flood is titled without English, and a warning that becomes an alarm takes the
+ * alarm's title on its ticket and alert; a panic ticket escalated to level 4 is taken by
  * the example community's public-security department; and a signed-out visitor asking for the
  * session gets 204, not an error (a session still gets 200, a bad token still 401).
  */
@@ -232,6 +233,38 @@ describe('titles', () => {
       severity: 'critical',
     });
     expect(flood?.title.replace(/cm/g, '')).not.toMatch(/[A-Za-z]/);
+  });
+
+  it('a flood warning that turns into an alarm takes the alarm’s title (水位预警 → 水位告警)', async () => {
+    const gauge = await registerDevice(t.api, 'generic-water-level', 'site-b4-basement');
+    const dwell = await t.api.put('/api/v1/policies/water.level.dwellSeconds', {
+      scope: { kind: 'device', id: gauge.id },
+      value: 0,
+    });
+    expect(dwell.status).toBe(200);
+    const now = Date.now();
+    await send(gauge, 'telemetry', { ts: now - 7200_000, level: 12 });
+    const [warning] = await waitFor(async () => {
+      const list = await ticketsOf(gauge.id);
+      return list.length ? list : undefined;
+    });
+    expect(warning).toMatchObject({ titleCode: 'flood.warning', severity: 'warning' });
+    expect(warning?.title).toBe('水位预警：杏花社区4号楼地下车库 12 cm（≥ 10 cm）');
+    await send(gauge, 'telemetry', { ts: now, level: 30 });
+    const alarm = await waitFor(async () => {
+      const [x] = await ticketsOf(gauge.id);
+      return x?.severity === 'critical' ? x : undefined;
+    });
+    expect(alarm).toMatchObject({
+      id: warning?.id,
+      titleCode: 'flood.alarm',
+      title: '水位告警：杏花社区4号楼地下车库 30 cm（≥ 25 cm）',
+    });
+    const [alert] = await waitFor(async () => {
+      const list = await alertsOf(gauge.id);
+      return list.length ? list : undefined;
+    });
+    expect(alert).toMatchObject({ titleCode: 'flood.alarm', title: alarm.title });
   });
 });
 
