@@ -401,6 +401,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Titles as a code and parameters beside the Chinese text: the console renders them in the
+  // reader's language (hub/src/contract/titles.ts). Older rows keep a null code and show their text.
+  '0006_console_title_codes': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['tickets', 'alerts']) {
+        await db.schema.alterTable(table).addColumn('title_code', 'text').execute();
+        await db.schema.alterTable(table).addColumn('title_params', 'text').execute();
+      }
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
