@@ -34,7 +34,13 @@ function stale() {
   } catch {
     return true;
   }
-  const sources = [...files(join(ROOT, 'src')), join(ROOT, 'index.html'), join(ROOT, 'vite.config.ts')];
+  const sources = [
+    ...files(join(ROOT, 'src')),
+    join(ROOT, 'index.html'),
+    join(ROOT, 'vite.config.ts'),
+    // the title codes and their Chinese, shared with the hub (dashboards/src/i18n.ts imports them)
+    join(ROOT, '../hub/src/contract/titles.ts'),
+  ];
   return newest(sources) > built;
 }
 

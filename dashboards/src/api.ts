@@ -59,14 +59,24 @@ export async function login(username: string, password: string): Promise<Me> {
   return s.me;
 }
 
-/** The session after a reload, or null when signed out. */
+/** The session after a reload, or null when signed out (the hub answers 204: no error to log). */
 export async function restore(): Promise<Me | null> {
   try {
-    const s = await api<{ me: Me; csrf: string }>('GET', '/auth/session');
+    const s = await api<{ me: Me; csrf: string } | null>('GET', '/auth/session');
+    if (!s) return null;
     csrf = s.csrf;
     return s.me;
   } catch {
     return null;
+  }
+}
+
+/** Is the session still there? When it ended (signed out elsewhere, expired) the console signs out. */
+export async function checkSession(): Promise<void> {
+  try {
+    if (!(await api<unknown>('GET', '/auth/session'))) onUnauthenticated();
+  } catch {
+    /* the network is down: the caller reconnects */
   }
 }
 

@@ -100,30 +100,60 @@ const PAGES = [
 function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () => void }) {
   const { t } = useI18n();
   const [page = 'alarms', ...rest] = useRoute();
+  // On a phone the menu folds into one button, so the page starts at the top of the screen.
+  const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => {
     // #/alerts/{id} (links in flow messages) opens the alarm board.
     if (!PAGES.some(([p]) => p === page) && page !== 'alerts') go('alarms');
+    setMenuOpen(false);
   }, [page]);
+  const current = PAGES.find(([p]) => p === page || (p === 'alarms' && page === 'alerts'));
   return (
     <>
-      <header class="top">
+      <header class={`top ${menuOpen ? 'open' : ''}`}>
         <strong class="brand">{t('appName')}</strong>
-        <nav>
-          {PAGES.map(([p, label]) => (
-            <a href={`#/${p}`} class={p === page ? 'active' : ''} data-nav={p}>
-              {t(label)}
-            </a>
-          ))}
-        </nav>
-        <span class="who" title={me.roles.join(', ')}>
-          {me.name}
-        </span>
-        <button type="button" class="link" onClick={toggle} data-testid="lang">
-          {t('language')}
+        <span class="current">{current ? t(current[1]) : ''}</span>
+        <button
+          type="button"
+          class="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="menu"
+          onClick={() => setMenuOpen(!menuOpen)}
+          data-testid="menu"
+        >
+          <span aria-hidden="true">☰</span> {t('menu')}
         </button>
-        <button type="button" class="link" onClick={onOut}>
-          {t('signOut')}
-        </button>
+        <div class="menu" id="menu">
+          <nav>
+            {PAGES.map(([p, label]) => (
+              <a
+                href={`#/${p}`}
+                class={p === current?.[0] ? 'active' : ''}
+                data-nav={p}
+                onClick={() => setMenuOpen(false)}
+              >
+                {t(label)}
+              </a>
+            ))}
+          </nav>
+          <span class="who" title={`${me.personId} · ${me.roles.join(', ')}`}>
+            {me.name}
+          </span>
+          <button
+            type="button"
+            class="link"
+            onClick={() => {
+              setMenuOpen(false);
+              toggle();
+            }}
+            data-testid="lang"
+          >
+            {t('language')}
+          </button>
+          <button type="button" class="link" onClick={onOut}>
+            {t('signOut')}
+          </button>
+        </div>
       </header>
       <main class="page" data-page={page}>
         {(page === 'alarms' || page === 'alerts') && <AlarmBoard me={me} />}

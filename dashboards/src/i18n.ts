@@ -1,5 +1,14 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
+// The hub's title codes and their Chinese (the same text the hub sends to chat robots); only the
+// English is written here, and the type makes a code without English a compile error.
+import {
+  elevatorCodeLabel,
+  renderTitle,
+  TITLES_ZH,
+  type TitleParams,
+  type TitleTemplates,
+} from '../../hub/src/contract/titles.ts';
 
 export type Lang = 'zh-CN' | 'en';
 
@@ -109,6 +118,17 @@ const zh = {
   l2: '网格',
   l3: '街道',
   l4: '区级部门',
+  id: '编号',
+  menu: '菜单',
+  assignee: '处置人',
+  department: '部门',
+  unit: '应急单元',
+  system: '系统',
+  rule: '规则',
+  linkEvent: '事件',
+  linkDevice: '设备',
+  linkAlert: '告警',
+  noSession: '未登录',
 } as const;
 
 type Dict = { [K in keyof typeof zh]: string };
@@ -219,6 +239,17 @@ const en: Dict = {
   l2: 'Grid',
   l3: 'Street',
   l4: 'District dept.',
+  id: 'ID',
+  menu: 'Menu',
+  assignee: 'Assignee',
+  department: 'Department',
+  unit: 'Emergency unit',
+  system: 'System',
+  rule: 'Rule',
+  linkEvent: 'Event',
+  linkDevice: 'Device',
+  linkAlert: 'Alert',
+  noSession: 'Not signed in',
 };
 
 export type Key = keyof typeof zh;
@@ -246,6 +277,45 @@ const CAUSE: Record<Lang, Record<string, string>> = {
     'water-leak': 'Water leak',
   },
 };
+const dev = (device: string | undefined) => (device ? ` ${device}` : '');
+const floorEn = (floor: number | undefined) => (floor === undefined ? '' : `, floor ${floor}`);
+const PRESS_EN = { single: 'single press', double: 'double press', long: 'long press' } as const;
+
+const TITLES_EN: TitleTemplates = {
+  'panic.press': (p) => `Panic button: ${p.site} (${PRESS_EN[p.kind] ?? p.kind})`,
+  'fire.smoke': (p) => `Smoke alarm: ${p.site}`,
+  'fire.confirmed': (p) => `Confirmed fire: ${p.site} (${p.detectors} detectors alarming)`,
+  leak: (p) => `Water leak: ${p.site}${dev(p.device)}`,
+  'flood.warning': (p) => `Water level warning: ${p.site} ${p.level} cm (≥ ${p.threshold} cm)`,
+  'flood.alarm': (p) => `Water level alarm: ${p.site} ${p.level} cm (≥ ${p.threshold} cm)`,
+  'flood.rising': (p) => `Water level alarm: ${p.site} ${p.level} cm (rising ${p.rate} cm/h)`,
+  'flood.lasting': (p) =>
+    `Water level alarm: ${p.site} ${p.level} cm (≥ ${p.threshold} cm for ${p.minutes} min)`,
+  'device.fault': (p) => `Device fault: ${p.site}${dev(p.device)}`,
+  'device.battery-low': (p) => `Low battery: ${p.site}${dev(p.device)}`,
+  'device.tamper': (p) => `Tamper alarm: ${p.site}${dev(p.device)}`,
+  'device.end-of-life': (p) => `End of life: ${p.site}${dev(p.device)}`,
+  'device.selftest-failed': (p) => `Self-test failed: ${p.site}${dev(p.device)}`,
+  'device.offline': (p) => `Device offline: ${p.site}${dev(p.device)}`,
+  'site.outage': (p) => `Site offline: ${p.site} (${p.count} devices)`,
+  'elevator.rescue': (p) =>
+    `Elevator entrapment rescue: ${p.site}${dev(p.device)} (11 passenger trapped${floorEn(p.floor)})`,
+  'elevator.fault': (p) =>
+    `Elevator fault: ${p.site}${dev(p.device)} (${elevatorCodeLabel(p.code, 'en')}${floorEn(p.floor)})`,
+  'elevator.recurring': (p) =>
+    `Recurring elevator faults: ${p.site}${dev(p.device)} (${p.count} in ${p.hours} h)`,
+  'elevator.maintenance-overdue': (p) =>
+    `Elevator maintenance overdue: ${p.site}${dev(p.device)} (last visit ${p.last})`,
+};
+const TITLES: Record<Lang, TitleTemplates> = { 'zh-CN': TITLES_ZH, en: TITLES_EN };
+
+/** What carries a title: its stored Chinese text, and the code the console renders when it has one. */
+export interface Titled {
+  title: string;
+  titleCode?: string | null;
+  titleParams?: TitleParams;
+}
+
 const STATES: Record<Lang, Record<string, string>> = {
   'zh-CN': {
     raised: '待确认',
@@ -261,6 +331,10 @@ const STATES: Record<Lang, Record<string, string>> = {
     verifying: '核查中',
     closed: '已办结',
     evaluated: '已评价',
+    provisioned: '待启用',
+    active: '运行中',
+    maintenance: '维护中',
+    decommissioned: '已停用',
   },
   en: {},
 };
@@ -270,6 +344,12 @@ export interface I18n {
   t: (key: Key) => string;
   severity: (s: string) => string;
   cause: (c: string) => string;
+  /** an elevator fault code with its name: 09 冲顶 / 09 car overran the top */
+  elevatorCode: (code: string) => string;
+  /** a ticket's or alert's title in this language (the stored text when its code is unknown) */
+  title: (x: Titled) => string;
+  /** who did something: a person's name, 系统 / 规则 for the hub itself */
+  actor: (actor: string, name?: string | null) => string;
   state: (s: string) => string;
   time: (iso: string | null | undefined) => string;
   duration: (ms: number) => string;
@@ -277,15 +357,27 @@ export interface I18n {
 
 export function makeI18n(lang: Lang): I18n {
   const dict = DICTS[lang];
+  const elevatorCode = (code: string) => elevatorCodeLabel(code, lang === 'en' ? 'en' : 'zh');
   return {
     lang,
     t: (key) => dict[key],
     severity: (s) => (SEVERITY[lang] as Record<string, string>)[s] ?? s,
-    cause: (c) =>
-      CAUSE[lang][c] ??
-      (c.startsWith('elevator-fault-')
-        ? `${lang === 'en' ? 'Elevator fault' : '电梯故障'} ${c.slice(15)}`
-        : c),
+    cause: (c) => {
+      if (CAUSE[lang][c]) return CAUSE[lang][c];
+      if (!c.startsWith('elevator-fault-')) return c;
+      const code = elevatorCode(c.slice(15));
+      return lang === 'en' ? `Elevator fault (${code})` : `电梯故障（${code}）`;
+    },
+    elevatorCode,
+    title: (x) => renderTitle(TITLES[lang], x.titleCode ?? null, x.titleParams ?? {}) ?? x.title,
+    actor: (actor, name) => {
+      if (name) return name;
+      if (actor === 'system') return dict.system;
+      // The rule's or device's id stays on hover (the caller sets title= to the actor).
+      if (actor.startsWith('rule:')) return dict.rule;
+      if (actor.startsWith('device:')) return dict.device;
+      return actor.replace(/^person:/, '');
+    },
     state: (s) => STATES[lang][s] ?? s.replace(/_/g, ' '),
     time: (iso) =>
       iso ? new Date(iso).toLocaleString(lang, { timeZone: 'Asia/Shanghai', hour12: false }) : '—',

@@ -6,10 +6,9 @@
  * phone viewport, and a grid worker of grid A seeing nothing of grid B. Screenshots of each page go
  * to test-output/console/.
  */
-import { mkdirSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../../hub/test/helpers/community.ts';
 import {
@@ -21,9 +20,8 @@ import {
 } from '../../hub/test/helpers/devices.ts';
 import { startTestHub, type TestHub } from '../../hub/test/helpers/test-hub.ts';
 import { waitFor } from '../../hub/test/helpers/wait.ts';
+import { launchBrowser, PASSWORD, shot, signIn as signInAt } from './browser.ts';
 
-const SHOTS = new URL('../../test-output/console/', import.meta.url).pathname;
-const PASSWORD = 'console test password';
 let t: TestHub;
 let browser: Browser;
 let devices: Record<'gate' | 'elevatorB1' | 'elevatorB7' | 'buttonB7', Registered>;
@@ -36,16 +34,8 @@ async function publish(d: Registered, kind: 'event' | 'telemetry', payload: obje
   if (!c) await client.endAsync();
 }
 
-async function signIn(person: string, options: Parameters<Browser['newContext']>[0] = {}, url = t.url) {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, ...options });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.fill('input[name=username]', person);
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('[data-testid=sign-in]');
-  await page.waitForSelector('[data-page]');
-  return { context, page };
-}
+const signIn = (person: string, options: Parameters<Browser['newContext']>[0] = {}, url = t.url) =>
+  signInAt(browser, url, person, options);
 
 /** A TCP relay to the hub whose connections the test can cut and refuse for a while. */
 class Relay {
@@ -85,10 +75,7 @@ class Relay {
   }
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
-
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   t = await startTestHub();
   await loadExample(t.api);
   for (const p of ['p-school-principal', 'p-property', 'p-installer', 'p-grid-worker-1']) {
@@ -133,16 +120,7 @@ beforeAll(async () => {
   );
   const manual = await t.api.post<{ id: string }>('/api/v1/tickets', { title: '楼道堆物', site: 'site-b1' });
   ticketB1 = manual.body.id;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  browser = await launchBrowser();
 }, 120_000);
 
 afterAll(async () => {
@@ -290,6 +268,8 @@ describe('language and phone', () => {
     });
     await page.waitForSelector('[data-testid=alarm-board]');
     expect(await page.textContent('[data-nav=alarms]')).toBe('告警');
+    // On a phone the language switch is in the folded menu.
+    await page.click('header [data-testid=menu]');
     await page.click('header [data-testid=lang]');
     await page.waitForFunction(() => document.querySelector('[data-nav=alarms]')?.textContent === 'Alarms');
     expect(await page.textContent('[data-nav=tickets]')).toBe('Tickets');

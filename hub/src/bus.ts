@@ -6,6 +6,7 @@ import type {
   PresenceChange,
 } from './contract/device-event.ts';
 import type { DeviceType } from './contract/payloads.ts';
+import type { TitleCode, TitleParams } from './contract/titles.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Severity, TicketView } from './tickets/ticket-schemas.ts';
@@ -42,7 +43,10 @@ export interface AlertRequested extends DevicePlacement {
   severity: Severity;
   /** the rule and cause, e.g. `panic-press`, `smoke-confirmed` */
   cause: string;
+  /** Chinese text; with the code and parameters the console renders (hub/src/contract/titles.ts) */
   title: string;
+  titleCode?: TitleCode | null;
+  titleParams?: TitleParams;
   ticketId: string | null;
   /** the device event that caused it (`deviceId:eventId`) */
   eventRef: string | null;

@@ -1,24 +1,29 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { can, errorText, get, type Me, post } from '../api.ts';
-import { useNow, useSites } from '../hooks.ts';
-import { useI18n } from '../i18n.ts';
+import { can, checkSession, errorText, get, type Me, post } from '../api.ts';
+import { useNow } from '../hooks.ts';
+import { type Titled, useI18n } from '../i18n.ts';
 import { Siren } from '../sound.ts';
+import { Named } from '../ui.tsx';
 
-export interface Alert {
+export interface Alert extends Titled {
   id: string;
   severity: 'critical' | 'major' | 'minor' | 'warning';
   cause: string;
-  title: string;
   deviceId: string | null;
+  deviceName?: string | null;
   siteId: string | null;
+  siteName?: string | null;
   gridNodeId: string;
+  gridNodeName?: string | null;
   ticketId: string | null;
   state: 'raised' | 'acknowledged' | 'resolved';
   count: number;
   chain: string[];
+  chainNames?: (string | null)[];
   step: number;
   nextStepAt: string | null;
   ackedBy: string | null;
+  ackedByName?: string | null;
   ackedAt: string | null;
   createdAt: string;
 }
@@ -37,7 +42,6 @@ export function AlarmBoard({ me }: { me: Me }) {
   const [connected, setConnected] = useState(false);
   const [muted, setMuted] = useState(false);
   const [error, setError] = useState('');
-  const sites = useSites();
   const now = useNow();
   const siren = useRef(new Siren());
 
@@ -57,9 +61,9 @@ export function AlarmBoard({ me }: { me: Me }) {
     es.onerror = () => {
       setConnected(false);
       dropped = true;
-      // An ended session looks like a drop to EventSource; asking once tells them apart (a 401
-      // returns the console to the sign-in page).
-      void get('/auth/session').catch(() => undefined);
+      // An ended session looks like a drop to EventSource; asking once tells them apart (signed
+      // out returns the console to the sign-in page).
+      void checkSession();
     };
     es.addEventListener('alert', (e) => {
       const { alert } = JSON.parse((e as MessageEvent<string>).data) as { action: string; alert: Alert };
@@ -146,14 +150,24 @@ export function AlarmBoard({ me }: { me: Me }) {
           >
             <div class="head">
               <span class={`badge sev-${a.severity}`}>{i.severity(a.severity)}</span>
-              <strong class="title">{a.title}</strong>
+              <strong class="title" data-testid="alert-title">
+                {i.title(a)}
+              </strong>
               <span class="state">{i.state(a.state)}</span>
             </div>
             <dl>
               <dt>{t('site')}</dt>
-              <dd>{(a.siteId && sites.get(a.siteId)) ?? a.siteId ?? a.gridNodeId}</dd>
+              <dd data-testid="alert-site">
+                {a.siteId ? (
+                  <Named id={a.siteId} name={a.siteName} />
+                ) : (
+                  <Named id={a.gridNodeId} name={a.gridNodeName} />
+                )}
+              </dd>
               <dt>{t('device')}</dt>
-              <dd>{a.deviceId ?? '—'}</dd>
+              <dd data-testid="alert-device">
+                <Named id={a.deviceId} name={a.deviceName} />
+              </dd>
               <dt>{t('cause')}</dt>
               <dd>
                 {i.cause(a.cause)}
@@ -162,14 +176,15 @@ export function AlarmBoard({ me }: { me: Me }) {
               <dt>{t('elapsed')}</dt>
               <dd class="elapsed">{i.duration(now - Date.parse(a.createdAt))}</dd>
               <dt>{t('step')}</dt>
-              <dd>
-                {Math.min(a.step + 1, a.chain.length)}/{a.chain.length} · {a.chain[a.step] ?? '—'}
+              <dd data-testid="alert-step">
+                {Math.min(a.step + 1, a.chain.length)}/{a.chain.length} ·{' '}
+                <Named id={a.chain[a.step]} name={a.chainNames?.[a.step]} />
               </dd>
               {a.ackedBy && (
                 <>
                   <dt>{t('ackedBy')}</dt>
-                  <dd>
-                    {a.ackedBy.replace(/^person:/, '')} · {i.time(a.ackedAt)}
+                  <dd data-testid="alert-acked-by">
+                    <span title={a.ackedBy}>{i.actor(a.ackedBy, a.ackedByName)}</span> · {i.time(a.ackedAt)}
                   </dd>
                 </>
               )}

@@ -3,15 +3,18 @@ import { api, can, errorText, get, type Me } from '../api.ts';
 import { useGridNodes, useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
-import { Head } from '../ui.tsx';
+import { Cell, Head, Named } from '../ui.tsx';
 
 interface Device {
   id: string;
   model: string;
+  modelName?: { zh: string; en: string };
   type: string;
   name: string | null;
   siteId: string;
+  siteName?: string | null;
   gridNodeId: string;
+  gridNodeName?: string | null;
   status: string;
   online: boolean;
   lastSeenAt: string | null;
@@ -94,18 +97,26 @@ function Registry({ me }: { me: Me }) {
           <tbody>
             {items.map((d) => (
               <tr key={d.id} data-device={d.id} onClick={() => go(`devices/${encodeURIComponent(d.id)}`)}>
-                <td>
-                  <a href={`#/devices/${encodeURIComponent(d.id)}`}>{d.name ?? d.id}</a>
+                <Cell label={t('device')}>
+                  <a href={`#/devices/${encodeURIComponent(d.id)}`} title={d.id}>
+                    {d.name ?? d.id}
+                  </a>
                   <div class="sub">{d.id}</div>
-                </td>
-                <td>{d.model}</td>
-                <td>{sites.get(d.siteId) ?? d.siteId}</td>
-                <td>
+                </Cell>
+                <Cell label={t('model')}>
+                  <span title={d.model}>
+                    {d.modelName ? (i.lang === 'en' ? d.modelName.en : d.modelName.zh) : d.model}
+                  </span>
+                </Cell>
+                <Cell label={t('site')}>
+                  <Named id={d.siteId} name={d.siteName ?? sites.get(d.siteId)} />
+                </Cell>
+                <Cell label={t('state')}>
                   <span class={`dot ${d.online ? 'on' : 'off'}`} /> {d.online ? t('online') : t('offline')}
-                  {d.status !== 'active' ? ` · ${d.status}` : ''}
-                </td>
-                <td>{d.battery == null ? '—' : `${Math.round(d.battery)}%`}</td>
-                <td>{i.time(d.lastSeenAt)}</td>
+                  {d.status !== 'active' ? ` · ${i.state(d.status)}` : ''}
+                </Cell>
+                <Cell label={t('battery')}>{d.battery == null ? '—' : `${Math.round(d.battery)}%`}</Cell>
+                <Cell label={t('lastSeen')}>{i.time(d.lastSeenAt)}</Cell>
               </tr>
             ))}
           </tbody>
@@ -274,9 +285,9 @@ function CsvImport({ onDone }: { onDone: () => void }) {
             <tbody>
               {preview.problems.map((p) => (
                 <tr>
-                  <td>{p.line}</td>
-                  <td>{p.column}</td>
-                  <td>{p.reason}</td>
+                  <Cell label={t('line')}>{p.line}</Cell>
+                  <Cell label={t('column')}>{p.column}</Cell>
+                  <Cell label={t('reason')}>{p.reason}</Cell>
                 </tr>
               ))}
             </tbody>
@@ -289,14 +300,15 @@ function CsvImport({ onDone }: { onDone: () => void }) {
             {t('imported')}: {imported.length}. {t('registerDone')}
           </p>
           <table class="list compact">
+            <Head cols={[t('line'), t('device'), t('secret')]} />
             <tbody>
               {imported.map((r) => (
                 <tr>
-                  <td>{r.line}</td>
-                  <td>{r.id}</td>
-                  <td>
+                  <Cell label={t('line')}>{r.line}</Cell>
+                  <Cell label={t('device')}>{r.id}</Cell>
+                  <Cell label={t('secret')}>
                     <code>{r.secret}</code>
-                  </td>
+                  </Cell>
                 </tr>
               ))}
             </tbody>

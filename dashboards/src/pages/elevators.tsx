@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { get, type Me } from '../api.ts';
 import { Chart } from '../chart.tsx';
-import { useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
-import { Head } from '../ui.tsx';
+import { Cell, Head, Named } from '../ui.tsx';
+import type { Ticket } from './tickets.tsx';
 
 interface Health {
   deviceId: string;
@@ -23,6 +23,7 @@ interface Device {
   id: string;
   name: string | null;
   siteId: string;
+  siteName?: string | null;
   online: boolean;
 }
 
@@ -44,7 +45,6 @@ function Ranking() {
   const { t } = useI18n();
   const [list, setList] = useState<Health[] | null>(null);
   const devices = useElevators();
-  const sites = useSites();
   useEffect(() => {
     const to = new Date();
     const from = new Date(to.getTime() - 7 * 86_400_000);
@@ -77,17 +77,21 @@ function Ranking() {
                 onClick={() => go(`elevators/${encodeURIComponent(h.deviceId)}`)}
                 data-elevator={h.deviceId}
               >
-                <td>
-                  <a href={`#/elevators/${encodeURIComponent(h.deviceId)}`}>{d?.name ?? h.deviceId}</a>
-                </td>
-                <td>{d ? (sites.get(d.siteId) ?? d.siteId) : '—'}</td>
-                <td>{h.score}</td>
-                <td>
+                <Cell label={t('device')}>
+                  <a href={`#/elevators/${encodeURIComponent(h.deviceId)}`} title={h.deviceId}>
+                    {d?.name ?? h.deviceId}
+                  </a>
+                </Cell>
+                <Cell label={t('site')}>
+                  <Named id={d?.siteId} name={d?.siteName} />
+                </Cell>
+                <Cell label={t('score')}>{h.score}</Cell>
+                <Cell label={t('gradeLabel')}>
                   <span class={`grade g-${h.grade}`}>{h.grade}</span>
-                </td>
-                <td>{h.trips ?? '—'}</td>
-                <td>{h.faults}</td>
-                <td>{(h.availability * 100).toFixed(1)}%</td>
+                </Cell>
+                <Cell label={t('trips')}>{h.trips ?? '—'}</Cell>
+                <Cell label={t('faults')}>{h.faults}</Cell>
+                <Cell label={t('availability')}>{(h.availability * 100).toFixed(1)}%</Cell>
               </tr>
             );
           })}
@@ -103,19 +107,21 @@ function Elevator({ id }: { id: string }) {
   const { t } = i;
   const [days, setDays] = useState(7);
   const [daily, setDaily] = useState<Health[] | null>(null);
-  const [tickets, setTickets] = useState<{ id: string; title: string; state: string; category: string }[]>(
-    [],
-  );
+  const [tickets, setTickets] = useState<Ticket[]>([]);
+  const [device, setDevice] = useState<Device | null>(null);
   const [error, setError] = useState('');
+  useEffect(() => {
+    get<Device>(`/devices/${encodeURIComponent(id)}`)
+      .then(setDevice)
+      .catch(() => setDevice(null));
+  }, [id]);
   useEffect(() => {
     get<Health[]>(`/elevators/${encodeURIComponent(id)}/health?days=${days}`)
       .then(setDaily)
       .catch((e: Error) => setError(e.message));
   }, [id, days]);
   useEffect(() => {
-    get<{ items: { id: string; title: string; state: string; category: string }[] }>(
-      `/tickets?device=${encodeURIComponent(id)}&open=true`,
-    )
+    get<{ items: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&open=true`)
       .then((r) => setTickets(r.items))
       .catch(() => undefined);
   }, [id]);
@@ -153,7 +159,7 @@ function Elevator({ id }: { id: string }) {
       ],
       series: [
         ...codes.map((c) => ({
-          name: c,
+          name: i.elevatorCode(c),
           type: 'bar',
           stack: 'faults',
           data: (daily ?? []).map((h) => h.faultsByCode[c] ?? 0),
@@ -171,8 +177,9 @@ function Elevator({ id }: { id: string }) {
   return (
     <section class="detail" data-testid="elevator-detail">
       <a href="#/elevators">← {t('back')}</a>
-      <h2>
-        {id} {last && <span class={`grade g-${last.grade}`}>{last.grade}</span>}
+      <h2 data-testid="elevator-name">
+        <span title={id}>{device?.name ?? id}</span> {device?.siteName && <small>{device.siteName}</small>}{' '}
+        {last && <span class={`grade g-${last.grade}`}>{last.grade}</span>}
       </h2>
       <label>
         {t('range')}{' '}
@@ -201,7 +208,7 @@ function Elevator({ id }: { id: string }) {
       <ul>
         {tickets.map((x) => (
           <li>
-            <a href={`#/tickets/${encodeURIComponent(x.id)}`}>{x.id}</a> {x.title} · {i.state(x.state)}
+            <a href={`#/tickets/${encodeURIComponent(x.id)}`}>{x.id}</a> {i.title(x)} · {i.state(x.state)}
           </li>
         ))}
         {tickets.length === 0 && <li class="empty">{t('none')}</li>}

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, can, errorText, get, type Me } from '../api.ts';
 import { type GridNode, useGridNodes } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
-import { Head } from '../ui.tsx';
+import { Cell, Head } from '../ui.tsx';
 
 interface Summary {
   id: string;
@@ -25,6 +25,7 @@ interface Resolved {
 export function GridPage({ me }: { me: Me }) {
   const { t } = useI18n();
   const nodes = useGridNodes();
+  const levels = [`L1 ${t('l1')}`, `L2 ${t('l2')}`, `L3 ${t('l3')}`, `L4 ${t('l4')}`];
   const [summary, setSummary] = useState(new Map<string, Summary>());
   useEffect(() => {
     get<Summary[]>('/grid/summary')
@@ -39,13 +40,15 @@ export function GridPage({ me }: { me: Me }) {
     return (
       <>
         <tr data-node={n.id}>
-          <td style={{ paddingLeft: `${0.5 + depth * 1.2}rem` }}>
-            {n.name} <span class="sub">{n.kind}</span>
+          <td data-label={t('grid')} class="tree" style={{ '--depth': depth }}>
+            <span title={n.id}>{n.name}</span> <span class="sub">{n.kind}</span>
           </td>
-          <td>{s?.devices ?? 0}</td>
-          <td class={s?.offline ? 'warn' : ''}>{s?.offline ?? 0}</td>
-          {[0, 1, 2, 3].map((l) => (
-            <td>{s?.openTickets[l] ?? 0}</td>
+          <Cell label={t('devices')}>{s?.devices ?? 0}</Cell>
+          <Cell label={t('offline')} class={s?.offline ? 'warn' : ''}>
+            {s?.offline ?? 0}
+          </Cell>
+          {levels.map((label, l) => (
+            <Cell label={label}>{s?.openTickets[l] ?? 0}</Cell>
           ))}
         </tr>
         {children(n.id).map((c) => row(c, depth + 1))}
@@ -55,17 +58,7 @@ export function GridPage({ me }: { me: Me }) {
   return (
     <section>
       <table class="list" data-testid="grid-tree">
-        <Head
-          cols={[
-            t('grid'),
-            t('devices'),
-            t('offline'),
-            `L1 ${t('l1')}`,
-            `L2 ${t('l2')}`,
-            `L3 ${t('l3')}`,
-            `L4 ${t('l4')}`,
-          ]}
-        />
+        <Head cols={[t('grid'), t('devices'), t('offline'), ...levels]} />
         <tbody>{roots.map((r) => row(r, 0))}</tbody>
       </table>
       <Policies me={me} nodes={nodes} />
@@ -153,8 +146,8 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
             <th>{t('policyKey')}</th>
             <th>{t('defaultValue')}</th>
             <th>{t('scope')}</th>
-            <th>{at ? `${t('value')} · ${t('source')}` : ''}</th>
-            <th />
+            <th>{`${t('value')} · ${t('source')}`}</th>
+            <th>{t('actions')}</th>
           </tr>
         </thead>
         <tbody>
@@ -163,12 +156,12 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
             return (
               <>
                 <tr data-policy={p.key}>
-                  <td>
+                  <Cell label={t('policyKey')}>
                     <code>{p.key}</code>
                     <div class="sub">{p.description}</div>
-                  </td>
-                  <td>{show(p.default)}</td>
-                  <td>
+                  </Cell>
+                  <Cell label={t('defaultValue')}>{show(p.default)}</Cell>
+                  <Cell label={t('scope')}>
                     {p.overrides.map((o) => (
                       <div>
                         {o.scope.kind}
@@ -176,11 +169,11 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
                         {o.expiresAt ? ` (${t('expires')} ${i.time(o.expiresAt)})` : ''}
                       </div>
                     ))}
-                  </td>
-                  <td data-source={r ? r.source.kind : ''}>
+                  </Cell>
+                  <td data-label={`${t('value')} · ${t('source')}`} data-source={r ? r.source.kind : ''}>
                     {r ? `${show(r.value)} · ${r.source.kind}${r.source.id ? `:${r.source.id}` : ''}` : ''}
                   </td>
-                  <td>
+                  <td data-label={t('actions')}>
                     {writable && (
                       <button
                         type="button"
@@ -194,7 +187,7 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
                 </tr>
                 {editing === p.key && (
                   <tr>
-                    <td colSpan={5}>
+                    <td colSpan={5} data-label={t('save')}>
                       <form class="form inline" onSubmit={(e) => save(e, p.key)}>
                         <select name="kind">
                           {['grid', 'site', 'device', 'device-type', 'global'].map((k) => (

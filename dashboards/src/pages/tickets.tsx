@@ -2,22 +2,26 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, errorText, get, type Me } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { useGridNodes } from '../hooks.ts';
-import { type Key, useI18n } from '../i18n.ts';
+import { type Key, type Titled, useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
-import { Head } from '../ui.tsx';
+import { Cell, Head, Named } from '../ui.tsx';
 
-interface Ticket {
+export interface Ticket extends Titled {
   id: string;
   category: string;
   severity: string;
   level: number;
   state: string;
-  title: string;
   gridNodeId: string;
+  gridNodeName?: string | null;
   siteId: string | null;
+  siteName?: string | null;
   deviceId: string | null;
+  deviceName?: string | null;
   assigneeId: string | null;
+  assigneeName?: string | null;
   departmentId: string | null;
+  departmentName?: string | null;
   levelDueAt: string | null;
   overdue: boolean;
   recurring: boolean;
@@ -28,13 +32,14 @@ interface Detail {
   timeline: {
     at: string;
     actor: string;
+    actorName?: string | null;
     action: string;
     fromState: string | null;
     toState: string | null;
     level: number;
     note: string | null;
   }[];
-  links: { kind: string; ref: string; at: string }[];
+  links: { kind: string; ref: string; name?: string | null; at: string }[];
   /** what this person may do now (role and state), computed by the hub */
   allowedActions: string[];
 }
@@ -70,7 +75,7 @@ const ACTION_NAMES: Record<string, [string, string]> = {
   rework: ['返工', 'Rework'],
   close: ['办结', 'Close'],
   rate: ['评价', 'Rate'],
-  escalate: ['上报', 'Escalate'],
+  escalate: ['升级', 'Escalate'],
   extend: ['延期', 'Extend'],
   park: ['挂起', 'Park'],
   unpark: ['恢复', 'Unpark'],
@@ -79,8 +84,13 @@ const ACTION_NAMES: Record<string, [string, string]> = {
   note: ['备注', 'Note'],
   report: ['上报', 'Reported'],
   'auto-escalate': ['超时升级', 'Escalated (deadline)'],
+  repeat: ['再次发生', 'Happened again'],
+  'flag-recurring': ['回头看', 'Flagged as recurring'],
+  overdue: ['已超时', 'Overdue'],
+  'auto-resolve': ['自动办结', 'Resolved by itself'],
 };
 export const LEVEL_KEYS: Key[] = ['l1', 'l2', 'l3', 'l4'];
+const LINK_KEYS: Record<string, Key> = { event: 'linkEvent', device: 'linkDevice', alert: 'linkAlert' };
 
 export function TicketsPage({ me, id }: { me: Me; id?: string }) {
   return id ? <TicketDetail id={id} /> : <TicketQueue me={me} />;
@@ -177,30 +187,34 @@ function TicketQueue(_props: { me: Me }) {
         <p>{t('loading')}</p>
       ) : (
         <table class="list" data-testid="tickets">
-          <Head cols={['ID', t('title'), t('level'), t('state'), t('grid'), t('deadline')]} />
+          <Head cols={[t('id'), t('title'), t('level'), t('state'), t('grid'), t('deadline')]} />
           <tbody>
             {items.map((x) => (
               <tr
                 key={x.id}
                 class={x.overdue ? 'overdue' : ''}
+                data-ticket={x.id}
                 onClick={() => go(`tickets/${encodeURIComponent(x.id)}`)}
               >
-                <td>
+                <Cell label={t('id')}>
                   <a href={`#/tickets/${encodeURIComponent(x.id)}`}>{x.id}</a>
-                </td>
-                <td>
-                  <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span> {x.title}
+                </Cell>
+                <Cell label={t('title')}>
+                  <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span>{' '}
+                  <span data-testid="ticket-title">{i.title(x)}</span>
                   {x.recurring ? ' ↻' : ''}
-                </td>
-                <td>
+                </Cell>
+                <Cell label={t('level')}>
                   {x.level} {t(LEVEL_KEYS[x.level - 1] as Key)}
-                </td>
-                <td>{i.state(x.state)}</td>
-                <td>{name(x.gridNodeId)}</td>
-                <td>
+                </Cell>
+                <Cell label={t('state')}>{i.state(x.state)}</Cell>
+                <Cell label={t('grid')}>
+                  <Named id={x.gridNodeId} name={x.gridNodeName ?? name(x.gridNodeId)} />
+                </Cell>
+                <Cell label={t('deadline')}>
                   {i.time(x.levelDueAt)}
                   {x.overdue ? ` · ${t('overdue')}` : ''}
-                </td>
+                </Cell>
               </tr>
             ))}
           </tbody>
@@ -221,10 +235,12 @@ function TicketQueue(_props: { me: Me }) {
         <tbody>
           {(stats?.byGrid ?? []).map((r) => (
             <tr>
-              <td>{name(r.gridNodeId)}</td>
-              <td>{r.tickets}</td>
-              {[r.closureRate, r.onTimeRate, r.reworkRate, r.satisfactionRate].map((v) => (
-                <td>{v == null ? '—' : `${Math.round(v * 100)}%`}</td>
+              <Cell label={t('grid')}>
+                <Named id={r.gridNodeId} name={name(r.gridNodeId)} />
+              </Cell>
+              <Cell label={t('tickets')}>{r.tickets}</Cell>
+              {(['closureRate', 'onTimeRate', 'reworkRate', 'satisfactionRate'] as const).map((k) => (
+                <Cell label={t(k)}>{r[k] == null ? '—' : `${Math.round((r[k] as number) * 100)}%`}</Cell>
               ))}
             </tr>
           ))}
@@ -268,8 +284,8 @@ function TicketDetail({ id }: { id: string }) {
     <section class="detail" data-testid="ticket-detail">
       <a href="#/tickets">← {t('back')}</a>
       <h2>
-        <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span> {x.title}{' '}
-        <small>{x.id}</small>
+        <span class={`badge sev-${x.severity}`}>{i.severity(x.severity)}</span>{' '}
+        <span data-testid="ticket-title">{i.title(x)}</span> <small>{x.id}</small>
       </h2>
       <dl class="facts">
         <dt>{t('state')}</dt>
@@ -282,10 +298,30 @@ function TicketDetail({ id }: { id: string }) {
         <dd>
           {i.time(x.levelDueAt)} {x.overdue ? t('overdue') : ''}
         </dd>
+        <dt>{t('grid')}</dt>
+        <dd>
+          <Named id={x.gridNodeId} name={x.gridNodeName} />
+        </dd>
         <dt>{t('site')}</dt>
-        <dd>{x.siteId ?? x.gridNodeId}</dd>
+        <dd data-testid="ticket-site">
+          <Named id={x.siteId} name={x.siteName} />
+        </dd>
         <dt>{t('device')}</dt>
-        <dd>{x.deviceId ?? '—'}</dd>
+        <dd data-testid="ticket-device">
+          <Named id={x.deviceId} name={x.deviceName} />
+        </dd>
+        <dt>{t('assignee')}</dt>
+        <dd data-testid="ticket-assignee">
+          <Named id={x.assigneeId} name={x.assigneeName} />
+        </dd>
+        {x.departmentId && (
+          <>
+            <dt>{t('department')}</dt>
+            <dd data-testid="ticket-department">
+              <Named id={x.departmentId} name={x.departmentName} />
+            </dd>
+          </>
+        )}
       </dl>
       <h3>{t('actions')}</h3>
       <div class="buttons wrap">
@@ -307,7 +343,9 @@ function TicketDetail({ id }: { id: string }) {
           <li>
             <time>{i.time(e.at)}</time>{' '}
             <strong>{ACTION_NAMES[e.action]?.[i.lang === 'en' ? 1 : 0] ?? e.action}</strong>{' '}
-            {e.actor.replace(/^person:/, '')}
+            <span title={e.actor} data-actor={e.actor}>
+              {i.actor(e.actor, e.actorName)}
+            </span>
             {e.toState ? ` → ${i.state(e.toState)}` : ''} {e.note ? `· ${e.note}` : ''}
           </li>
         ))}
@@ -315,8 +353,17 @@ function TicketDetail({ id }: { id: string }) {
       <h3>{t('links')}</h3>
       <ul>
         {d.links.map((l) => (
-          <li>
-            {l.kind}: {l.ref} · {i.time(l.at)}
+          <li data-link={l.kind}>
+            {LINK_KEYS[l.kind] ? t(LINK_KEYS[l.kind] as Key) : l.kind}:{' '}
+            {l.kind === 'alert' ? (
+              <a href="#/alarms">{l.ref}</a>
+            ) : (
+              <span title={l.ref}>
+                {l.name ?? l.ref}
+                {l.kind === 'event' && l.name ? ` · ${l.ref.slice(l.ref.indexOf(':') + 1)}` : ''}
+              </span>
+            )}{' '}
+            · {i.time(l.at)}
           </li>
         ))}
       </ul>

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { SEVERITIES } from '../tickets/ticket-schemas.ts';
+import { NameOf, SEVERITIES, TitleFields } from '../tickets/ticket-schemas.ts';
 
 export const ALERT_STATES = ['raised', 'acknowledged', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];
@@ -10,24 +10,36 @@ export const AlertView = Type.Object({
   id: Type.String(),
   severity: Type.Enum(SEVERITIES),
   cause: Type.String(),
-  title: Type.String(),
+  title: Type.String({ description: 'Chinese text (chat robots, MQTT); the console renders titleCode' }),
+  ...TitleFields,
   deviceId: Type.Union([Type.String(), Type.Null()]),
+  deviceName: NameOf('device'),
   deviceType: Type.Union([Type.String(), Type.Null()]),
   siteId: Type.Union([Type.String(), Type.Null()]),
+  siteName: NameOf('site'),
   gridNodeId: Type.String(),
+  gridNodeName: NameOf('grid node'),
   emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+  emergencyUnitName: NameOf('emergency unit'),
   ticketId: Type.Union([Type.String(), Type.Null()]),
   state: Type.Enum(ALERT_STATES),
   count: Type.Integer({
     description: 'how many times the incident was reported while this alert was active',
   }),
   chain: Type.Array(Type.String(), { description: 'escalation chain, person ids in order' }),
+  chainNames: Type.Optional(
+    Type.Array(Type.Union([Type.String(), Type.Null()]), {
+      description: 'the chain’s names, in the same order (API responses)',
+    }),
+  ),
   step: Type.Integer({ description: 'index in the chain reached so far (0 = first person)' }),
   nextStepAt: Type.Union([Type.String(), Type.Null()]),
   ackedBy: Type.Union([Type.String(), Type.Null()]),
+  ackedByName: NameOf('person who acknowledged'),
   ackedAt: Type.Union([Type.String(), Type.Null()]),
   ackChannel: Type.Union([Type.String(), Type.Null()]),
   resolvedBy: Type.Union([Type.String(), Type.Null()]),
+  resolvedByName: NameOf('person who resolved'),
   resolvedAt: Type.Union([Type.String(), Type.Null()]),
   resolution: Type.Union([Type.String(), Type.Null()]),
   reason: Type.Union([Type.String(), Type.Null()]),
@@ -38,7 +50,8 @@ export type AlertView = Type.Static<typeof AlertView>;
 
 export const DeliveryView = Type.Object({
   step: Type.Integer(),
-  recipient: Type.String(),
+  recipient: Type.String({ description: 'a person id, or a webhook target id' }),
+  recipientName: NameOf('person or webhook target'),
   channel: Type.String(),
   attempt: Type.Integer(),
   at: Type.String(),

@@ -12,8 +12,10 @@ import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import type { AlertRow, Database, WebhookTargetRow } from '../store/tables.ts';
 import type { Severity } from '../tickets/ticket-schemas.ts';
+import { titleView } from '../tickets/ticket-titles.ts';
 import { isoTime } from '../time.ts';
 import { AckLinks } from './ack-links.ts';
+import { nameAlerts, nameDeliveries, storedTitle } from './alert-names.ts';
 import type {
   AlertListQuery,
   AlertState,
@@ -96,6 +98,7 @@ export class AlertService {
       severity: r.severity as Severity,
       cause: r.cause,
       title: r.title,
+      ...titleView(r),
       deviceId: r.device_id,
       deviceType: r.device_type,
       siteId: r.site_id,
@@ -216,7 +219,7 @@ export class AlertService {
     const update = {
       count: active.count + 1,
       updated_at: now,
-      ...(upgraded ? { severity: req.severity, title: req.title, cause: req.cause } : {}),
+      ...(upgraded ? { severity: req.severity, cause: req.cause, ...storedTitle(req) } : {}),
     };
     // A repeat while someone has acknowledged is news for them: the button was pressed again.
     const again = active.state === 'acknowledged' ? 'repeated-after-ack' : 'repeated';
@@ -230,7 +233,7 @@ export class AlertService {
       incident_key: incidentKey,
       severity: req.severity,
       cause: req.cause,
-      title: req.title,
+      ...storedTitle(req),
       device_id: req.deviceId,
       device_type: req.deviceType,
       site_id: req.siteId,
@@ -647,6 +650,11 @@ export class AlertService {
     );
   }
 
+  /** Alerts with names beside their ids (API responses, the console's stream). */
+  named(views: AlertView[]): Promise<AlertView[]> {
+    return nameAlerts(this.db, views);
+  }
+
   async titleOf(id: string): Promise<string> {
     return (
       (await this.db.selectFrom('alerts').select('title').where('id', '=', id).executeTakeFirst())?.title ??
@@ -720,7 +728,8 @@ export class AlertService {
     const heldIds = new Set(this.volatile.all().map((r) => r.id));
     const stored = (await query.orderBy('created_at', 'desc').execute()).filter((r) => !heldIds.has(r.id));
     const rows = [...held, ...stored].sort((a, b) => b.created_at - a.created_at).filter(see);
-    return { total: rows.length, items: rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r)) };
+    const page = rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r));
+    return { total: rows.length, items: await nameAlerts(this.db, page) };
   }
 
   async detail(principal: Principal, id: string): Promise<{ alert: AlertView; deliveries: DeliveryView[] }> {
@@ -731,9 +740,10 @@ export class AlertService {
       .where('alert_id', '=', id)
       .orderBy('id')
       .execute();
-    return {
-      alert: this.view(row),
-      deliveries: deliveries.map((d) => ({
+    return nameDeliveries(
+      this.db,
+      this.view(row),
+      deliveries.map((d) => ({
         step: d.step,
         recipient: d.recipient,
         channel: d.channel,
@@ -742,7 +752,7 @@ export class AlertService {
         result: d.result as DeliveryView['result'],
         detail: d.detail,
       })),
-    };
+    );
   }
 
   /**
@@ -816,7 +826,9 @@ export class AlertService {
   async acknowledgeAs(principal: Principal, id: string, channel: string): Promise<AlertView> {
     requirePermission(principal, 'alert:ack');
     await this.visible(principal, id);
-    return this.acknowledge(actorOf(principal), id, channel);
+    return (
+      await nameAlerts(this.db, [await this.acknowledge(actorOf(principal), id, channel)])
+    )[0] as AlertView;
   }
 
   async resolve(
@@ -859,7 +871,8 @@ export class AlertService {
     requirePermission(principal, 'alert:resolve');
     await this.visible(principal, id);
     if (falseAlarm && !reason) throw new GridhubError('GH_ERR_VALIDATION', 'a false alarm needs a reason');
-    return this.resolve(actorOf(principal), id, falseAlarm ? 'false-alarm' : 'resolved', reason);
+    const view = await this.resolve(actorOf(principal), id, falseAlarm ? 'false-alarm' : 'resolved', reason);
+    return (await nameAlerts(this.db, [view]))[0] as AlertView;
   }
 
   async stats(principal: Principal): Promise<

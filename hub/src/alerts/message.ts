@@ -1,3 +1,4 @@
+import { elevatorCodeLabel } from '../contract/titles.ts';
 import type { AlertView } from './alert-schemas.ts';
 import type { AlertMessage } from './webhook-formats.ts';
 
@@ -19,9 +20,9 @@ const CAUSE_ZH: Record<string, string> = {
 };
 
 export function causeText(cause: string): string {
-  return (
-    CAUSE_ZH[cause] ?? (cause.startsWith('elevator-fault-') ? `电梯故障（代码 ${cause.slice(15)}）` : cause)
-  );
+  if (CAUSE_ZH[cause]) return CAUSE_ZH[cause];
+  if (!cause.startsWith('elevator-fault-')) return cause;
+  return `电梯故障（${elevatorCodeLabel(cause.slice(15), 'zh')}）`;
 }
 
 /** Chinese alert text with site, device, cause, time and the acknowledgement link. */

@@ -17,6 +17,11 @@ declare module 'fastify' {
 export const SESSION_COOKIE = 'gh_session';
 /** Routes under /api that need no caller: signing in. */
 const PUBLIC = new Set(['/api/v1/auth/login']);
+/**
+ * Routes that answer without a caller too, and see the caller when there is one: the console asks
+ * for its session on every page load, and a signed-out visitor is an answer (204), not an error.
+ */
+const CALLER_OPTIONAL = new Set(['/api/v1/auth/session']);
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -48,9 +53,16 @@ export const authPlugin = fp<{ access: AccessService; sessions: SessionService }
         return;
       }
       const sid = req.cookies[SESSION_COOKIE];
-      if (!sid) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'missing bearer token or session');
+      const optional = CALLER_OPTIONAL.has(req.url.split('?')[0] as string);
+      if (!sid) {
+        if (optional) return;
+        throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'missing bearer token or session');
+      }
       const session = await sessions.authenticate(sid);
-      if (!session) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'session expired or signed out');
+      if (!session) {
+        if (optional) return;
+        throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'session expired or signed out');
+      }
       if (!SAFE.has(req.method) && req.headers['x-csrf-token'] !== session.csrf)
         throw new GridhubError('GH_ERR_CSRF');
       req.principalOrNull = session.principal;

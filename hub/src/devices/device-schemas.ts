@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { DeviceTypeSchema } from '../contract/payloads.ts';
 import { IdSchema } from '../grid/community-schema.ts';
+import { NameOf } from '../tickets/ticket-schemas.ts';
 
 export const DEVICE_STATUSES = ['provisioned', 'active', 'maintenance', 'decommissioned'] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
@@ -9,12 +10,21 @@ export const DeviceStatusSchema = Type.Enum(DEVICE_STATUSES);
 export const DeviceView = Type.Object({
   id: Type.String(),
   model: Type.String(),
+  modelName: Type.Optional(
+    Type.Object(
+      { zh: Type.String(), en: Type.String() },
+      { description: 'the model’s name (API responses)' },
+    ),
+  ),
   type: DeviceTypeSchema,
   name: Type.Union([Type.String(), Type.Null()]),
   serial: Type.Union([Type.String(), Type.Null()]),
   siteId: Type.String(),
+  siteName: NameOf('site'),
   gridNodeId: Type.String(),
+  gridNodeName: NameOf('grid node'),
   emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+  emergencyUnitName: NameOf('emergency unit'),
   status: DeviceStatusSchema,
   online: Type.Boolean(),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),

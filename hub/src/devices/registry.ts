@@ -6,6 +6,7 @@ import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
+import { lookupNames } from '../grid/names.ts';
 import { under } from '../grid/placement.ts';
 import type { Db } from '../store/store.ts';
 import type { Database, DeviceRow } from '../store/tables.ts';
@@ -100,6 +101,25 @@ export class DeviceRegistry {
 
   private view(row: DeviceRow): DeviceView {
     return toDeviceView(row, this.presence);
+  }
+
+  /** Views with the names of their model, site, grid node and unit (one lookup per list). */
+  async named(views: DeviceView[]): Promise<DeviceView[]> {
+    const names = await lookupNames(this.db, {
+      site: views.map((v) => v.siteId),
+      gridNode: views.map((v) => v.gridNodeId),
+      unit: views.map((v) => v.emergencyUnitId),
+    });
+    return views.map((v) => {
+      const model = this.models.find(v.model);
+      return {
+        ...v,
+        ...(model ? { modelName: model.name } : {}),
+        siteName: names.get('site', v.siteId),
+        gridNodeName: names.get('gridNode', v.gridNodeId),
+        emergencyUnitName: names.get('unit', v.emergencyUnitId),
+      };
+    });
   }
 
   /** Resolve model, site, grid node and emergency unit of a registration; every problem is listed. */
@@ -392,7 +412,7 @@ export class DeviceRegistry {
   }
 
   async get(principal: Principal, id: string): Promise<DeviceView> {
-    return this.view(await this.visible(principal, id));
+    return (await this.named([this.view(await this.visible(principal, id))]))[0] as DeviceView;
   }
 
   async list(principal: Principal, q: DeviceListQuery): Promise<{ total: number; items: DeviceView[] }> {
@@ -425,7 +445,7 @@ export class DeviceRegistry {
       .limit(q.limit)
       .offset(q.offset)
       .execute();
-    return { total: Number(total.n), items: rows.map((r) => this.view(r)) };
+    return { total: Number(total.n), items: await this.named(rows.map((r) => this.view(r))) };
   }
 
   async move(principal: Principal, id: string, siteId: string): Promise<DeviceView> {

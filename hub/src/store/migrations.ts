@@ -401,7 +401,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0006_core_replay_idempotence': {
+  // Titles as a code and parameters beside the Chinese text: the console renders them in the
+  // reader's language (hub/src/contract/titles.ts). Older rows keep a null code and show their text.
+  '0006_console_title_codes': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['tickets', 'alerts']) {
+        await db.schema.alterTable(table).addColumn('title_code', 'text').execute();
+        await db.schema.alterTable(table).addColumn('title_params', 'text').execute();
+      }
+    },
+  },
+  '0007_core_replay_idempotence': {
     async up(db: Kysely<unknown>) {
       // After a crash the rules run again on journaled events they had not finished: a ticket or
       // alert already raised for an event is found by the event and not raised twice.

@@ -166,6 +166,10 @@ export interface TicketTable {
   level: number;
   state: string;
   title: string;
+  /** hub/src/contract/titles.ts code; null for people's own titles and rows from before codes */
+  title_code: string | null;
+  /** JSON object of the title's parameters */
+  title_params: string | null;
   description: string | null;
   grid_node_id: string;
   site_id: string | null;
@@ -229,6 +233,8 @@ export interface AlertTable {
   severity: string;
   cause: string;
   title: string;
+  title_code: string | null;
+  title_params: string | null;
   device_id: string | null;
   device_type: string | null;
   site_id: string | null;

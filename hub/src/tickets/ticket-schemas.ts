@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { TITLE_CODES } from '../contract/titles.ts';
 import { IdSchema } from '../grid/community-schema.ts';
 import { TICKET_ACTIONS, TICKET_STATES } from './lifecycle.ts';
 
@@ -19,6 +20,20 @@ export type TicketCategory = (typeof TICKET_CATEGORIES)[number];
 export const SEVERITIES = ['critical', 'major', 'minor', 'warning'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** A title as a code and parameters (hub/src/contract/titles.ts); `title` is its Chinese text. */
+export const TitleFields = {
+  titleCode: Type.Union([Type.Enum(TITLE_CODES), Type.Null()], {
+    description: 'what the title says, as a code the console renders in its language; null for typed titles',
+  }),
+  titleParams: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]), {
+    description: 'the code’s parameters: names of the site and device, levels, counts, codes',
+  }),
+};
+
+/** A display name beside an id: present in API responses (null when the id has none); MQTT payloads carry ids only. */
+export const NameOf = (what: string) =>
+  Type.Optional(Type.Union([Type.String(), Type.Null()], { description: `name of the ${what}` }));
+
 export const TicketView = Type.Object({
   id: Type.String(),
   category: Type.Enum(TICKET_CATEGORIES),
@@ -30,14 +45,21 @@ export const TicketView = Type.Object({
     description: '1 micro-grid, 2 grid, 3 street, 4 district department',
   }),
   state: Type.Enum(TICKET_STATES),
-  title: Type.String(),
+  title: Type.String({ description: 'Chinese text (chat robots, MQTT); the console renders titleCode' }),
+  ...TitleFields,
   description: Type.Union([Type.String(), Type.Null()]),
   gridNodeId: Type.String(),
+  gridNodeName: NameOf('grid node'),
   siteId: Type.Union([Type.String(), Type.Null()]),
+  siteName: NameOf('site'),
   deviceId: Type.Union([Type.String(), Type.Null()]),
+  deviceName: NameOf('device'),
   emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+  emergencyUnitName: NameOf('emergency unit'),
   assigneeId: Type.Union([Type.String(), Type.Null()]),
+  assigneeName: NameOf('assignee'),
   departmentId: Type.Union([Type.String(), Type.Null()]),
+  departmentName: NameOf('department'),
   levelDueAt: Type.Union([Type.String(), Type.Null()], {
     description: 'when this level’s time runs out and the ticket climbs',
   }),
@@ -59,7 +81,8 @@ export type TicketView = Type.Static<typeof TicketView>;
 
 export const TimelineEntry = Type.Object({
   at: Type.String(),
-  actor: Type.String(),
+  actor: Type.String({ description: '`person:<id>`, `rule:<name>`, `system`, `device:<id>`, …' }),
+  actorName: NameOf('person who acted (null for rules and the system)'),
   action: Type.String(),
   fromState: Type.Union([Type.String(), Type.Null()]),
   toState: Type.Union([Type.String(), Type.Null()]),
@@ -71,7 +94,14 @@ export const TimelineEntry = Type.Object({
 export const TicketDetail = Type.Object({
   ticket: TicketView,
   timeline: Type.Array(TimelineEntry),
-  links: Type.Array(Type.Object({ kind: Type.String(), ref: Type.String(), at: Type.String() })),
+  links: Type.Array(
+    Type.Object({
+      kind: Type.String({ description: 'event (`deviceId:eventId`), device, alert, …' }),
+      ref: Type.String(),
+      name: NameOf('linked device (event and device links)'),
+      at: Type.String(),
+    }),
+  ),
   allowedActions: Type.Array(Type.Enum(TICKET_ACTIONS), {
     description: 'what the caller’s roles allow from the ticket’s current state',
   }),

@@ -4,7 +4,9 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import { roleAllows } from '../auth/roles.ts';
 import type { Bus } from '../bus.ts';
+import type { TitleSpec } from '../contract/titles.ts';
 import { GridhubError } from '../errors.ts';
+import { lookupNames } from '../grid/names.ts';
 import { placeDevice, placeGridNode, placeSite, under } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import { POLICY_DEFINITIONS } from '../policies/definitions.ts';
@@ -34,6 +36,7 @@ import type {
   TicketStats,
   TicketView,
 } from './ticket-schemas.ts';
+import { nameTickets, storeTitle, ticketRefs, titleView, withTicketNames } from './ticket-titles.ts';
 
 type Trx = Transaction<Database>;
 
@@ -51,7 +54,8 @@ export interface RaiseTicket {
   category: TicketCategory;
   source: 'device-rule' | 'manual' | 'node-red' | 'hotline';
   severity: Severity;
-  title: string;
+  /** a rule's title code (rendered in Chinese for the text, in the reader's language by the console), or a person's text */
+  title: string | TitleSpec;
   description?: string;
   placement: TicketPlacement;
   /** one open ticket per incident key: a repeat appends to it instead of opening another */
@@ -111,6 +115,7 @@ export class TicketService {
       level: row.level,
       state: row.state as TicketState,
       title: row.title,
+      ...titleView(row),
       description: row.description,
       gridNodeId: row.grid_node_id,
       siteId: row.site_id,
@@ -232,6 +237,7 @@ export class TicketService {
   async raise(input: RaiseTicket): Promise<{ ticket: TicketView; created: boolean }> {
     const { placement } = input;
     const ctx = this.ctx(placement);
+    const title = await storeTitle(this.store.db, input.title, placement);
     const result = await this.store.db.transaction().execute(async (trx) => {
       const now = this.now();
       if (input.link?.kind === 'event') {
@@ -243,6 +249,12 @@ export class TicketService {
           .selectAll('tickets')
           .where('ticket_links.kind', '=', 'event')
           .where('ticket_links.ref', '=', input.link.ref)
+          // one event may raise several tickets (a fault, and the recurring-fault it completes)
+          .where((eb) =>
+            input.incidentKey
+              ? eb('tickets.incident_key', '=', input.incidentKey)
+              : eb('tickets.category', '=', input.category),
+          )
           .executeTakeFirst();
         if (prior) return { row: prior, created: prior.origin_ref === input.link.ref, replay: true };
       }
@@ -254,21 +266,22 @@ export class TicketService {
           .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
           .executeTakeFirst();
         if (open) {
-          const severity =
-            SEVERITY_RANK[input.severity] > SEVERITY_RANK[open.severity as Severity]
-              ? input.severity
-              : open.severity;
-          await trx
-            .updateTable('tickets')
-            .set({ occurrences: open.occurrences + 1, severity, updated_at: now })
-            .where('id', '=', open.id)
-            .execute();
-          const updated = { ...open, occurrences: open.occurrences + 1, severity, updated_at: now };
+          const upgraded = SEVERITY_RANK[input.severity] > SEVERITY_RANK[open.severity as Severity];
+          const severity = upgraded ? input.severity : open.severity;
+          // A worse repeat says what is worse now (水位预警 → 水位告警); a same-or-milder one keeps the title.
+          const set = {
+            occurrences: open.occurrences + 1,
+            severity,
+            updated_at: now,
+            ...(upgraded && title.title_code ? title : {}),
+          };
+          await trx.updateTable('tickets').set(set).where('id', '=', open.id).execute();
+          const updated = { ...open, ...set };
           if (input.link) await this.link(trx, open.id, input.link);
           await this.timeline(trx, updated, {
             actor: input.actor,
             action: 'repeat',
-            note: input.note ?? input.title,
+            note: input.note ?? title.title,
             data: input.link ?? null,
           });
           return { row: updated, created: false, replay: false };
@@ -310,7 +323,7 @@ export class TicketService {
         severity: input.severity,
         level,
         state: auto ? 'dispatched' : 'reported',
-        title: input.title,
+        ...title,
         description: input.description ?? null,
         grid_node_id: placement.gridNodeId,
         site_id: placement.siteId,
@@ -449,19 +462,32 @@ export class TicketService {
     return next;
   }
 
-  /** Rules: raise a ticket straight to a level (a confirmed fire goes to the district's fire department). */
+  /**
+   * Rules: raise a ticket straight to a level (a confirmed fire goes to the district's fire
+   * department); `title` is what the ticket has become (烟感报警 → 确认火警).
+   */
   async escalateTo(
     id: string,
     level: number,
     actor: string,
     reason: string,
     severity?: Severity,
+    title?: TitleSpec,
   ): Promise<TicketView> {
     const row = await this.store.db.transaction().execute(async (trx) => {
       const r = await this.row(trx, id);
-      if (r.level >= level && !(severity && SEVERITY_RANK[severity] > SEVERITY_RANK[r.severity as Severity]))
-        return r;
-      return this.escalateIn(trx, r, Math.max(level, r.level), actor, reason, severity);
+      const next =
+        r.level >= level && !(severity && SEVERITY_RANK[severity] > SEVERITY_RANK[r.severity as Severity])
+          ? r
+          : await this.escalateIn(trx, r, Math.max(level, r.level), actor, reason, severity);
+      if (!title) return next;
+      const stored = await storeTitle(trx, title, {
+        gridNodeId: r.grid_node_id,
+        siteId: r.site_id,
+        deviceId: r.device_id,
+      });
+      await trx.updateTable('tickets').set(stored).where('id', '=', id).execute();
+      return { ...next, ...stored };
     });
     this.changed(row, 'escalate');
     return this.view(row);
@@ -560,7 +586,7 @@ export class TicketService {
       ...(body.level ? { level: body.level } : {}),
       actor: actorOf(principal),
     });
-    return ticket;
+    return (await nameTickets(this.store.db, [ticket]))[0] as TicketView;
   }
 
   private async visible(principal: Principal, id: string): Promise<TicketRow & { path: string }> {
@@ -585,11 +611,22 @@ export class TicketService {
       .where('ticket_id', '=', id)
       .orderBy('at')
       .execute();
+    // Devices of event links (`deviceId:eventId`; device ids have no colon) and device links.
+    const linkDevice = (l: { kind: string; ref: string }) =>
+      l.kind === 'device' ? l.ref : l.kind === 'event' ? (l.ref.split(':')[0] ?? null) : null;
+    const view = this.view(row);
+    const refs = ticketRefs([view]);
+    const names = await lookupNames(db, {
+      ...refs,
+      person: [...(refs.person ?? []), ...timeline.map((t) => /^person:(.+)$/.exec(t.actor)?.[1])],
+      device: [...(refs.device ?? []), ...links.map(linkDevice)],
+    });
     return {
-      ticket: this.view(row),
+      ticket: withTicketNames(view, names),
       timeline: timeline.map((t) => ({
         at: iso(t.at) as string,
         actor: t.actor,
+        actorName: names.actor(t.actor),
         action: t.action,
         fromState: t.from_state,
         toState: t.to_state,
@@ -597,7 +634,12 @@ export class TicketService {
         note: t.note,
         data: t.data ? (JSON.parse(t.data) as unknown) : null,
       })),
-      links: links.map((l) => ({ kind: l.kind, ref: l.ref, at: iso(l.at) as string })),
+      links: links.map((l) => ({
+        kind: l.kind,
+        ref: l.ref,
+        name: names.get('device', linkDevice(l)),
+        at: iso(l.at) as string,
+      })),
       allowedActions: TICKET_ACTIONS.filter(
         (a) =>
           roleAllows(principal.roles, LIFECYCLE[a].permission) && allowedFrom(a, row.state as TicketState),
@@ -649,7 +691,13 @@ export class TicketService {
       .limit(f.limit)
       .offset(f.offset)
       .execute();
-    return { total: Number(total.n), items: rows.map((r) => this.view(r)) };
+    return {
+      total: Number(total.n),
+      items: await nameTickets(
+        this.store.db,
+        rows.map((r) => this.view(r)),
+      ),
+    };
   }
 
   /** A person acts on a ticket: role, jurisdiction, then the lifecycle decide. */
@@ -803,7 +851,7 @@ export class TicketService {
     });
     void current;
     this.changed(row, action);
-    return this.view(row);
+    return (await nameTickets(this.store.db, [this.view(row)]))[0] as TicketView;
   }
 
   // ---- statistics ----

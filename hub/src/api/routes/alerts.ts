@@ -7,7 +7,7 @@ import {
   WebhookTargetBody,
   WebhookTargetView,
 } from '../../alerts/alert-schemas.ts';
-import type { AlertService } from '../../alerts/alert-service.ts';
+import type { AlertChange, AlertService } from '../../alerts/alert-service.ts';
 import { requirePermission } from '../../auth/principal.ts';
 import type { WebhookTargetRow } from '../../store/tables.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
@@ -31,6 +31,16 @@ function targetView(t: WebhookTargetRow) {
 }
 
 export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> = async (app, { alerts }) => {
+  // The stream carries names like the lists do; every open console shares one lookup per change.
+  const named = new WeakMap<AlertChange, Promise<AlertView>>();
+  const namedAlert = (c: AlertChange) => {
+    let p = named.get(c);
+    if (!p) {
+      p = alerts.named([c.alert]).then((list) => list[0] ?? c.alert);
+      named.set(c, p);
+    }
+    return p;
+  };
   app.get(
     '/alerts',
     {
@@ -68,12 +78,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> = 
         'x-accel-buffering': 'no',
       });
       res.write('retry: 2000\n\n');
-      const send = async (c: { seq: number; action: string; alert: AlertView }) => {
+      const send = async (c: AlertChange) => {
         if (!paths.has(c.alert.id)) paths.set(c.alert.id, await alerts.gridPathOf(c.alert.id));
         if (!visible(c.alert)) return;
-        res.write(
-          `id: ${c.seq}\nevent: alert\ndata: ${JSON.stringify({ action: c.action, alert: c.alert })}\n\n`,
-        );
+        const alert = await namedAlert(c);
+        res.write(`id: ${c.seq}\nevent: alert\ndata: ${JSON.stringify({ action: c.action, alert })}\n\n`);
       };
       const last = Number(req.headers['last-event-id'] ?? Number.NaN);
       if (Number.isFinite(last)) for (const c of alerts.since(last)) await send(c);

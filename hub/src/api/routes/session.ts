@@ -59,10 +59,17 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
       schema: {
         tags,
         summary: 'The current session (after a page reload): who, and the CSRF token',
-        response: { 200: SessionView, ...errorResponses },
+        description:
+          '204 when signed out (no session cookie, or one that expired or was ended): the console asks on every page load, and a visitor who has not signed in yet is no error. A bad bearer token is still 401.',
+        response: { 200: SessionView, 204: Type.Null(), ...errorResponses },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      if (!req.principalOrNull) {
+        // A stale cookie (session ended elsewhere) goes, so the next load does not present it again.
+        if (req.cookies[SESSION_COOKIE]) reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        return reply.code(204).send(null);
+      }
       const sid = req.cookies[SESSION_COOKIE];
       const s = sid ? await sessions.authenticate(sid) : undefined;
       if (!s) return { me: me(req.principal), csrf: '', expiresAt: new Date(0).toISOString() };

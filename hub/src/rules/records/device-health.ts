@@ -1,11 +1,13 @@
+import type { TitleCode } from '../../contract/titles.ts';
 import { eventRef, placementOf, type Rule } from '../rule.ts';
 
-const CAUSES: Record<string, { title: string; severity: 'minor' | 'major' }> = {
-  fault: { title: '设备故障', severity: 'minor' },
-  'battery.low': { title: '电量低', severity: 'minor' },
-  tamper: { title: '设备被拆/防拆报警', severity: 'major' },
-  end_of_life: { title: '设备寿命到期', severity: 'minor' },
-  selftest: { title: '自检失败', severity: 'minor' },
+type HealthTitle = Extract<TitleCode, `device.${string}`>;
+const CAUSES: Record<string, { title: HealthTitle; severity: 'minor' | 'major' }> = {
+  fault: { title: 'device.fault', severity: 'minor' },
+  'battery.low': { title: 'device.battery-low', severity: 'minor' },
+  tamper: { title: 'device.tamper', severity: 'major' },
+  end_of_life: { title: 'device.end-of-life', severity: 'minor' },
+  selftest: { title: 'device.selftest-failed', severity: 'minor' },
 };
 const RESTORES: Record<string, string> = { 'fault.clear': 'fault', 'tamper.restore': 'tamper' };
 
@@ -39,12 +41,11 @@ export function deviceHealthRule(): Rule {
       }
       const cause = CAUSES[type];
       if (!cause) return;
-      const site = await ctx.site(e.siteId);
       await ctx.tickets.raise({
         category: 'maintenance',
         source: 'device-rule',
         severity: cause.severity,
-        title: `${cause.title}：${site.name} ${e.deviceId}`,
+        title: { code: cause.title },
         placement: placementOf(e),
         incidentKey: `maint:${e.deviceId}:${type}`,
         link: { kind: 'event', ref: eventRef(e), at: e.at },

@@ -1,32 +1,36 @@
 import { sql } from 'kysely';
 import type { ELEVATOR_FAULT_CODES } from '../../contract/payloads.ts';
 import type { Severity, TicketCategory } from '../../tickets/ticket-schemas.ts';
+import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { SlidingWindow } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 
 type Code = (typeof ELEVATOR_FAULT_CODES)[number];
 
-/** GB/T 24476 codes and add-on monitor codes with their names and suggested severity (DOMAIN.md). */
-export const ELEVATOR_CODES: Record<Code, { zh: string; severity: Severity; whenOccupied?: Severity }> = {
-  '11': { zh: '困人', severity: 'critical' },
-  '09': { zh: '冲顶', severity: 'critical' },
-  '10': { zh: '蹲底', severity: 'critical' },
-  '05': { zh: '轿厢意外移动（开门走梯）', severity: 'critical' },
-  '01': { zh: '运行中安全回路断路', severity: 'major', whenOccupied: 'critical' },
-  '04': { zh: '开锁区域外停梯', severity: 'major', whenOccupied: 'critical' },
-  '06': { zh: '电动机运转时间限制器动作', severity: 'major' },
-  '02': { zh: '关门故障', severity: 'minor' },
-  '03': { zh: '开门故障', severity: 'minor' },
-  '07': { zh: '楼层位置丢失', severity: 'minor' },
-  '08': { zh: '防止电梯再运行故障', severity: 'minor' },
-  overspeed: { zh: '超速', severity: 'critical' },
-  door_open_running: { zh: '开门运行', severity: 'critical' },
-  power_loss: { zh: '停电', severity: 'major' },
-  door_cycling: { zh: '反复开关门', severity: 'minor' },
-  door_held: { zh: '阻止关门', severity: 'minor' },
-  door_open_long: { zh: '开门时间过长', severity: 'minor' },
-  alarm_bell: { zh: '报警铃', severity: 'minor' },
-  ebike: { zh: '电动车进入轿厢', severity: 'minor' },
+/**
+ * GB/T 24476 codes and add-on monitor codes with their suggested severity (DOMAIN.md); their names
+ * are in hub/src/contract/titles.ts.
+ */
+export const ELEVATOR_CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
+  '11': { severity: 'critical' },
+  '09': { severity: 'critical' },
+  '10': { severity: 'critical' },
+  '05': { severity: 'critical' },
+  '01': { severity: 'major', whenOccupied: 'critical' },
+  '04': { severity: 'major', whenOccupied: 'critical' },
+  '06': { severity: 'major' },
+  '02': { severity: 'minor' },
+  '03': { severity: 'minor' },
+  '07': { severity: 'minor' },
+  '08': { severity: 'minor' },
+  overspeed: { severity: 'critical' },
+  door_open_running: { severity: 'critical' },
+  power_loss: { severity: 'major' },
+  door_cycling: { severity: 'minor' },
+  door_held: { severity: 'minor' },
+  door_open_long: { severity: 'minor' },
+  alarm_bell: { severity: 'minor' },
+  ebike: { severity: 'minor' },
 };
 
 /** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
@@ -52,7 +56,6 @@ export function elevatorFaultRule(): Rule {
       const ev = e.event;
       if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
       const code = ELEVATOR_CODES[ev.code];
-      const site = await ctx.site(e.siteId);
       const at = policyAt(e);
       const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
       if (ev.type === 'fault.clear') {
@@ -79,7 +82,13 @@ export function elevatorFaultRule(): Rule {
         category,
         source: 'device-rule',
         severity,
-        title: `${ev.code === '11' ? '电梯困人救援' : '电梯故障'}：${site.name} ${e.deviceId}（${ev.code} ${code.zh}${ev.floor !== undefined ? `，${ev.floor}层` : ''}）`,
+        title:
+          ev.code === '11'
+            ? { code: 'elevator.rescue', params: ev.floor === undefined ? {} : { floor: ev.floor } }
+            : {
+                code: 'elevator.fault',
+                params: { code: ev.code, ...(ev.floor === undefined ? {} : { floor: ev.floor }) },
+              },
         placement: placementOf(e),
         incidentKey: category === 'maintenance' ? `maint:${e.deviceId}:fault-${ev.code}` : incident,
         link: { kind: 'event', ref: eventRef(e), at: e.at },
@@ -93,7 +102,7 @@ export function elevatorFaultRule(): Rule {
           ...e,
           severity: 'critical',
           cause: ev.code === '11' ? 'elevator-entrapment' : `elevator-fault-${ev.code}`,
-          title: ticket.title,
+          ...ticketTitle(ticket),
           ticketId: ticket.id,
           eventRef: eventRef(e),
         });
@@ -105,7 +114,7 @@ export function elevatorFaultRule(): Rule {
           category: 'recurring-fault',
           source: 'device-rule',
           severity: 'major',
-          title: `电梯频繁故障：${site.name} ${e.deviceId}（${count} 次 / ${windowMs / 3600_000} h）`,
+          title: { code: 'elevator.recurring', params: { count, hours: windowMs / 3600_000 } },
           placement: placementOf(e),
           incidentKey: `recurring:${e.deviceId}`,
           link: { kind: 'event', ref: eventRef(e), at: e.at },
@@ -168,12 +177,14 @@ export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
         const last = r.last ?? Date.parse(r.installed_at);
         if (now - last <= intervalMs) continue;
         if (await ctx.tickets.findOpen(`maint-overdue:${r.id}`)) continue;
-        const site = await ctx.site(r.site_id);
         await ctx.tickets.raise({
           category: 'maintenance',
           source: 'device-rule',
           severity: 'minor',
-          title: `电梯维保逾期：${site.name} ${r.id}（上次维保 ${new Date(last).toISOString().slice(0, 10)}）`,
+          title: {
+            code: 'elevator.maintenance-overdue',
+            params: { last: new Date(last).toISOString().slice(0, 10) },
+          },
           placement: placementOf(placement),
           incidentKey: `maint-overdue:${r.id}`,
           actor: 'rule:elevator-maintenance',

@@ -1,3 +1,4 @@
+import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { eventRef, placementOf, type Rule } from '../rule.ts';
 
 /**
@@ -12,13 +13,11 @@ export function panicPressRule(): Rule {
     deviceTypes: ['panic-button'],
     async handle(e, ctx) {
       if (e.deviceType !== 'panic-button' || e.event.type !== 'press') return;
-      const site = await ctx.site(e.siteId);
-      const kind = { single: '单击', double: '双击', long: '长按' }[e.event.kind ?? 'single'];
       const { ticket } = await ctx.tickets.raise({
         category: 'panic',
         source: 'device-rule',
         severity: 'critical',
-        title: `一键报警：${site.name}（${kind}）`,
+        title: { code: 'panic.press', params: { kind: e.event.kind ?? 'single' } },
         ...(e.event.media?.length ? { description: `现场音视频：${e.event.media.join(' ')}` } : {}),
         placement: placementOf(e),
         incidentKey: `panic:${e.deviceId}`,
@@ -29,7 +28,7 @@ export function panicPressRule(): Rule {
         ...e,
         severity: 'critical',
         cause: 'panic-press',
-        title: ticket.title,
+        ...ticketTitle(ticket),
         ticketId: ticket.id,
         eventRef: eventRef(e),
       });

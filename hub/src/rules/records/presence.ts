@@ -17,13 +17,12 @@ export function presenceRule(): Rule {
     if (!batch || batch.devices.size === 0) return;
     const devices = [...batch.devices.values()];
     const first = devices[0] as PresenceChange;
-    const site = await ctx.site(siteId);
     if (devices.length >= ctx.policy<number>('outage.site.count', policyAt(first))) {
       const { ticket } = await ctx.tickets.raise({
         category: 'site-outage',
         source: 'device-rule',
         severity: 'major',
-        title: `整体离线：${site.name}（${devices.length} 台设备）`,
+        title: { code: 'site.outage', params: { count: devices.length } },
         description: devices.map((d) => d.deviceId).join(', '),
         placement: { ...placementOf(first), deviceId: null },
         incidentKey: `outage:${siteId}`,
@@ -42,7 +41,7 @@ export function presenceRule(): Rule {
         category: 'maintenance',
         source: 'device-rule',
         severity: 'minor',
-        title: `设备离线：${site.name} ${d.deviceId}`,
+        title: { code: 'device.offline' },
         placement: placementOf(d),
         incidentKey: `offline:${d.deviceId}`,
         note: `offline (${d.reason})`,

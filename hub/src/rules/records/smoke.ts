@@ -1,3 +1,4 @@
+import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 
 /**
@@ -24,7 +25,7 @@ export function smokeAlarmRule(): Rule {
           category: 'fire',
           source: 'device-rule',
           severity: 'major',
-          title: `烟感报警：${site.name}`,
+          title: { code: 'fire.smoke' },
           placement: placementOf(e),
           incidentKey,
           link: { kind: 'event', ref: eventRef(e), at: e.at },
@@ -43,24 +44,26 @@ export function smokeAlarmRule(): Rule {
         );
         const confirmedBefore = ticket.level >= 4 && ticket.severity === 'critical';
         const confirms = !confirmedBefore && detectors.length >= needed;
-        if (confirms)
-          await ctx.tickets.escalateTo(
-            ticket.id,
-            4,
-            'rule:smoke-alarm',
-            `confirmed fire: ${detectors.length} detectors in the building within ${windowMs / 1000} s`,
-            'critical',
-          );
+        const confirmed = confirms
+          ? await ctx.tickets.escalateTo(
+              ticket.id,
+              4,
+              'rule:smoke-alarm',
+              `confirmed fire: ${detectors.length} detectors in the building within ${windowMs / 1000} s`,
+              'critical',
+              { code: 'fire.confirmed', params: { detectors: detectors.length } },
+            )
+          : undefined;
         // Every alarm asks for an alert, not only the one that opened the ticket: the alert service
         // counts it on the active alert, and raises a new one when the last was resolved, so a fire
         // that flares up again while its ticket is open pages people again.
         ctx.requestAlert(
-          confirmedBefore || confirms
+          confirmedBefore || confirmed
             ? {
                 ...e,
                 severity: 'critical',
                 cause: 'fire-confirmed',
-                title: `确认火警：${site.name}`,
+                ...ticketTitle(confirmed ?? ticket),
                 ticketId: ticket.id,
                 eventRef: eventRef(e),
               }
@@ -68,7 +71,7 @@ export function smokeAlarmRule(): Rule {
                 ...e,
                 severity: 'major',
                 cause: 'smoke-alarm',
-                title: ticket.title,
+                ...ticketTitle(ticket),
                 ticketId: ticket.id,
                 eventRef: eventRef(e),
               },

@@ -1,4 +1,6 @@
+import type { TitleSpec } from '../../contract/titles.ts';
 import type { Severity } from '../../tickets/ticket-schemas.ts';
+import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { type Condition, Dwell, holds, severityByDuration } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
 
@@ -13,12 +15,11 @@ export function waterLeakRule(): Rule {
       if (e.deviceType !== 'water-leak') return;
       const key = `leak:${e.deviceId}`;
       if (e.event.type === 'leak') {
-        const site = await ctx.site(e.siteId);
         const { ticket } = await ctx.tickets.raise({
           category: 'leak',
           source: 'device-rule',
           severity: 'major',
-          title: `漏水报警：${site.name}`,
+          title: { code: 'leak' },
           placement: placementOf(e),
           incidentKey: key,
           link: { kind: 'event', ref: eventRef(e), at: e.at },
@@ -30,7 +31,7 @@ export function waterLeakRule(): Rule {
           ...e,
           severity: 'major',
           cause: 'water-leak',
-          title: ticket.title,
+          ...ticketTitle(ticket),
           ticketId: ticket.id,
           eventRef: eventRef(e),
         });
@@ -94,9 +95,14 @@ export function waterLevelRule(): Rule {
       };
       let severity: Severity | undefined;
       let why = `≥ ${warningCm} cm`;
+      let title: TitleSpec = { code: 'flood.warning', params: { level, threshold: warningCm } };
       if (holds(alarm, values)) {
         severity = 'critical';
         why = values.aboveAlarmMs >= dwellMs ? `≥ ${alarmCm} cm` : `rising ${riseCmPerHour.toFixed(1)} cm/h`;
+        title =
+          values.aboveAlarmMs >= dwellMs
+            ? { code: 'flood.alarm', params: { level, threshold: alarmCm } }
+            : { code: 'flood.rising', params: { level, rate: Math.round(riseCmPerHour * 10) / 10 } };
       } else if (values.aboveWarningMs >= dwellMs) {
         severity = severityByDuration(values.aboveWarningMs, [
           { afterMs: dwellMs, severity: 'warning' },
@@ -105,8 +111,11 @@ export function waterLevelRule(): Rule {
             severity: 'critical',
           },
         ]);
-        if (severity === 'critical')
-          why = `≥ ${warningCm} cm for ${Math.round(values.aboveWarningMs / 60_000)} min`;
+        if (severity === 'critical') {
+          const minutes = Math.round(values.aboveWarningMs / 60_000);
+          why = `≥ ${warningCm} cm for ${minutes} min`;
+          title = { code: 'flood.lasting', params: { level, threshold: warningCm, minutes } };
+        }
       }
       const key = `flood:${t.deviceId}`;
       if (!severity) {
@@ -130,12 +139,11 @@ export function waterLevelRule(): Rule {
         return;
       }
       raised.set(t.deviceId, severity);
-      const site = await ctx.site(t.siteId);
       const { ticket } = await ctx.tickets.raise({
         category: 'flood',
         source: 'device-rule',
         severity,
-        title: `${severity === 'critical' ? '水位告警' : '水位预警'}：${site.name} ${level} cm（${why}）`,
+        title,
         placement: placementOf(t),
         incidentKey: key,
         ...(severity === 'critical' ? {} : { level: 1 }),
@@ -155,7 +163,7 @@ export function waterLevelRule(): Rule {
           ...t,
           severity: 'critical',
           cause: 'flood-alarm',
-          title: ticket.title,
+          ...ticketTitle(ticket),
           ticketId: ticket.id,
           eventRef: null,
         });
