@@ -390,6 +390,11 @@ export class MqttBroker {
     });
   }
 
+  /** Write pending session changes now (operations and tests; also happens every flush interval). */
+  flushSessions(): void {
+    this.persistence?.flush?.();
+  }
+
   /** The QoS 1 messages the broker holds for a client id's session (what a re-send must not repeat). */
   async sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]> {
     const out: { topic: string; payload: Buffer }[] = [];
@@ -457,14 +462,15 @@ export class MqttBroker {
     );
 
     const { host, port, tlsCertFile, tlsKeyFile, tlsPort } = this.deps.config;
-    this.tcp = createServer((socket) => this.accept(socket));
+    // No Nagle: a PUBACK or an alert must not wait ~40 ms for the peer's delayed ACK of the last write.
+    this.tcp = createServer({ noDelay: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.tcp?.once('error', reject);
       this.tcp?.listen(port, host, () => resolve());
     });
     if (tlsCertFile && tlsKeyFile) {
       this.tls = createTlsServer(
-        { cert: readFileSync(tlsCertFile), key: readFileSync(tlsKeyFile) },
+        { cert: readFileSync(tlsCertFile), key: readFileSync(tlsKeyFile), noDelay: true },
         (socket) => this.accept(socket),
       );
       await new Promise<void>((resolve, reject) => {
