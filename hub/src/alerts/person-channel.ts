@@ -39,6 +39,11 @@ const deliveryIdOf = (payload: Buffer): number | undefined => {
  */
 export class PersonChannel {
   private readonly unsubscribe: (() => void)[] = [];
+  /**
+   * Delivery ids acknowledged in this process, noted before their row is updated: a re-send that
+   * read the row a moment earlier must not repeat a message the app just confirmed.
+   */
+  private readonly receipted = new Set<number>();
 
   constructor(
     private readonly store: Store,
@@ -104,6 +109,8 @@ export class PersonChannel {
   private async confirm(personId: string, clientId: string, payload: Buffer): Promise<void> {
     const id = deliveryIdOf(payload);
     if (id === undefined) return;
+    this.receipted.add(id);
+    if (this.receipted.size > 10_000) this.receipted.delete(this.receipted.values().next().value as number);
     const res = await this.db
       .updateTable('alert_deliveries')
       .set({ result: 'delivered', confirmed_at: this.now(), detail: `PUBACK from client ${clientId}` })
@@ -131,7 +138,7 @@ export class PersonChannel {
     const latest = new Map<string, { id: number; payload: string | null }>();
     for (const r of rows) if (!latest.has(r.alert_id)) latest.set(r.alert_id, r);
     for (const r of latest.values()) {
-      if (held.has(r.id) || !r.payload) continue;
+      if (held.has(r.id) || this.receipted.has(r.id) || !r.payload) continue;
       this.broker.publishToStaff(personAlertTopic(personId), {
         ...(JSON.parse(r.payload) as object),
         deliveryId: r.id,

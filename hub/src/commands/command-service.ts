@@ -68,6 +68,8 @@ export class CommandService implements CommandAckSink {
   private readonly unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
+  /** command ids whose PUBACK arrived in this process (noted before the row is updated; see resend) */
+  private readonly receipted = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -320,6 +322,10 @@ export class CommandService implements CommandAckSink {
   /** The device's client acknowledged (PUBACK) a command message: it has it. */
   private async received(deviceId: string, payload: Buffer): Promise<void> {
     const id = commandIdOf(payload);
+    if (id) {
+      this.receipted.add(id);
+      if (this.receipted.size > 10_000) this.receipted.delete(this.receipted.values().next().value as string);
+    }
     const r = id ? await this.row(deviceId, id) : undefined;
     if (r?.state === 'queued') await this.transition(r.id, 'sent', `device:${deviceId}`, null);
   }
@@ -356,7 +362,7 @@ export class CommandService implements CommandAckSink {
     if (queued.length === 0) return;
     // The device's client id is its device id (broker admission), so its session is found by it.
     const held = new Set((await this.broker.sessionQueue(deviceId)).map((m) => commandIdOf(m.payload)));
-    for (const r of queued) if (!held.has(r.id)) await this.publish(r);
+    for (const r of queued) if (!held.has(r.id) && !this.receipted.has(r.id)) await this.publish(r);
   }
 
   async expire(): Promise<void> {

@@ -14,6 +14,8 @@ import { SqlitePersistence } from './sqlite-persistence.ts';
 export interface BrokerPersistence {
   outgoingStream(client: { id: string }): Readable;
   destroy(): Promise<void>;
+  /** write pending changes now (write-behind persistences) */
+  flush?(): void;
   /** false while the last write to disk failed (shown in /ready) */
   readonly healthy?: boolean;
 }

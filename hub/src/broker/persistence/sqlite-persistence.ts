@@ -47,6 +47,8 @@ interface OutEntry {
   packet: StoredPacket;
   /** a row exists in the file (else the entry is still only in memory) */
   persisted: boolean;
+  /** when it was enqueued (performance.now()) */
+  at: number;
 }
 
 export interface SessionStoreObserver {
@@ -121,23 +123,31 @@ export class SqlitePersistence {
     for (const s of loaded.subscriptions) this.addSub(s.clientId, s.topic, s.record);
     for (const o of loaded.outgoing) {
       const packet = o.packet.cmd === 'publish' || !o.packet.cmd ? restorePacket(o.packet) : o.packet;
-      this.queue(o.clientId).push({ seq: o.seq, clientId: o.clientId, packet, persisted: true });
+      this.queue(o.clientId).push({ seq: o.seq, clientId: o.clientId, packet, persisted: true, at: 0 });
       this.seq = Math.max(this.seq, o.seq + 1);
     }
     for (const i of loaded.incoming) this.incomingOf(i.clientId).set(i.messageId, i.packet);
     for (const w of loaded.wills) this.wills.set(w.clientId, w.packet);
-    this.timer = setInterval(() => this.flush(), this.options.flushMs);
+    this.timer = setInterval(() => this.flush(false), this.options.flushMs);
     this.timer.unref();
   }
 
-  /** Write every pending change now (also called on the flush timer and at destroy). */
-  flush(): void {
+  /**
+   * Write pending changes (on the flush timer, and everything at destroy). A new queue entry is
+   * written only once it is a full flush interval old: a connected session usually acknowledges it
+   * sooner, even while the event loop is busy with the rules the same event set off.
+   */
+  flush(all = true): void {
     const file = this.file;
     if (!file) return;
     const b = this.batch;
+    const written: OutEntry[] = [];
+    const young = performance.now() - this.options.flushMs;
     for (const e of this.dirty) {
       if (e.persisted) b.outgoingUpdates.push({ seq: e.seq, packet: e.packet });
-      else b.outgoingInserts.push({ seq: e.seq, clientId: e.clientId, packet: e.packet });
+      else if (all || e.at <= young) b.outgoingInserts.push({ seq: e.seq, clientId: e.clientId, packet: e.packet });
+      else continue;
+      written.push(e);
     }
     const rows =
       b.retained.size +
@@ -159,8 +169,10 @@ export class SqlitePersistence {
       this.options.observer?.failed(err);
       return;
     }
-    for (const e of this.dirty) e.persisted = true;
-    this.dirty.clear();
+    for (const e of written) {
+      e.persisted = true;
+      this.dirty.delete(e);
+    }
     this.batch = SqlitePersistence.emptyBatch();
     this.healthy = true;
     this.options.observer?.flushed(rows, performance.now() - started);
@@ -308,7 +320,13 @@ export class SqlitePersistence {
 
   private enqueue(clientId: string, packet: StoredPacket): void {
     const q = this.queue(clientId);
-    const entry: OutEntry = { seq: this.seq++, clientId, packet: copyPacket(packet), persisted: false };
+    const entry: OutEntry = {
+      seq: this.seq++,
+      clientId,
+      packet: copyPacket(packet),
+      persisted: false,
+      at: performance.now(),
+    };
     q.push(entry);
     this.dirty.add(entry);
     // A session whose client never returns must not grow without bound (mosquitto's
