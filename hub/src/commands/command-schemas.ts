@@ -32,10 +32,19 @@ const ttlSeconds = Type.Optional(
   }),
 );
 
+/**
+ * The route checks only the shape; values are checked against the device's model (its
+ * `commandSchema`) without type coercion — the API's coercing validator would turn a number
+ * setting into a string when it tries the union's string branch first.
+ */
 export const CommandRequest = Type.Object(
   {
     type: Type.Enum(COMMAND_TYPES),
-    settings: Type.Optional(CommandSettingsSchema),
+    settings: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'configure only: the settings the model declares (see its commandSchema)',
+      }),
+    ),
     ttlSeconds,
   },
   { additionalProperties: false },

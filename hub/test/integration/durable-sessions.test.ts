@@ -42,8 +42,7 @@ function leaderApp(port: number, personId: string, token: string, clientId: stri
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     lines,
-    alerts: (id: string) =>
-      lines.filter((l) => (JSON.parse(l) as { alert?: AlertView }).alert?.id === id),
+    alerts: (id: string) => lines.filter((l) => (JSON.parse(l) as { alert?: AlertView }).alert?.id === id),
     /** messages sent with POST /api/v1/notify (used to see that the app is subscribed) */
     notes: () => lines.filter((l) => (JSON.parse(l) as { title?: string }).title === 'probe'),
     stop: async () => {
@@ -71,7 +70,9 @@ async function press(api: ApiClient, mqttPort: number, site = 'site-school-gate'
     password: button.secret,
     reconnectPeriod: 0,
   });
-  await c.publishAsync(topic(button.id, 'event'), JSON.stringify({ eventId: 'p-1', type: 'press' }), { qos: 1 });
+  await c.publishAsync(topic(button.id, 'event'), JSON.stringify({ eventId: 'p-1', type: 'press' }), {
+    qos: 1,
+  });
   await c.endAsync();
   return waitFor(async () => (await api.get<{ items: AlertView[] }>('/api/v1/alerts')).body.items[0], {
     what: 'alert raised',
@@ -105,7 +106,9 @@ async function staffConsole(t: TestHub, token: string, subscribe: boolean) {
     reconnectPeriod: 0,
     resubscribe: false,
   });
-  c.on('message', (_t, p) => got.push((JSON.parse(p.toString()) as { event: { eventId: string } }).event.eventId));
+  c.on('message', (_t, p) =>
+    got.push((JSON.parse(p.toString()) as { event: { eventId: string } }).event.eventId),
+  );
   if (subscribe) await c.subscribeAsync('gh/v1/hub/event/#', { qos: 1 });
   return { c, got };
 }
@@ -241,10 +244,13 @@ describe('a leader’s app across a restart', () => {
       // Nothing of the broker's sessions reaches the disk before the kill.
       GRIDHUB_MQTT_PERSISTENCE_FLUSH_MS: '10000',
     });
-    const started = await waitFor(() => /API and console\s+(http:\S+)\/[\s\S]*mqtt:\/\/[\d.]+:(\d+)/.exec(hub.output()), {
-      timeoutMs: 30_000,
-      what: 'the hub printing its addresses',
-    });
+    const started = await waitFor(
+      () => /API and console\s+(http:\S+)\/[\s\S]*mqtt:\/\/[\d.]+:(\d+)/.exec(hub.output()),
+      {
+        timeoutMs: 30_000,
+        what: 'the hub printing its addresses',
+      },
+    );
     const api = new ApiClient(started[1] as string, ADMIN_TOKEN);
     const mqttPort = Number(started[2]);
     const people = await loadExample(api, [PRINCIPAL]);
@@ -254,7 +260,11 @@ describe('a leader’s app across a restart', () => {
     // The app is subscribed once a message to the person reaches it.
     await waitFor(
       async () => {
-        await api.post('/api/v1/notify', { to: { kind: 'person', id: PRINCIPAL }, title: 'probe', text: 'x' });
+        await api.post('/api/v1/notify', {
+          to: { kind: 'person', id: PRINCIPAL },
+          title: 'probe',
+          text: 'x',
+        });
         return app.notes().length > 0;
       },
       { intervalMs: 200, what: 'the app subscribed' },
@@ -316,7 +326,10 @@ describe('a person with no channel', () => {
     const now = (await t.api.get<{ alert: AlertView }>(`/api/v1/alerts/${alert.id}`)).body.alert;
     expect(now.step).toBe(1);
     expect(app.lines).toHaveLength(1);
-    expect((await deliveries(t.api, alert.id)).map((d) => d.recipient)).toEqual([PRINCIPAL, 'p-school-safety']);
+    expect((await deliveries(t.api, alert.id)).map((d) => d.recipient)).toEqual([
+      PRINCIPAL,
+      'p-school-safety',
+    ]);
     await app.stop();
     await t.cleanup();
   });

@@ -145,7 +145,8 @@ export class SqlitePersistence {
     const young = performance.now() - this.options.flushMs;
     for (const e of this.dirty) {
       if (e.persisted) b.outgoingUpdates.push({ seq: e.seq, packet: e.packet });
-      else if (all || e.at <= young) b.outgoingInserts.push({ seq: e.seq, clientId: e.clientId, packet: e.packet });
+      else if (all || e.at <= young)
+        b.outgoingInserts.push({ seq: e.seq, clientId: e.clientId, packet: e.packet });
       else continue;
       written.push(e);
     }
