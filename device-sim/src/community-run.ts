@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { answerCommands } from './command-responder.ts';
 import { elevatorDay } from './elevator-day.ts';
 
 export interface RunDevice {
@@ -53,6 +54,8 @@ export class CommunityRun {
         clientId: d.id,
         username: d.id,
         password: d.secret,
+        // a persistent session: commands sent while the device is away wait for it
+        clean: false,
         reconnectPeriod: 2000,
         will: {
           topic: `gh/v1/dev/${d.id}/status`,
@@ -75,6 +78,7 @@ export class CommunityRun {
       let battery = 80 + (i % 20);
       let seq = 0;
       const eventId = () => `run-${now().toString(36)}-${seq++}`;
+      await answerCommands(client, d, eventId, this.o.log);
       const maybeFault = (periodMs: number) => {
         if (Math.random() < faultChance * periodMs * speed) {
           if (d.model === 'gbt24476-elevator')
