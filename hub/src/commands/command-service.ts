@@ -253,6 +253,10 @@ export class CommandService implements CommandAckSink {
         ...(to === 'sent' ? { sent_at: now } : {}),
         ...(to === 'acknowledged' ? { acknowledged_at: now, sent_at: r.sent_at ?? now } : {}),
         ...(to === 'done' || to === 'failed' || to === 'expired' ? { finished_at: now } : {}),
+        // an outcome from the device means it had the command, whether or not its PUBACK was seen
+        ...((to === 'done' || to === 'failed') && actor.startsWith('device:')
+          ? { sent_at: r.sent_at ?? now }
+          : {}),
         ...(result ? { result: JSON.stringify(result) } : {}),
       };
       await trx.updateTable('device_commands').set(update).where('id', '=', id).execute();
@@ -330,18 +334,24 @@ export class CommandService implements CommandAckSink {
     if (r?.state === 'queued') await this.transition(r.id, 'sent', `device:${deviceId}`, null);
   }
 
-  /** A self-test result or a "silenced" report finishes the oldest open command of that type. */
+  /**
+   * A self-test result or a "silenced" report finishes the oldest command of that type the device
+   * has received (sent or acknowledged). Detectors also self-test on their own schedule, so a
+   * command the device never got, or one that expired, is not taken as done by such an event.
+   */
   private async resultEvent(deviceId: string, type: string, outcome: string | undefined): Promise<void> {
     const command = RESULT_EVENTS[type];
     if (!command) return;
-    const r = await this.db
+    const open = await this.db
       .selectFrom('device_commands')
       .selectAll()
       .where('device_id', '=', deviceId)
       .where('type', '=', command)
-      .where('state', 'in', [...OPEN_COMMAND_STATES, 'expired'])
+      .where('state', 'in', [...OPEN_COMMAND_STATES])
       .orderBy('created_at')
-      .executeTakeFirst();
+      .execute();
+    // queued but already acknowledged by the client in this process: its 'sent' is on its way
+    const r = open.find((c) => c.state !== 'queued' || this.receipted.has(c.id));
     if (!r) return;
     await this.transition(r.id, 'done', `device:${deviceId}`, {
       event: type,

@@ -10,6 +10,7 @@
  * code; a command nobody takes expires at its TTL and is then not delivered, while a fresh one is; a
  * device that had no session when the command was sent gets it when it subscribes.
  */
+import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import type { CommandView } from '../../src/commands/command-schemas.ts';
@@ -262,6 +263,48 @@ describe('device commands', () => {
     await waitFor(() => got.length > 0, { what: 'the queued command after subscribing' });
     expect(got).toEqual([cmd.id]);
     await c.endAsync();
+    await t.cleanup();
+  });
+
+  it('works as the README shows: a command sent first, then mosquitto_sub -c as the device gets it once', async () => {
+    const t = await startTestHub({ dataDir: newDir() });
+    const people = await loadExample(t.api, ['p-property']);
+    const smoke = await registerDevice(t.api, 'generic-nb-smoke', 'site-b1');
+    const cmd = (
+      await people['p-property'].post<CommandView>(`/api/v1/devices/${smoke.id}/commands`, {
+        type: 'silence',
+      })
+    ).body;
+    const sub = spawn('mosquitto_sub', [
+      ...['-h', '127.0.0.1', '-p', String(t.hub.broker.port), '-c', '-i', smoke.id],
+      ...[
+        '-u',
+        smoke.id,
+        '-P',
+        smoke.secret,
+        '-q',
+        '1',
+        '-t',
+        `gh/v1/dev/${smoke.id}/cmd`,
+        '-C',
+        '1',
+        '-W',
+        '10',
+      ],
+    ]);
+    let out = '';
+    sub.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => sub.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([{ commandId: cmd.id, type: 'silence', expiresAt: Date.parse(cmd.expiresAt) }]);
+    await state(t.api, smoke.id, cmd.id, 'sent');
     await t.cleanup();
   });
 });
