@@ -209,4 +209,31 @@ describe('sessions on disk', () => {
     expect((await drain(a.p.outgoingStream(client))).map((q) => String(q.payload))).toEqual(['for-me']);
     await a.p.destroy();
   });
+
+  it('survives a full disk: the flush fails, is counted, nothing is lost from memory, and it catches up', async () => {
+    const file = newFile();
+    const failures: unknown[] = [];
+    const p = new SqlitePersistence({
+      file,
+      flushMs: 60_000,
+      queueLimit: 1000,
+      observer: { dropped: () => undefined, flushed: () => undefined, failed: (err) => failures.push(err) },
+    });
+    await p.setup(broker);
+    // SQLite's own "database or disk is full" (SQLITE_FULL), by capping the file's pages.
+    const db = (p as unknown as { file: { db: { pragma(s: string): unknown } } }).file.db;
+    db.pragma('max_page_count = 8');
+    for (let i = 1; i <= 100; i++)
+      await p.outgoingEnqueue({ clientId: client.id }, publish(i, 'x'.repeat(2000)));
+    p.flush();
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0])).toMatch(/full/i);
+    expect(p.healthy).toBe(false);
+    expect(await drain(p.outgoingStream(client))).toHaveLength(100);
+    db.pragma('max_page_count = 100000');
+    p.flush();
+    expect(p.healthy).toBe(true);
+    expect(p.fileCounts()?.outgoing).toBe(100);
+    await p.destroy();
+  });
 });
