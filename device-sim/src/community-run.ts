@@ -35,6 +35,7 @@ const HOUR = 3_600_000;
  */
 export class CommunityRun {
   private readonly clients: MqttClient[] = [];
+  private readonly byDevice = new Map<string, MqttClient>();
   private readonly timers: NodeJS.Timeout[] = [];
   readonly stats: RunStats = { connected: 0, published: 0, reconnects: 0 };
 
@@ -65,6 +66,7 @@ export class CommunityRun {
         },
       });
       this.clients.push(client);
+      this.byDevice.set(d.id, client);
       this.stats.connected++;
       client.on('connect', () => {
         this.publish(client, `gh/v1/dev/${d.id}/status`, { state: 'online' }, 1);
@@ -127,6 +129,18 @@ export class CommunityRun {
       }
     }
     this.o.log?.(`community running: ${this.stats.connected} devices, time × ${speed}`);
+  }
+
+  /**
+   * An event from one of the running devices, on its own connection: the broker admits one
+   * session per client id and a device's client id is its id, so a second connection would
+   * take the first one's place.
+   */
+  async publishEvent(deviceId: string, event: Record<string, unknown>): Promise<void> {
+    const client = this.byDevice.get(deviceId);
+    if (!client) throw new Error(`no running device '${deviceId}'`);
+    await client.publishAsync(`gh/v1/dev/${deviceId}/event`, JSON.stringify(event), { qos: 1 });
+    this.stats.published++;
   }
 
   async stop(): Promise<void> {
