@@ -427,6 +427,15 @@ export class MqttBroker {
     await aedes.listen();
     this.aedes = aedes;
     this.hooks.attach(aedes);
+    // aedes stores a SUBSCRIBE's whole filter list for a persistent session, refused filters
+    // (SUBACK 0x80) included; left there they would fill the session's queue with what it may not see.
+    aedes.on('subscribe', (subs, client) => {
+      const refused = subs.filter((s) => (s.qos as number) === 128).map((s) => s.topic);
+      if (refused.length > 0 && !client.clean)
+        this.persistence
+          ?.removeSubscriptions({ id: client.id }, refused)
+          .catch((err: unknown) => this.log.error({ err }, 'dropping refused subscriptions failed'));
+    });
     aedes.on('clientReady', (client) => {
       const state = this.states.get(client);
       if (!state) return;

@@ -187,6 +187,49 @@ describe('durable broker sessions', () => {
   });
 });
 
+describe('refused filters of a persistent session', () => {
+  it('are not kept: they neither queue messages nor come back after a restart', async () => {
+    const dataDir = newDir();
+    const first = await startTestHub({ dataDir });
+    const { 'p-street-duty': duty } = await loadExample(first.api, ['p-street-duty']);
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.hub.broker.port}`, {
+      clientId: 'p-street-duty-console',
+      username: 'p-street-duty',
+      password: duty.token as string,
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    // One SUBSCRIBE with an allowed filter and one staff may not read (device uplinks).
+    const suback = await c
+      .subscribeAsync({ 'gh/v1/hub/event/#': { qos: 1 }, 'gh/v1/dev/#': { qos: 1 } })
+      .then(() => undefined)
+      .catch((err: { packet?: { granted?: number[] } }) => err.packet?.granted);
+    expect(suback).toEqual([1, 128]);
+    const got: string[] = [];
+    c.on('message', (tp) => got.push(tp));
+    const smoke = await registerDevice(first.api, 'generic-nb-smoke', 'site-b1');
+    const dev = await connectDevice(first, smoke, { clientId: smoke.id });
+    for (const id of ['r-1', 'r-2', 'r-3'])
+      await dev.publishAsync(topic(smoke.id, 'event'), JSON.stringify({ eventId: id, type: 'tamper' }), {
+        qos: 1,
+      });
+    await waitFor(() => got.length === 3, { what: 'the three hub events' });
+    // Only the hub events came, and nothing waits in the session for the refused filter.
+    expect(got.every((tp) => tp.startsWith('gh/v1/hub/event/'))).toBe(true);
+    await waitFor(async () => (await first.hub.broker.sessionQueue('p-street-duty-console')).length === 0, {
+      what: 'an empty session queue',
+    });
+    await Promise.all([dev.endAsync(), c.endAsync()]);
+    await first.stop();
+    const second = await startTestHub({ dataDir });
+    const back = await staffConsole(second, duty.token as string, false);
+    await waitFor(() => second.hub.broker.staffSubscriptions('p-street-duty').length > 0);
+    expect(second.hub.broker.staffSubscriptions('p-street-duty')).toEqual(['gh/v1/hub/event/#']);
+    await back.c.endAsync();
+    await second.cleanup();
+  });
+});
+
 describe('a leader’s app across a restart', () => {
   it('gets an alert raised while it was away and the hub restarted, once; the log goes queued → delivered', async () => {
     const dataDir = newDir();

@@ -13,6 +13,7 @@ import { SqlitePersistence } from './sqlite-persistence.ts';
  */
 export interface BrokerPersistence {
   outgoingStream(client: { id: string }): Readable;
+  removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
   destroy(): Promise<void>;
   /** write pending changes now (write-behind persistences) */
   flush?(): void;
