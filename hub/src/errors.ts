@@ -85,6 +85,15 @@ export const ERROR_CODES = {
     description: 'A client was disconnected for flooding (throttled for too long).',
   },
   GH_ERR_OVERLOADED: { status: 503, description: 'The hub’s ingest queue is full; the message was refused.' },
+  GH_ERR_COMMAND_UNSUPPORTED: {
+    status: 422,
+    description: 'The device’s model does not take this command (see the model’s commands).',
+  },
+  GH_ERR_COMMAND_UNKNOWN: {
+    status: 404,
+    description:
+      'No such command for this device (REST), or a device answered on cmd/ack with an unknown commandId.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -97,7 +97,10 @@ describe('restart and start-up', () => {
     expect(url).toBeDefined();
     const ready = await fetch(`${url}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: true, broker: true } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { store: true, broker: true, 'broker-sessions': true },
+    });
     const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await me.json()) as { roles: string[] }).roles).toEqual(['admin']);
     run.child.kill('SIGTERM');

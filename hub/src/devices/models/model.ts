@@ -1,5 +1,5 @@
 import type { TSchema } from 'typebox';
-import type { DeviceType } from '../../contract/payloads.ts';
+import type { CommandType, DeviceType } from '../../contract/payloads.ts';
 
 /**
  * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
@@ -23,6 +23,10 @@ export interface DeviceModel {
   power: 'mains' | 'battery';
   /** names of the rules that apply to this model by default */
   defaultRules: string[];
+  /** commands the hub may send it on its `cmd` topic (TOPICS.command) */
+  commands: readonly CommandType[];
+  /** the settings a `configure` command may carry (JSON Schema of the settings object) */
+  settingsSchema?: TSchema;
   decodeEvent?: (raw: Record<string, unknown>) => Record<string, unknown>;
   decodeTelemetry?: (raw: Record<string, unknown>) => Record<string, unknown>;
 }
