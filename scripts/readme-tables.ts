@@ -52,11 +52,11 @@ export const TABLES: Record<string, () => string> = {
     ].join('\n'),
   'model-table': () =>
     [
-      '| model | type | events (`type`) | telemetry fields (**required**) | heartbeat | offline after |',
-      '|---|---|---|---|---|---|',
+      '| model | type | events (`type`) | telemetry fields (**required**) | heartbeat | offline after | commands |',
+      '|---|---|---|---|---|---|---|',
       ...DEVICE_MODELS.map(
         (m) =>
-          `| \`${m.id}\` ${m.name.zh} | ${m.type} | ${payloadSummary(m.eventSchema) || '(vendor codes, see model record)'} | ${payloadSummary(m.telemetrySchema)} | ${hours(m.heartbeatIntervalS)} | ${hours(offlineAfterSeconds(m))} |`,
+          `| \`${m.id}\` ${m.name.zh} | ${m.type} | ${payloadSummary(m.eventSchema) || '(vendor codes, see model record)'} | ${payloadSummary(m.telemetrySchema)} | ${hours(m.heartbeatIntervalS)} | ${hours(offlineAfterSeconds(m))} | ${m.commands.map((c) => `\`${c}\``).join(', ') || '—'} |`,
       ),
     ].join('\n'),
   'error-table': () =>

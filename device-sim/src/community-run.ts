@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { answerCommands } from './command-responder.ts';
 import { elevatorDay } from './elevator-day.ts';
 
 export interface RunDevice {
@@ -34,6 +35,7 @@ const HOUR = 3_600_000;
  */
 export class CommunityRun {
   private readonly clients: MqttClient[] = [];
+  private readonly byDevice = new Map<string, MqttClient>();
   private readonly timers: NodeJS.Timeout[] = [];
   readonly stats: RunStats = { connected: 0, published: 0, reconnects: 0 };
 
@@ -53,6 +55,8 @@ export class CommunityRun {
         clientId: d.id,
         username: d.id,
         password: d.secret,
+        // a persistent session: commands sent while the device is away wait for it
+        clean: false,
         reconnectPeriod: 2000,
         will: {
           topic: `gh/v1/dev/${d.id}/status`,
@@ -62,6 +66,7 @@ export class CommunityRun {
         },
       });
       this.clients.push(client);
+      this.byDevice.set(d.id, client);
       this.stats.connected++;
       client.on('connect', () => {
         this.publish(client, `gh/v1/dev/${d.id}/status`, { state: 'online' }, 1);
@@ -75,6 +80,7 @@ export class CommunityRun {
       let battery = 80 + (i % 20);
       let seq = 0;
       const eventId = () => `run-${now().toString(36)}-${seq++}`;
+      await answerCommands(client, d, eventId, this.o.log);
       const maybeFault = (periodMs: number) => {
         if (Math.random() < faultChance * periodMs * speed) {
           if (d.model === 'gbt24476-elevator')
@@ -123,6 +129,18 @@ export class CommunityRun {
       }
     }
     this.o.log?.(`community running: ${this.stats.connected} devices, time × ${speed}`);
+  }
+
+  /**
+   * An event from one of the running devices, on its own connection: the broker admits one
+   * session per client id and a device's client id is its id, so a second connection would
+   * take the first one's place.
+   */
+  async publishEvent(deviceId: string, event: Record<string, unknown>): Promise<void> {
+    const client = this.byDevice.get(deviceId);
+    if (!client) throw new Error(`no running device '${deviceId}'`);
+    await client.publishAsync(`gh/v1/dev/${deviceId}/event`, JSON.stringify(event), { qos: 1 });
+    this.stats.published++;
   }
 
   async stop(): Promise<void> {

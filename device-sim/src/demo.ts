@@ -110,25 +110,14 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  const devicesById = new Map(devices.map((d) => [d.id, d]));
   const incident = (at: number, id: string, event: Record<string, unknown>) =>
     setTimeout(async () => {
-      const d = devicesById.get(id);
-      if (!d) return;
-      const { default: mqttLib } = await import('mqtt');
-      const c = await mqttLib.connectAsync(mqttUrl, {
-        username: d.id,
-        password: d.secret,
-        reconnectPeriod: 0,
-        clientId: `${d.id}-incident`,
-      });
-      await c.publishAsync(
-        `gh/v1/dev/${d.id}/event`,
-        JSON.stringify({ eventId: `demo-${Date.now()}`, ...event }),
-        { qos: 1 },
-      );
-      await c.endAsync();
-      say(`设备 ${id}: ${String(event.type)}${event.code ? ` ${String(event.code)}` : ''}`);
+      try {
+        await community.publishEvent(id, { eventId: `demo-${Date.now()}`, ...event });
+        say(`设备 ${id}: ${String(event.type)}${event.code ? ` ${String(event.code)}` : ''}`);
+      } catch (err) {
+        say(`设备 ${id}: ${(err as Error).message}`);
+      }
     }, at * 1000);
   const timers = [
     incident(10, 'demo-button-gate', { type: 'press', kind: 'long' }),

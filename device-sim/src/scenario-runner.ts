@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import mqtt, { type MqttClient } from 'mqtt';
+import { answerCommands } from './command-responder.ts';
 import type { HubApi } from './hub-api.ts';
 import type { Expectation, Scenario } from './scenario-schema.ts';
 
@@ -113,11 +114,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     if (!d) throw new Error(`scenario: no device '${name}'`);
     return d;
   };
+  let answers = 0;
   const connect = async (d: SimDevice) => {
-    d.client ??= await mqtt.connectAsync(mqttUrl, {
+    if (d.client) return d.client;
+    // A persistent session under its own id, as NB-IoT firmware keeps: commands wait for it.
+    d.client = await mqtt.connectAsync(mqttUrl, {
       clientId: d.id,
       username: d.id,
       password: d.secret,
+      clean: false,
       reconnectPeriod: 0,
       will: {
         topic: `gh/v1/dev/${d.id}/status`,
@@ -126,6 +131,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         retain: true,
       },
     });
+    await answerCommands(d.client, d, () => `${run}-answer-${++answers}`, log);
     return d.client;
   };
 
@@ -159,6 +165,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           );
         await client.publishAsync(`gh/v1/dev/${d.id}/telemetry`, JSON.stringify(step.telemetry), { qos: 1 });
         log(`  t=${step.at}s ${step.device}: telemetry`);
+      } else if ('command' in step) {
+        await api.call('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/commands`, step.command);
+        log(`  t=${step.at}s ${step.device}: command ${String(step.command.type)}`);
       } else if ('garbage' in step) {
         for (let k = 0; k < step.garbage; k++)
           client.publish(`gh/v1/dev/${d.id}/event`, `garbage ${k} \u0000\u00ff`, { qos: 0 });
@@ -234,6 +243,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             const n = view.rejected.filter((r) => r.code === e.rejected.code).length;
             detail = `${n} × ${e.rejected.code} in the commissioning view`;
             if (n >= e.rejected.atLeast) return done(true);
+          } else if ('command' in e) {
+            const list = await api.call<{ type: string; state: string }[]>(
+              'GET',
+              `/api/v1/devices/${encodeURIComponent(device(e.command.device).id)}/commands`,
+            );
+            const mine = list.filter((c) => c.type === e.command.type);
+            detail = `${mine.length} ${e.command.type} command(s)${mine.length ? `: ${mine.map((c) => c.state).join(', ')}` : ''}`;
+            if (mine.some((c) => c.state === e.command.state)) return done(true);
           } else if ('hubReady' in e) {
             const res = await fetch(`${api.baseUrl}/ready`);
             detail = `GET /ready → ${res.status}`;

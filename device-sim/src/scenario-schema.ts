@@ -28,6 +28,16 @@ export const ScenarioStep = Type.Union([
   Type.Object(
     {
       at: Type.Number({ minimum: 0 }),
+      device: DeviceRef,
+      command: Type.Record(Type.String(), Type.Unknown(), {
+        description: 'a POST /api/v1/devices/:id/commands body, e.g. { type: silence }',
+      }),
+    },
+    { additionalProperties: false, description: 'staff send the device a command through the API' },
+  ),
+  Type.Object(
+    {
+      at: Type.Number({ minimum: 0 }),
       devices: Type.Array(DeviceRef, { minItems: 1 }),
       offline: Type.Literal(true),
     },
@@ -100,6 +110,20 @@ export const Expectation = Type.Union([
   Type.Object(
     { within: Type.Number({ exclusiveMinimum: 0 }), hubReady: Type.Literal(true) },
     { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      within: Type.Number({ exclusiveMinimum: 0 }),
+      command: Type.Object(
+        {
+          device: DeviceRef,
+          type: Type.String(),
+          state: Type.String({ description: 'queued, sent, acknowledged, done, failed or expired' }),
+        },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false, description: 'the device’s command log shows this command in this state' },
   ),
 ]);
 export type Expectation = Type.Static<typeof Expectation>;

@@ -80,6 +80,26 @@ export interface JournalCommitted {
   subject: DeviceEvent | DeviceTelemetry | DeviceStatusReport;
 }
 
+/** Who is on the other end of an MQTT session, from its credentials. */
+export type SessionOwner = { kind: 'staff'; personId: string } | { kind: 'device'; deviceId: string };
+
+/** A client acknowledged (PUBACK) a QoS 1 message on a topic whose receipts the hub tracks. */
+export interface MqttReceipt {
+  clientId: string;
+  owner: SessionOwner;
+  topic: string;
+  payload: Buffer;
+}
+
+/** A session can receive on these filters: it connected with restored ones, or just subscribed. */
+export interface MqttSessionReady {
+  clientId: string;
+  owner: SessionOwner;
+  filters: string[];
+  /** cleanSession=false: the broker keeps its subscriptions and QoS 1 queue while it is away */
+  persistent: boolean;
+}
+
 /** Each bus event and its payload type. */
 export interface BusEvents {
   'device.changed': DeviceChanged;
@@ -95,6 +115,8 @@ export interface BusEvents {
   'journal.committed': JournalCommitted;
   /** disk writes work again after a storage failure: retry what waited for them */
   'storage.recovered': { part: string };
+  'mqtt.receipt': MqttReceipt;
+  'mqtt.session': MqttSessionReady;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

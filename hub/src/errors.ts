@@ -103,6 +103,15 @@ export const ERROR_CODES = {
     description:
       'A device timestamp lies too far in the future or the past; the message is kept with the hub’s receive time instead.',
   },
+  GH_ERR_COMMAND_UNSUPPORTED: {
+    status: 422,
+    description: 'The device’s model does not take this command (see the model’s commands).',
+  },
+  GH_ERR_COMMAND_UNKNOWN: {
+    status: 404,
+    description:
+      'No such command for this device (REST), or a device answered on cmd/ack with an unknown commandId.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

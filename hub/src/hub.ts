@@ -11,7 +11,9 @@ import { SessionService } from './auth/sessions.ts';
 import { DeviceDirectory } from './broker/device-directory.ts';
 import { GridPaths } from './broker/grid-paths.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
+import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
+import { CommandService } from './commands/command-service.ts';
 import type { Config } from './config/schema.ts';
 import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
@@ -75,6 +77,7 @@ export class Hub {
   readonly scheduler: TicketScheduler;
   readonly alerts: AlertService;
   readonly notify: NotifyService;
+  readonly commands: CommandService;
   readonly sessions: SessionService;
   readonly influx: InfluxSink | undefined;
   readonly series: SeriesPipeline;
@@ -182,6 +185,18 @@ export class Hub {
         .catch((err: unknown) => this.logger.error({ err }, 'storing held alerts failed'))
         .finally(() => this.rules.replayBacklog());
     });
+    this.commands = new CommandService(
+      this.store,
+      this.models,
+      {
+        publishCommand: (deviceId, payload) => this.broker.publishCommand(deviceId, payload),
+        sessionQueue: (clientId) => this.broker.sessionQueue(clientId),
+      },
+      this.bus,
+      this.ingest.commissioning,
+      this.metrics,
+      child('commands'),
+    );
     this.broker = new MqttBroker({
       config: config.mqtt,
       directory: this.directory,
@@ -193,6 +208,9 @@ export class Hub {
       storage: this.storage,
       metrics: this.metrics,
       logger: child('broker'),
+      persistence: () =>
+        createBrokerPersistence(config.mqtt, config.dataDir, this.metrics, child('broker-sessions')),
+      commandAcks: this.commands,
     });
     this.alerts = new AlertService(
       this.store,
@@ -314,6 +332,7 @@ export class Hub {
         this.directory.clear();
       },
     },
+    { name: 'commands', start: () => this.commands.start(), stop: () => this.commands.stop() },
     {
       name: 'http',
       start: async () => {
@@ -330,6 +349,7 @@ export class Hub {
           tickets: this.tickets,
           alerts: this.alerts,
           notify: this.notify,
+          commands: this.commands,
           sessions: this.sessions,
           series: this.localSeries,
           policies: this.policies,
@@ -337,6 +357,7 @@ export class Hub {
             { name: 'store', ready: () => this.store.isOpen },
             { name: 'broker', ready: () => this.broker.listening },
             { name: 'storage', ready: () => this.storage.healthy, problem: () => this.storage.problem },
+            { name: 'broker-sessions', ready: () => this.broker.sessionsHealthy },
           ],
           storage: this.storage,
           bodyLimitBytes: this.config.http.bodyLimitBytes,

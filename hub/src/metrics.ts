@@ -47,6 +47,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly mqttSessionDropped = new Counter({
+    name: 'gridhub_mqtt_session_dropped_total',
+    help: 'Messages dropped from a persistent session queue that reached mqtt.sessionQueueLimit',
+    registers: [this.registry],
+  });
+
+  readonly mqttSessionWrites = new Counter({
+    name: 'gridhub_mqtt_session_writes_total',
+    help: 'Rows written to the broker session file (data/broker.sqlite), and failed flushes',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deviceCommands = new Counter({
+    name: 'gridhub_device_commands_total',
+    help: 'Device commands by type and the state they reached (queued, sent, acknowledged, done, failed, expired)',
+    labelNames: ['type', 'state'] as const,
+    registers: [this.registry],
+  });
+
   readonly alertDeliveries = new Counter({
     name: 'gridhub_alert_deliveries_total',
     help: 'Alert delivery attempts by channel and result',

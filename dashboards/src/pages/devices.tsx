@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, can, errorText, get, type Me } from '../api.ts';
+import { DeviceCommands } from '../device-commands.tsx';
 import { useGridNodes, useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
@@ -36,7 +37,14 @@ interface CsvResult {
 }
 
 export function DevicesPage({ me, id }: { me: Me; id?: string }) {
-  return id ? <Commissioning id={id} /> : <Registry me={me} />;
+  return id ? (
+    <>
+      <Commissioning id={id} />
+      <DeviceCommands id={id} me={me} />
+    </>
+  ) : (
+    <Registry me={me} />
+  );
 }
 
 function Registry({ me }: { me: Me }) {

@@ -55,8 +55,14 @@ export const DeliveryView = Type.Object({
   channel: Type.String(),
   attempt: Type.Integer(),
   at: Type.String(),
-  result: Type.Enum(['delivered', 'failed', 'retrying', 'suppressed']),
+  result: Type.Enum(['queued', 'delivered', 'no-channel', 'failed', 'retrying', 'suppressed'], {
+    description:
+      'queued: handed to the broker for a person who can receive it; delivered: their client acknowledged it (MQTT PUBACK) or the webhook answered 2xx; no-channel: the person has no session and no token, so the next person is paged at once',
+  }),
   detail: Type.Union([Type.String(), Type.Null()]),
+  confirmedAt: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: 'when the recipient’s client acknowledged it' }),
+  ),
 });
 export type DeliveryView = Type.Static<typeof DeliveryView>;
 

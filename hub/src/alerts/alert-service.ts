@@ -24,6 +24,7 @@ import type {
   WebhookTargetBody,
 } from './alert-schemas.ts';
 import { alertMessage } from './message.ts';
+import { PersonChannel, type PersonSessions } from './person-channel.ts';
 import { VolatileAlerts } from './volatile-alerts.ts';
 import { WebhookDeliverer } from './webhook-deliverer.ts';
 
@@ -73,12 +74,13 @@ export class AlertService {
   readonly links: AckLinks;
   /** alerts raised while the store refused writes */
   readonly volatile = new VolatileAlerts();
+  private readonly persons: PersonChannel;
 
   constructor(
     private readonly store: Store,
     private readonly policies: PolicyService,
     private readonly bus: Bus,
-    private readonly publisher: StaffPublisher,
+    private readonly publisher: PersonSessions,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: AlertOptions,
@@ -86,6 +88,7 @@ export class AlertService {
   ) {
     this.links = new AckLinks(() => this.linkSecret, options.publicUrl, options.linkTtlMs);
     this.deliverer = new WebhookDeliverer(options, logger, now);
+    this.persons = new PersonChannel(store, publisher, bus, metrics, logger, now);
   }
 
   private get db(): Kysely<Database> {
@@ -511,24 +514,62 @@ export class AlertService {
       .execute();
     const who = recipients.map((r) => names.find((n) => n.id === r)?.name ?? r).join('、');
     const quiet = this.quiet(row);
+    const unreachable = new Set<string>();
     for (const person of recipients) {
       if (quiet) {
         await this.log(row.id, row.step, person, 'mqtt', 1, 'suppressed', 'quiet hours (non-critical)');
         continue;
       }
       const message = alertMessage(view, site, this.links.url(row.id, person), who);
-      this.publisher.publishToStaff(`gh/v1/hub/person/${person}/alert`, {
-        alert: view,
-        text: message.text,
-        ackUrl: this.links.url(row.id, person),
-      });
-      await this.log(row.id, row.step, person, 'mqtt', 1, 'delivered', `gh/v1/hub/person/${person}/alert`);
+      const result = await this.persons.deliver(
+        row.id,
+        row.step,
+        person,
+        { alert: view, text: message.text, ackUrl: this.links.url(row.id, person) },
+        (entry) => this.volatile.logDelivery(entry),
+        (err) => this.options.storage?.failed('store', err) !== undefined,
+      );
+      if (result === 'no-channel') unreachable.add(person);
     }
-    if (!withWebhooks || quiet) return;
+    // Groups hear of the step that reaches someone, not of each person skipped on the way.
+    if ((await this.skipUnreachable(row, unreachable)) || !withWebhooks || quiet) return;
     for (const target of await this.targetsFor(row)) {
       const message = alertMessage(view, site, this.links.url(row.id, `webhook:${target.id}`), who);
       this.send(row, target, message);
     }
+  }
+
+  /**
+   * The person the chain has reached cannot be reached at all (no session, no token): page the
+   * next one now instead of after the step delay. The step itself stays the stored-due-time
+   * escalation (audited, once, restart-safe); only its due time moves to now.
+   */
+  private async skipUnreachable(row: AlertRow, unreachable: Set<string>): Promise<boolean> {
+    const chain = JSON.parse(row.chain) as string[];
+    const current = chain[row.step];
+    if (current === undefined || !unreachable.has(current) || row.step >= chain.length - 1) return false;
+    const now = this.now();
+    if (this.volatile.get(row.id)) this.volatile.update(row.id, { next_step_at: now });
+    else
+      try {
+        await this.db
+          .updateTable('alerts')
+          .set({ next_step_at: now })
+          .where('id', '=', row.id)
+          .where('state', '=', 'raised')
+          .where('step', '=', row.step)
+          .execute();
+      } catch (err) {
+        // The disk refused: the next person is paged at the step delay instead of now.
+        if (!this.options.storage?.failed('store', err)) throw err;
+        return false;
+      }
+    this.logger.info(
+      { alertId: row.id, personId: current, step: row.step },
+      'no channel; paging the next person',
+    );
+    this.schedule();
+    return true;
   }
 
   private async targetsFor(row: AlertRow): Promise<WebhookTargetRow[]> {
@@ -751,6 +792,7 @@ export class AlertService {
         at: iso(d.at) as string,
         result: d.result as DeliveryView['result'],
         detail: d.detail,
+        confirmedAt: iso(d.confirmed_at),
       })),
     );
   }
@@ -1004,6 +1046,7 @@ export class AlertService {
 
   async start(): Promise<void> {
     await this.ensureLinkSecret();
+    this.persons.start();
     const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
     this.unsubscribe.push(
       this.bus.on('alert.requested', (req) => {
@@ -1056,6 +1099,7 @@ export class AlertService {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     for (const off of this.unsubscribe.splice(0)) off();
+    this.persons.stop();
     this.deliverer.stop();
     await this.ticking;
     this.listeners.clear();

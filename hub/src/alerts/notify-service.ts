@@ -149,7 +149,8 @@ export class NotifyService {
           text: body.text,
           data: body.data ?? null,
         });
-        this.log(id, person.id, 'mqtt', 1, 'delivered', topic).catch(() => undefined);
+        // Handed to the broker; nothing here knows whether the person's app received it.
+        this.log(id, person.id, 'mqtt', 1, 'queued', topic).catch(() => undefined);
       };
     }
     await this.db.transaction().execute(async (trx) => {

@@ -1,16 +1,9 @@
 import type { AlertRow } from '../store/tables.ts';
 
+import type { HeldDeliveryEntry } from './person-channel.ts';
+
 /** A delivery attempt made while the alert could not be stored, written when storage returns. */
-export interface HeldDelivery {
-  alert_id: string;
-  step: number;
-  recipient: string;
-  channel: string;
-  attempt: number;
-  at: number;
-  result: string;
-  detail: string | null;
-}
+export type HeldDelivery = HeldDeliveryEntry;
 
 interface Held {
   row: AlertRow;

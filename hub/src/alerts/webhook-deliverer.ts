@@ -2,7 +2,7 @@ import type { Logger } from '../logger.ts';
 import type { WebhookKind } from './alert-schemas.ts';
 import { type AlertMessage, webhookRequest } from './webhook-formats.ts';
 
-export type DeliveryResult = 'delivered' | 'failed' | 'retrying' | 'suppressed';
+export type DeliveryResult = 'queued' | 'delivered' | 'failed' | 'retrying' | 'suppressed';
 
 export interface DelivererOptions {
   webhookTimeoutMs: number;

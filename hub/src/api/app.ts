@@ -12,6 +12,7 @@ import type { AlertService } from '../alerts/alert-service.ts';
 import type { NotifyService } from '../alerts/notify-service.ts';
 import type { AccessService } from '../auth/access.ts';
 import type { SessionService } from '../auth/sessions.ts';
+import type { CommandService } from '../commands/command-service.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
 import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
@@ -29,6 +30,7 @@ import { authPlugin } from './auth.ts';
 import { consoleRoutes } from './console.ts';
 import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { gridRoutes } from './routes/grid.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -59,6 +61,7 @@ export interface ApiDeps {
   tickets: TicketService;
   alerts: AlertService;
   notify: NotifyService;
+  commands: CommandService;
   sessions: SessionService;
   series: LocalSeriesStore;
   policies: PolicyService;
@@ -205,6 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         commissioning: deps.commissioning,
         series: deps.series,
       });
+      await api.register(commandRoutes, { prefix: '/devices', commands: deps.commands });
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
       await api.register(gridRoutes, { db: deps.db, directory: deps.directory });
       await api.register(tokenRoutes, { access: deps.access });

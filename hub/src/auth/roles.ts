@@ -27,6 +27,8 @@ export const PERMISSIONS = {
   'device:register': ['admin', 'installer'],
   'device:manage': ['admin', 'installer'],
   'device:maintenance': ['admin', 'installer', 'property-manager'],
+  /** silence, self-test, configure a device (within jurisdiction) */
+  'device:command': ['admin', 'installer', 'property-manager', 'street-duty'],
   'audit:read': ['admin', 'street-duty'],
   'policy:read': EVERYONE,
   'policy:write': ['admin', 'street-duty'],

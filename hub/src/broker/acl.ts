@@ -1,5 +1,5 @@
 import { covers, type Principal } from '../auth/principal.ts';
-import { parseDeviceTopic, TOPIC_ROOT } from '../contract/topics.ts';
+import { commandAckDevice, parseDeviceTopic, TOPIC_ROOT } from '../contract/topics.ts';
 import type { KnownDevice } from './device-directory.ts';
 
 /** Who is on the other end of an MQTT connection, fixed at CONNECT from the credentials. */
@@ -23,6 +23,8 @@ export const STAFF_PUBLISH_TOPICS: RegExp[] = [
 export function publishAllowed(identity: ClientIdentity, topic: string): boolean {
   if (topic.startsWith('$')) return false;
   if (identity.kind === 'device') {
+    // its answers to commands (cmd/ack), under its own id only
+    if (commandAckDevice(topic) !== undefined) return commandAckDevice(topic) === identity.device.deviceId;
     if (!topic.startsWith(`${TOPIC_ROOT}/dev/${identity.device.deviceId}/`)) return false;
     return parseDeviceTopic(topic)?.kind !== 'command';
   }

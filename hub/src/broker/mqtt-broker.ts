@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer, type Server as NetServer } from 'node:net';
@@ -7,8 +8,9 @@ import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type S
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { AccessService } from '../auth/access.ts';
 import type { Bus } from '../bus.ts';
+import { commandExpired } from '../commands/command-wire.ts';
 import type { Config } from '../config/schema.ts';
-import { fillTopic, parseDeviceTopic, TOPICS } from '../contract/topics.ts';
+import { commandAckDevice, deviceTopic, fillTopic, parseDeviceTopic, TOPICS } from '../contract/topics.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../logger.ts';
@@ -19,7 +21,9 @@ import { type ClientIdentity, forwardAllowed, publishAllowed, subscribeAllowed }
 import type { DeviceDirectory } from './device-directory.ts';
 import { FrameLimit, FrameTooLargeError } from './frame-limit.ts';
 import type { GridPaths } from './grid-paths.ts';
+import type { BrokerPersistence } from './persistence/index.ts';
 import { TokenBucket } from './rate-limiter.ts';
+import { type CommandAckSink, SessionHooks } from './session-hooks.ts';
 
 interface ClientState {
   identity: ClientIdentity;
@@ -48,6 +52,10 @@ export interface BrokerDeps {
   storage: StorageHealth;
   metrics: Metrics;
   logger: Logger;
+  /** sessions, retained messages and wills (config `mqtt.persistence`); a fresh one per start */
+  persistence: () => BrokerPersistence;
+  /** where devices' cmd/ack answers go */
+  commandAcks?: CommandAckSink;
 }
 
 /**
@@ -68,9 +76,22 @@ export class MqttBroker {
   private held = 0;
   private stopping = false;
   private readonly log: Logger;
+  private persistence: BrokerPersistence | undefined;
+  private readonly hooks: SessionHooks;
 
   constructor(private readonly deps: BrokerDeps) {
     this.log = deps.logger;
+    this.hooks = new SessionHooks(
+      (c) => this.states.get(c)?.identity,
+      deps.bus,
+      deps.commandAcks,
+      deps.logger,
+    );
+  }
+
+  /** false while the broker's session file cannot be written (sessions are kept in memory meanwhile) */
+  get sessionsHealthy(): boolean {
+    return this.persistence?.healthy !== false;
   }
 
   get listening(): boolean {
@@ -199,8 +220,9 @@ export class MqttBroker {
     packet: PublishPacket,
     done: (err?: Error | null) => void,
   ): void {
-    const state = client ? this.states.get(client) : undefined;
-    if (!client || !state) return done(new Error('unknown client'));
+    if (!client) return this.orphanWill(packet, done);
+    const state = this.states.get(client);
+    if (!state) return done(new Error('unknown client'));
     if (!publishAllowed(state.identity, packet.topic)) {
       const fields = {
         clientId: client.id,
@@ -263,6 +285,8 @@ export class MqttBroker {
     if (state.identity.kind === 'device') {
       // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
       packet.retain = false;
+      // Answers to commands go on to the `published` hook (session-hooks.ts), not through ingest.
+      if (commandAckDevice(packet.topic) !== undefined) return done(null);
       const parsed = parseDeviceTopic(packet.topic);
       if (!parsed || parsed.kind === 'command') {
         // Under the device's own prefix but not a topic of the contract: dropped, counted, kept connected.
@@ -299,6 +323,25 @@ export class MqttBroker {
     done(null);
   }
 
+  /**
+   * A stored last will of a client whose broker is gone (the hub restarted while the device was
+   * connected and it has not come back since): aedes publishes it without a client. It counts only
+   * as the status of the device it was stored for; anything else is dropped.
+   */
+  private orphanWill(packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const parsed = parseDeviceTopic(packet.topic);
+    const clientId = (packet as PublishPacket & { clientId?: string }).clientId;
+    const device = parsed?.kind === 'status' ? this.deps.directory.find(parsed.deviceId) : undefined;
+    const live = device ? (this.clientsByDevice.get(device.deviceId)?.size ?? 0) > 0 : false;
+    if (device && !live && parsed?.deviceId === clientId && device.status !== 'decommissioned') {
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.deps.ingest.handle(device, 'status', packet.topic, payload, device.deviceId);
+    }
+    packet.retain = false;
+    // Accepted either way so that aedes deletes the stored will instead of retrying it forever.
+    done(null);
+  }
+
   private authorizeSubscribe(
     client: Client,
     sub: Subscription,
@@ -318,6 +361,8 @@ export class MqttBroker {
   private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const state = this.states.get(client);
     if (!state) return null;
+    // A command whose time ran out while the device slept is dropped from its queue, not delivered.
+    if (state.identity.kind === 'device' && commandExpired(packet.payload, Date.now())) return null;
     return forwardAllowed(state.identity, packet.topic, (id) => this.deps.gridPaths.pathOf(id))
       ? packet
       : null;
@@ -374,9 +419,46 @@ export class MqttBroker {
     );
   }
 
+  /** Publish a command to a device's `cmd` topic at QoS 1 (queued in its persistent session). */
+  publishCommand(deviceId: string, payload: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.aedes) return reject(new Error('broker is not started'));
+      this.aedes.publish(
+        {
+          cmd: 'publish',
+          topic: deviceTopic(deviceId, 'command'),
+          payload: Buffer.from(JSON.stringify(payload)),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  /** Write pending session changes now (operations and tests; also happens every flush interval). */
+  flushSessions(): void {
+    this.persistence?.flush?.();
+  }
+
+  /** The QoS 1 messages the broker holds for a client id's session (what a re-send must not repeat). */
+  async sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]> {
+    const out: { topic: string; payload: Buffer }[] = [];
+    if (!this.persistence) return out;
+    for await (const p of this.persistence.outgoingStream({ id: clientId }))
+      if (p && (p as PublishPacket).cmd === 'publish') {
+        const { topic, payload } = p as PublishPacket;
+        out.push({ topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload });
+      }
+    return out;
+  }
+
   async start(): Promise<void> {
     this.stopping = false;
+    this.persistence = this.deps.persistence();
     const aedes = new Aedes({
+      persistence: this.persistence,
       concurrency: 1000,
       drainTimeout: 30_000,
       maxTopicLevels: 16,
@@ -411,7 +493,16 @@ export class MqttBroker {
           return null;
         }
       },
+      published: (p, c, cb) =>
+        this.guard(
+          'published',
+          c,
+          () => this.hooks.published(p, c, cb),
+          () => cb(new Error('GH_ERR_INTERNAL')),
+        ),
     });
+    // A persistence failure must degrade the broker, never end the process (an unhandled 'error').
+    (aedes as unknown as EventEmitter).on('error', (err: Error) => this.log.error({ err }, 'broker error'));
     await aedes.listen();
     this.aedes = aedes;
     aedes.on('connackSent', (connack, client) => {
@@ -421,6 +512,16 @@ export class MqttBroker {
       if (!state || (connack as { returnCode?: number }).returnCode !== 0) return;
       if (state.identity.kind === 'device')
         this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
+    });
+    this.hooks.attach(aedes);
+    // aedes stores a SUBSCRIBE's whole filter list for a persistent session, refused filters
+    // (SUBACK 0x80) included; left there they would fill the session's queue with what it may not see.
+    aedes.on('subscribe', (subs, client) => {
+      const refused = subs.filter((s) => (s.qos as number) === 128).map((s) => s.topic);
+      if (refused.length > 0 && !client.clean)
+        this.persistence
+          ?.removeSubscriptions({ id: client.id }, refused)
+          .catch((err: unknown) => this.log.error({ err }, 'dropping refused subscriptions failed'));
     });
     aedes.on('clientReady', (client) => {
       const state = this.states.get(client);
@@ -467,14 +568,15 @@ export class MqttBroker {
     );
 
     const { host, port, tlsCertFile, tlsKeyFile, tlsPort } = this.deps.config;
-    this.tcp = createServer((socket) => this.accept(socket));
+    // No Nagle: a PUBACK or an alert must not wait ~40 ms for the peer's delayed ACK of the last write.
+    this.tcp = createServer({ noDelay: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.tcp?.once('error', reject);
       this.tcp?.listen(port, host, () => resolve());
     });
     if (tlsCertFile && tlsKeyFile) {
       this.tls = createTlsServer(
-        { cert: readFileSync(tlsCertFile), key: readFileSync(tlsKeyFile) },
+        { cert: readFileSync(tlsCertFile), key: readFileSync(tlsKeyFile), noDelay: true },
         (socket) => this.accept(socket),
       );
       await new Promise<void>((resolve, reject) => {
@@ -512,6 +614,11 @@ export class MqttBroker {
     const servers = Promise.all([closeServer(this.tcp), closeServer(this.tls)]);
     await new Promise<void>((resolve) => (this.aedes ? this.aedes.close(() => resolve()) : resolve()));
     await servers;
+    // aedes does not close its persistence; ours writes what is pending and closes its file.
+    await this.persistence
+      ?.destroy()
+      .catch((err: unknown) => this.log.error({ err }, 'closing sessions failed'));
+    this.persistence = undefined;
     this.aedes = undefined;
     this.tcp = undefined;
     this.tls = undefined;

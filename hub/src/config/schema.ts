@@ -94,6 +94,24 @@ export const ConfigSchema = Type.Object(
           minimum: 100,
           description: 'Bound on messages accepted by the broker but not yet processed by ingest.',
         }),
+        persistence: Type.Enum(['sqlite', 'memory'], {
+          default: 'sqlite',
+          description:
+            'Where the broker keeps persistent sessions (cleanSession=false: subscriptions, QoS 1 queues), retained messages and wills: sqlite = data/broker.sqlite, kept across restarts; memory = lost at every restart.',
+        }),
+        persistenceFlushMs: Type.Integer({
+          default: 100,
+          minimum: 1,
+          maximum: 10_000,
+          description:
+            'How often session changes are written to data/broker.sqlite; a message acknowledged within this time is never written. What changed since the last write is lost if the process is killed (a graceful stop writes everything).',
+        }),
+        sessionQueueLimit: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          description:
+            'Messages kept per persistent session while its client is away; beyond it the oldest are dropped (gridhub_mqtt_session_dropped_total).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

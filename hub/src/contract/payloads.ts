@@ -205,13 +205,48 @@ export const StatusSchema = Type.Object({
 });
 export type StatusPayload = Type.Static<typeof StatusSchema>;
 
+export const COMMAND_TYPES = ['silence', 'selftest', 'configure'] as const;
+export type CommandType = (typeof COMMAND_TYPES)[number];
+
+/** A configure command's settings: flat key → value (each model declares which keys it takes). */
+export const CommandSettingsSchema = Type.Record(
+  Type.String(),
+  Type.Union([Type.String(), Type.Number(), Type.Boolean()]),
+);
+
+const commandFields = {
+  commandId: Type.String({ minLength: 1, maxLength: 64, description: 'answer with it on cmd/ack' }),
+  expiresAt: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'epoch ms; a command that arrives later must not be carried out',
+    }),
+  ),
+};
+
+/** hub → device on `cmd` (QoS 1, to the device's persistent session). */
 export const CommandSchema = Type.Union([
-  Type.Object({ commandId: Type.String(), type: Type.Literal('silence') }),
-  Type.Object({ commandId: Type.String(), type: Type.Literal('selftest') }),
-  Type.Object({
-    commandId: Type.String(),
-    type: Type.Literal('configure'),
-    settings: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
-  }),
+  Type.Object({ ...commandFields, type: Type.Literal('silence') }, { description: '消音: stop the sounder' }),
+  Type.Object(
+    { ...commandFields, type: Type.Literal('selftest') },
+    { description: '自检: answer with a selftest event' },
+  ),
+  Type.Object(
+    { ...commandFields, type: Type.Literal('configure'), settings: CommandSettingsSchema },
+    { description: 'change settings declared by the model' },
+  ),
 ]);
 export type CommandPayload = Type.Static<typeof CommandSchema>;
+
+export const COMMAND_ACK_STATUSES = ['accepted', 'done', 'failed', 'rejected'] as const;
+
+/** device → hub on `cmd/ack`: the device took a command on (accepted), carried it out, or could not. */
+export const CommandAckSchema = Type.Object({
+  commandId: Type.String({ minLength: 1, maxLength: 64 }),
+  status: Type.Enum(COMMAND_ACK_STATUSES, {
+    description: 'accepted = received and started; done / failed = the outcome; rejected = will not do it',
+  }),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  ts: DeviceTime,
+});
+export type CommandAckPayload = Type.Static<typeof CommandAckSchema>;

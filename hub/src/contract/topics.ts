@@ -1,5 +1,5 @@
 import type { TSchema } from 'typebox';
-import { CommandSchema, StatusSchema } from './payloads.ts';
+import { CommandAckSchema, CommandSchema, StatusSchema } from './payloads.ts';
 
 /**
  * Every MQTT topic of gridhub, its direction and its payload schema (DESIGN.md contract 3).
@@ -59,6 +59,16 @@ export const TOPICS = {
     description:
       'Commands to one device (silence, self-test, configure); the device subscribes to its own only.',
   },
+  commandAck: {
+    name: 'commandAck',
+    pattern: `${TOPIC_ROOT}/dev/{deviceId}/cmd/ack`,
+    direction: 'device→hub',
+    qos: 1,
+    retained: false,
+    payload: CommandAckSchema,
+    description:
+      'The device answers a command: accepted, then done or failed (or rejected), with its commandId.',
+  },
   hubEvent: {
     name: 'hubEvent',
     pattern: `${TOPIC_ROOT}/hub/event/{gridNodeId}/{siteId}/{deviceId}`,
@@ -112,4 +122,11 @@ export function parseDeviceTopic(topic: string): { deviceId: string; kind: Devic
 
 export function deviceTopic(deviceId: string, kind: DeviceTopicKind): string {
   return `${TOPIC_ROOT}/dev/${deviceId}/${kind === 'command' ? 'cmd' : kind}`;
+}
+
+const COMMAND_ACK_TOPIC = new RegExp(`^${TOPIC_ROOT}/dev/([^/+#]+)/cmd/ack$`);
+
+/** The device id of a `cmd/ack` topic; undefined for any other topic. */
+export function commandAckDevice(topic: string): string | undefined {
+  return COMMAND_ACK_TOPIC.exec(topic)?.[1];
 }

@@ -281,7 +281,7 @@ export class DeviceRegistry {
     });
     const device = await this.getRow(id);
     this.bus.emit('device.changed', { deviceId: id, change: 'registered' });
-    return { device: this.view(device), secret };
+    return { device: (await this.named([this.view(device)]))[0] as DeviceView, secret };
   }
 
   /**

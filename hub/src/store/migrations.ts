@@ -424,6 +424,45 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_persist_receipts_commands': {
+    async up(db: Kysely<unknown>) {
+      // queued → delivered: the PUBACK time, and the message itself for a re-send on reconnect
+      await db.schema.alterTable('alert_deliveries').addColumn('confirmed_at', 'integer').execute();
+      await db.schema.alterTable('alert_deliveries').addColumn('payload', 'text').execute();
+      await db.schema
+        .createIndex('alert_deliveries_recipient')
+        .on('alert_deliveries')
+        .columns(['recipient', 'result'])
+        .execute();
+
+      await db.schema
+        .createTable('device_commands')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'integer', (c) => c.notNull())
+        .addColumn('sent_at', 'integer')
+        .addColumn('acknowledged_at', 'integer')
+        .addColumn('finished_at', 'integer')
+        .addColumn('result', 'text')
+        .addColumn('updated_at', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('device_commands_device')
+        .on('device_commands')
+        .columns(['device_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createIndex('device_commands_open')
+        .on('device_commands')
+        .columns(['state', 'expires_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -271,6 +271,10 @@ export interface AlertDeliveryTable {
   at: number;
   result: string;
   detail: string | null;
+  /** when the recipient's client acknowledged (PUBACK) the message; null while only queued */
+  confirmed_at: number | null;
+  /** the MQTT message as sent (JSON), so it can be sent again when the person's app reconnects */
+  payload: string | null;
 }
 
 export interface WebhookTargetTable {
@@ -327,6 +331,24 @@ export interface AlertEventTable {
   alert_id: string;
 }
 
+/** One command to one device and how far it got (hub/src/commands). */
+export interface DeviceCommandTable {
+  id: string;
+  device_id: string;
+  type: string;
+  settings: string | null;
+  state: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  sent_at: number | null;
+  acknowledged_at: number | null;
+  finished_at: number | null;
+  /** the device's reason or the result it reported (JSON) */
+  result: string | null;
+  updated_at: number;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -354,7 +376,10 @@ export interface Database {
   sessions: SessionTable;
   notifications: NotificationTable;
   notification_deliveries: NotificationDeliveryTable;
+  device_commands: DeviceCommandTable;
 }
+
+export type DeviceCommandRow = Selectable<DeviceCommandTable>;
 
 export type AlertRow = Selectable<AlertTable>;
 export type WebhookTargetRow = Selectable<WebhookTargetTable>;

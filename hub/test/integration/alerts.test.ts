@@ -298,7 +298,8 @@ describe('alerts', () => {
   it('resumes escalation after a restart between steps: the next step happens once, at start', async () => {
     const dataDir = newDir();
     const first = await startTestHub({ dataDir, overrides: FAST });
-    const people = await loadExample(first.api, ['p-school-safety']);
+    // Both first steps can be reached (a token each), so neither is skipped as having no channel.
+    const people = await loadExample(first.api, ['p-school-principal', 'p-school-safety']);
     await first.api.put('/api/v1/policies/alert.stepDelaySeconds', {
       scope: { kind: 'grid', id: 'x-school-1' },
       value: { critical: 1 },

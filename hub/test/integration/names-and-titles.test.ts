@@ -100,7 +100,12 @@ describe('names next to ids', () => {
     expect(detail.body.deliveries.length).toBeGreaterThan(0);
     for (const d of detail.body.deliveries)
       expect(d.recipientName, d.recipient).toBe(
-        { 'p-school-principal': '吴校长', 'p-school-safety': '郑保卫' }[d.recipient],
+        {
+          'p-school-principal': '吴校长',
+          'p-school-safety': '郑保卫',
+          'p-school-teacher': '冯老师',
+          'p-street-duty': '东园街道值班室',
+        }[d.recipient],
       );
 
     // The stream's event for this alert carries the same names.

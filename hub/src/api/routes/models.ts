@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { requirePermission } from '../../auth/principal.ts';
-import { DeviceTypeSchema } from '../../contract/payloads.ts';
+import { modelCommandSchema } from '../../commands/command-schemas.ts';
+import { COMMAND_TYPES, DeviceTypeSchema } from '../../contract/payloads.ts';
 import type { ModelCatalogue } from '../../devices/models/index.ts';
 import { offlineAfterSeconds } from '../../devices/models/index.ts';
 import { errorResponses } from '../schemas.ts';
@@ -18,6 +19,10 @@ const ModelView = Type.Object({
   defaultRules: Type.Array(Type.String()),
   eventSchema: Type.Unknown({ description: 'JSON Schema of the event topic payload' }),
   telemetrySchema: Type.Unknown({ description: 'JSON Schema of the telemetry topic payload' }),
+  commands: Type.Array(Type.Enum(COMMAND_TYPES), { description: 'commands the model takes' }),
+  commandSchema: Type.Unknown({
+    description: 'JSON Schema of POST /api/v1/devices/:id/commands bodies for this model',
+  }),
 });
 
 export const modelRoutes: FastifyPluginAsyncTypebox<{ models: ModelCatalogue }> = async (app, { models }) => {
@@ -44,6 +49,8 @@ export const modelRoutes: FastifyPluginAsyncTypebox<{ models: ModelCatalogue }> 
         defaultRules: m.defaultRules,
         eventSchema: m.eventSchema,
         telemetrySchema: m.telemetrySchema,
+        commands: [...m.commands],
+        commandSchema: modelCommandSchema(m),
       }));
     },
   );

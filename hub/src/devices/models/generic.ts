@@ -11,6 +11,7 @@ import {
   WaterLevelTelemetrySchema,
 } from '../../contract/payloads.ts';
 import type { DeviceModel } from './model.ts';
+import { batterySettings, elevatorSettings, levelSettings } from './settings.ts';
 
 const HOUR = 3600;
 
@@ -29,6 +30,8 @@ export const genericModels: DeviceModel[] = [
     offlineGraceS: 1 * HOUR,
     power: 'battery',
     defaultRules: ['panic-press', 'device-health', 'presence'],
+    commands: ['selftest', 'configure'],
+    settingsSchema: batterySettings,
   },
   {
     id: 'generic-nb-smoke',
@@ -42,6 +45,8 @@ export const genericModels: DeviceModel[] = [
     offlineGraceS: 1 * HOUR,
     power: 'battery',
     defaultRules: ['smoke-alarm', 'device-health', 'presence'],
+    commands: ['silence', 'selftest', 'configure'],
+    settingsSchema: batterySettings,
   },
   {
     id: 'generic-water-leak',
@@ -54,6 +59,8 @@ export const genericModels: DeviceModel[] = [
     offlineGraceS: 1 * HOUR,
     power: 'battery',
     defaultRules: ['water-leak', 'device-health', 'presence'],
+    commands: ['configure'],
+    settingsSchema: batterySettings,
   },
   {
     id: 'generic-water-level',
@@ -66,6 +73,8 @@ export const genericModels: DeviceModel[] = [
     offlineGraceS: 1 * HOUR,
     power: 'battery',
     defaultRules: ['water-level', 'device-health', 'presence'],
+    commands: ['configure'],
+    settingsSchema: levelSettings,
   },
   {
     id: 'gbt24476-elevator',
@@ -78,5 +87,7 @@ export const genericModels: DeviceModel[] = [
     offlineGraceS: 60,
     power: 'mains',
     defaultRules: ['elevator-fault', 'elevator-maintenance', 'presence'],
+    commands: ['configure'],
+    settingsSchema: elevatorSettings,
   },
 ];

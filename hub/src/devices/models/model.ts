@@ -1,6 +1,6 @@
 import type { TSchema } from 'typebox';
 import type { DeviceEvent, DeviceTelemetry } from '../../contract/device-event.ts';
-import type { DeviceType } from '../../contract/payloads.ts';
+import type { CommandType, DeviceType } from '../../contract/payloads.ts';
 
 /**
  * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
@@ -26,6 +26,10 @@ export interface DeviceModel {
   defaultRules: string[];
   /** more messages this model counts as life-safety than its device type does (see ingest/life-safety.ts) */
   lifeSafety?: (m: DeviceEvent | DeviceTelemetry) => boolean;
+  /** commands the hub may send it on its `cmd` topic (TOPICS.command) */
+  commands: readonly CommandType[];
+  /** the settings a `configure` command may carry (JSON Schema of the settings object) */
+  settingsSchema?: TSchema;
   decodeEvent?: (raw: Record<string, unknown>) => Record<string, unknown>;
   decodeTelemetry?: (raw: Record<string, unknown>) => Record<string, unknown>;
 }

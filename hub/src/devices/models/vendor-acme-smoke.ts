@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { SmokeTelemetrySchema } from '../../contract/payloads.ts';
 import type { DeviceModel } from './model.ts';
+import { batterySettings } from './settings.ts';
 
 /**
  * An example vendor record whose wire format differs from the generic one: numeric status codes and
@@ -37,6 +38,9 @@ export const acmeSmokeModel: DeviceModel = {
   offlineGraceS: 3600,
   power: 'battery',
   defaultRules: ['smoke-alarm', 'device-health', 'presence'],
+  // Acme answers a self-test with its code 8 and a silence with code 9 (decoded below).
+  commands: ['silence', 'selftest', 'configure'],
+  settingsSchema: batterySettings,
   decodeEvent(raw) {
     const type = ACME_CODES[raw.code as number] ?? 'fault';
     const out: Record<string, unknown> = { eventId: raw.eventId, type, ts: raw.ts };

@@ -1,0 +1,436 @@
+import { randomBytes } from 'node:crypto';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { appendAudit } from '../audit/audit-log.ts';
+import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
+import type { KnownDevice } from '../broker/device-directory.ts';
+import type { CommandAckSink } from '../broker/session-hooks.ts';
+import type { Bus } from '../bus.ts';
+import {
+  type CommandAckPayload,
+  CommandAckSchema,
+  type CommandPayload,
+  type CommandType,
+} from '../contract/payloads.ts';
+import { filterMatches } from '../contract/topic-filter.ts';
+import { deviceTopic } from '../contract/topics.ts';
+import type { ModelCatalogue } from '../devices/models/index.ts';
+import { type ErrorCode, GridhubError } from '../errors.ts';
+import { schemaProblems } from '../grid/schema-problems.ts';
+import { CommissioningLog } from '../ingest/commissioning.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Db, Store } from '../store/store.ts';
+import type { DeviceCommandRow } from '../store/tables.ts';
+import {
+  type CommandRequest,
+  type CommandState,
+  type CommandView,
+  DEFAULT_TTL_SECONDS,
+  modelCommandSchema,
+  OPEN_COMMAND_STATES,
+} from './command-schemas.ts';
+import { commandIdOf } from './command-wire.ts';
+
+/** The broker, as far as commands need it. */
+export interface CommandBroker {
+  publishCommand(deviceId: string, payload: CommandPayload): Promise<void>;
+  sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]>;
+}
+
+/** Which states a command may move to from each (an outcome reported after expiry still counts). */
+const NEXT: Record<CommandState, readonly CommandState[]> = {
+  queued: ['sent', 'acknowledged', 'done', 'failed', 'expired'],
+  sent: ['acknowledged', 'done', 'failed', 'expired'],
+  acknowledged: ['done', 'failed', 'expired'],
+  expired: ['done', 'failed'],
+  done: [],
+  failed: [],
+};
+
+/** Device events that report a command's outcome. */
+const RESULT_EVENTS: Record<string, CommandType> = { selftest: 'selftest', silenced: 'silence' };
+const SWEEP_MS = 1000;
+const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+
+/**
+ * Commands to devices (silence, self-test, configure): checked against the device's model, scoped
+ * to the caller's jurisdiction, stored and audited, then published at QoS 1 to the device's `cmd`
+ * topic, where the broker keeps it in the device's persistent session until the device connects
+ * (also across a restart). A command still only queued is published again when the device's session
+ * subscribes or comes back — unless the broker already holds it for that client. The log follows
+ * the device: PUBACK (sent), cmd/ack (acknowledged, done, failed), the matching result event, or the
+ * TTL (expired).
+ */
+export class CommandService implements CommandAckSink {
+  private readonly ajv = new Ajv({ strict: false, allErrors: true });
+  private readonly byModel = new Map<string, ValidateFunction>();
+  private readonly validAck: ValidateFunction;
+  private readonly unsubscribe: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
+  /** command ids whose PUBACK arrived in this process (noted before the row is updated; see resend) */
+  private readonly receipted = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly models: ModelCatalogue,
+    private readonly broker: CommandBroker,
+    private readonly bus: Bus,
+    private readonly commissioning: CommissioningLog,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.validAck = this.ajv.compile(CommandAckSchema);
+  }
+
+  private get db(): Db {
+    return this.store.db;
+  }
+
+  view(r: DeviceCommandRow): CommandView {
+    return {
+      id: r.id,
+      deviceId: r.device_id,
+      type: r.type as CommandType,
+      settings: r.settings ? (JSON.parse(r.settings) as CommandView['settings']) : null,
+      state: r.state as CommandState,
+      createdBy: r.created_by,
+      createdAt: iso(r.created_at) as string,
+      expiresAt: iso(r.expires_at) as string,
+      sentAt: iso(r.sent_at),
+      acknowledgedAt: iso(r.acknowledged_at),
+      finishedAt: iso(r.finished_at),
+      result: r.result ? (JSON.parse(r.result) as CommandView['result']) : null,
+    };
+  }
+
+  private payload(r: DeviceCommandRow): CommandPayload {
+    const base = { commandId: r.id, expiresAt: r.expires_at };
+    if (r.type === 'configure')
+      return {
+        ...base,
+        type: 'configure',
+        settings: JSON.parse(r.settings ?? '{}') as Record<string, string>,
+      };
+    return { ...base, type: r.type as 'silence' | 'selftest' };
+  }
+
+  /** The device as the caller may see it (404 / 403 otherwise). */
+  private async device(principal: Principal, deviceId: string) {
+    const d = await this.db
+      .selectFrom('devices')
+      .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
+      .select(['devices.id', 'devices.model_id', 'devices.site_id', 'devices.status', 'grid_nodes.path'])
+      .where('devices.id', '=', deviceId)
+      .executeTakeFirst();
+    if (!d) throw new GridhubError('GH_ERR_DEVICE_UNKNOWN', `no device '${deviceId}'`);
+    if (!covers(principal.jurisdiction, { gridPath: d.path, siteId: d.site_id }))
+      throw new GridhubError('GH_ERR_FORBIDDEN_SCOPE', `device '${deviceId}' is outside your jurisdiction`);
+    return d;
+  }
+
+  private validator(modelId: string): ValidateFunction {
+    let v = this.byModel.get(modelId);
+    if (!v) {
+      v = this.ajv.compile(modelCommandSchema(this.models.get(modelId)));
+      this.byModel.set(modelId, v);
+    }
+    return v;
+  }
+
+  async create(principal: Principal, deviceId: string, body: CommandRequest): Promise<CommandView> {
+    requirePermission(principal, 'device:command');
+    const d = await this.device(principal, deviceId);
+    if (d.status === 'decommissioned')
+      throw new GridhubError('GH_ERR_DEVICE_DECOMMISSIONED', `device '${deviceId}' is decommissioned`);
+    const model = this.models.get(d.model_id);
+    if (!model.commands.includes(body.type))
+      throw new GridhubError(
+        'GH_ERR_COMMAND_UNSUPPORTED',
+        `model '${model.id}' does not take '${body.type}' (it takes: ${model.commands.join(', ') || 'none'})`,
+        { supported: model.commands },
+      );
+    const validate = this.validator(model.id);
+    if (!validate(body)) {
+      const problems = schemaProblems(validate.errors).map((p) => ({ ...p, path: `body.${p.path}` }));
+      throw new GridhubError('GH_ERR_VALIDATION', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+        problems,
+      });
+    }
+    const now = this.now();
+    const row: DeviceCommandRow = {
+      id: `C${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
+      device_id: deviceId,
+      type: body.type,
+      settings: body.type === 'configure' ? JSON.stringify(body.settings ?? {}) : null,
+      state: 'queued',
+      created_by: actorOf(principal),
+      created_at: now,
+      expires_at: now + (body.ttlSeconds ?? DEFAULT_TTL_SECONDS[body.type]) * 1000,
+      sent_at: null,
+      acknowledged_at: null,
+      finished_at: null,
+      result: null,
+      updated_at: now,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('device_commands').values(row).execute();
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'device.command',
+        entityType: 'device',
+        entityId: deviceId,
+        data: {
+          commandId: row.id,
+          type: row.type,
+          settings: body.settings ?? null,
+          expiresAt: iso(row.expires_at),
+        },
+      });
+    });
+    this.metrics.deviceCommands.inc({ type: row.type, state: 'queued' });
+    await this.publish(row);
+    return this.view(row);
+  }
+
+  async list(principal: Principal, deviceId: string, limit: number): Promise<CommandView[]> {
+    requirePermission(principal, 'device:read');
+    await this.device(principal, deviceId);
+    const rows = await this.db
+      .selectFrom('device_commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => this.view(r));
+  }
+
+  async get(principal: Principal, deviceId: string, id: string): Promise<CommandView> {
+    requirePermission(principal, 'device:read');
+    await this.device(principal, deviceId);
+    const r = await this.row(deviceId, id);
+    if (!r) throw new GridhubError('GH_ERR_COMMAND_UNKNOWN', `no command '${id}' for device '${deviceId}'`);
+    return this.view(r);
+  }
+
+  private row(deviceId: string, id: string): Promise<DeviceCommandRow | undefined> {
+    return this.db
+      .selectFrom('device_commands')
+      .selectAll()
+      .where('id', '=', id)
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+  }
+
+  private async publish(row: DeviceCommandRow): Promise<void> {
+    try {
+      await this.broker.publishCommand(row.device_id, this.payload(row));
+    } catch (err) {
+      // Stays queued: it goes out when the device's session next subscribes or the hub restarts.
+      this.logger.warn(
+        { err, commandId: row.id, deviceId: row.device_id },
+        'command not handed to the broker',
+      );
+    }
+  }
+
+  /** Move a command on (once: the row is re-read in the transaction), audited. */
+  private async transition(
+    id: string,
+    to: CommandState,
+    actor: string,
+    result: CommandView['result'],
+  ): Promise<DeviceCommandRow | undefined> {
+    const now = this.now();
+    const moved = await this.db.transaction().execute(async (trx) => {
+      const r = await trx.selectFrom('device_commands').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r || !NEXT[r.state as CommandState].includes(to)) return undefined;
+      const update = {
+        state: to,
+        updated_at: now,
+        ...(to === 'sent' ? { sent_at: now } : {}),
+        ...(to === 'acknowledged' ? { acknowledged_at: now, sent_at: r.sent_at ?? now } : {}),
+        ...(to === 'done' || to === 'failed' || to === 'expired' ? { finished_at: now } : {}),
+        // an outcome from the device means it had the command, whether or not its PUBACK was seen
+        ...((to === 'done' || to === 'failed') && actor.startsWith('device:')
+          ? { sent_at: r.sent_at ?? now }
+          : {}),
+        ...(result ? { result: JSON.stringify(result) } : {}),
+      };
+      await trx.updateTable('device_commands').set(update).where('id', '=', id).execute();
+      await appendAudit(trx, {
+        actor,
+        action: `device.command.${to}`,
+        entityType: 'device',
+        entityId: r.device_id,
+        data: { commandId: id, type: r.type, ...(result ? { result } : {}) },
+      });
+      return { ...r, ...update };
+    });
+    if (moved) this.metrics.deviceCommands.inc({ type: moved.type, state: to });
+    return moved;
+  }
+
+  // ---- what devices say ----
+
+  private refuse(device: KnownDevice, code: ErrorCode, reason: string, payload: Buffer): void {
+    this.metrics.errors.inc({ code, source: 'mqtt' });
+    this.commissioning.record(device.deviceId, 'rejected', {
+      at: new Date(this.now()).toISOString(),
+      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      what: 'cmd/ack',
+      code,
+      reason,
+      excerpt: CommissioningLog.excerpt(payload),
+    });
+    this.logger.info({ deviceId: device.deviceId, code, reason }, 'command ack refused');
+  }
+
+  /** A device's answer on cmd/ack (before the broker acknowledges it). */
+  async commandAck(device: KnownDevice, payload: Buffer, _clientId: string): Promise<void> {
+    let ack: CommandAckPayload;
+    try {
+      ack = JSON.parse(payload.toString('utf8')) as CommandAckPayload;
+    } catch {
+      return this.refuse(device, 'GH_ERR_PAYLOAD_NOT_JSON', 'cmd/ack payload is not JSON', payload);
+    }
+    if (!this.validAck(ack)) {
+      const why = schemaProblems(this.validAck.errors).map((p) => `${p.path}: ${p.message}`);
+      return this.refuse(device, 'GH_ERR_PAYLOAD_SCHEMA', why.join('; '), payload);
+    }
+    const r = await this.row(device.deviceId, ack.commandId);
+    if (!r)
+      return this.refuse(
+        device,
+        'GH_ERR_COMMAND_UNKNOWN',
+        `no command '${ack.commandId}' for this device`,
+        payload,
+      );
+    const to: CommandState =
+      ack.status === 'accepted' ? 'acknowledged' : ack.status === 'done' ? 'done' : 'failed';
+    const result =
+      ack.status === 'accepted'
+        ? null
+        : { status: ack.status, ...(ack.reason ? { reason: ack.reason } : {}) };
+    await this.transition(r.id, to, `device:${device.deviceId}`, result);
+    this.commissioning.record(device.deviceId, 'accepted', {
+      at: new Date(this.now()).toISOString(),
+      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      what: `cmd/ack ${ack.status}`,
+      excerpt: CommissioningLog.excerpt(payload),
+    });
+  }
+
+  /** The device's client acknowledged (PUBACK) a command message: it has it. */
+  private async received(deviceId: string, payload: Buffer): Promise<void> {
+    const id = commandIdOf(payload);
+    if (id) {
+      this.receipted.add(id);
+      if (this.receipted.size > 10_000) this.receipted.delete(this.receipted.values().next().value as string);
+    }
+    const r = id ? await this.row(deviceId, id) : undefined;
+    if (r?.state === 'queued') await this.transition(r.id, 'sent', `device:${deviceId}`, null);
+  }
+
+  /**
+   * A self-test result or a "silenced" report finishes the oldest command of that type the device
+   * has received (sent or acknowledged). Detectors also self-test on their own schedule, so a
+   * command the device never got, or one that expired, is not taken as done by such an event.
+   */
+  private async resultEvent(deviceId: string, type: string, outcome: string | undefined): Promise<void> {
+    const command = RESULT_EVENTS[type];
+    if (!command) return;
+    const open = await this.db
+      .selectFrom('device_commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('type', '=', command)
+      .where('state', 'in', [...OPEN_COMMAND_STATES])
+      .orderBy('created_at')
+      .execute();
+    // queued but already acknowledged by the client in this process: its 'sent' is on its way
+    const r = open.find((c) => c.state !== 'queued' || this.receipted.has(c.id));
+    if (!r) return;
+    await this.transition(r.id, 'done', `device:${deviceId}`, {
+      event: type,
+      ...(outcome ? { selftest: outcome } : {}),
+    });
+  }
+
+  /** Publish what is still only queued for a device, unless its session already holds it. */
+  private async resend(deviceId: string): Promise<void> {
+    const queued = await this.db
+      .selectFrom('device_commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('state', '=', 'queued')
+      .where('expires_at', '>', this.now())
+      .orderBy('created_at')
+      .execute();
+    if (queued.length === 0) return;
+    // The device's client id is its device id (broker admission), so its session is found by it.
+    const held = new Set((await this.broker.sessionQueue(deviceId)).map((m) => commandIdOf(m.payload)));
+    for (const r of queued) if (!held.has(r.id) && !this.receipted.has(r.id)) await this.publish(r);
+  }
+
+  async expire(): Promise<void> {
+    const due = await this.db
+      .selectFrom('device_commands')
+      .select('id')
+      .where('state', 'in', [...OPEN_COMMAND_STATES])
+      .where('expires_at', '<=', this.now())
+      .execute();
+    for (const { id } of due) await this.transition(id, 'expired', 'system', null);
+  }
+
+  // ---- lifecycle ----
+
+  private sweep(): void {
+    this.sweeping = this.sweeping
+      .then(() => this.expire())
+      .catch((err: unknown) => this.logger.error({ err }, 'command expiry failed'));
+  }
+
+  async start(): Promise<void> {
+    const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
+    this.unsubscribe.push(
+      this.bus.on('mqtt.receipt', ({ owner, topic, payload }) => {
+        if (owner.kind === 'device' && topic === deviceTopic(owner.deviceId, 'command'))
+          this.received(owner.deviceId, payload).catch(guard('command receipt failed'));
+      }),
+      this.bus.on('mqtt.session', ({ owner, filters }) => {
+        if (owner.kind !== 'device') return;
+        const topic = deviceTopic(owner.deviceId, 'command');
+        if (filters.some((f) => filterMatches(f, topic)))
+          this.resend(owner.deviceId).catch(guard('command re-send failed'));
+      }),
+      this.bus.on('device.event', (e) => {
+        if (e.event.type in RESULT_EVENTS)
+          this.resultEvent(
+            e.deviceId,
+            e.event.type,
+            'result' in e.event ? String(e.event.result) : undefined,
+          ).catch(guard('command result failed'));
+      }),
+    );
+    this.sweep();
+    await this.sweeping;
+    // Queued before a restart: back into the broker for devices whose session does not hold them.
+    const waiting = await this.db
+      .selectFrom('device_commands')
+      .select('device_id')
+      .distinct()
+      .where('state', '=', 'queued')
+      .execute();
+    for (const { device_id } of waiting) await this.resend(device_id);
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.sweeping;
+  }
+}
