@@ -34,6 +34,7 @@ const HOUR = 3_600_000;
  */
 export class CommunityRun {
   private readonly clients: MqttClient[] = [];
+  private readonly byId = new Map<string, MqttClient>();
   private readonly timers: NodeJS.Timeout[] = [];
   readonly stats: RunStats = { connected: 0, published: 0, reconnects: 0 };
 
@@ -62,6 +63,7 @@ export class CommunityRun {
         },
       });
       this.clients.push(client);
+      this.byId.set(d.id, client);
       this.stats.connected++;
       client.on('connect', () => {
         this.publish(client, `gh/v1/dev/${d.id}/status`, { state: 'online' }, 1);
@@ -123,6 +125,17 @@ export class CommunityRun {
       }
     }
     this.o.log?.(`community running: ${this.stats.connected} devices, time × ${speed}`);
+  }
+
+  /**
+   * A scripted event from a running device, on its own connection (a second connection with the
+   * device's client id would take its session over: MQTT-3.1.4-2).
+   */
+  async event(deviceId: string, event: Record<string, unknown>): Promise<void> {
+    const client = this.byId.get(deviceId);
+    if (!client) throw new Error(`no running device '${deviceId}'`);
+    await client.publishAsync(`gh/v1/dev/${deviceId}/event`, JSON.stringify(event), { qos: 1 });
+    this.stats.published++;
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { AccessChanged } from './auth/access-events.ts';
 import type { Principal } from './auth/principal.ts';
 import type {
   DeviceEvent,
@@ -67,6 +68,7 @@ export interface BusEvents {
   'ticket.changed': TicketChanged;
   'alert.requested': AlertRequested;
   'staff.message': StaffMessage;
+  'access.changed': AccessChanged;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;
