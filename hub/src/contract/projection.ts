@@ -19,8 +19,8 @@ const identity: Projection = (v) => v;
  * declares — a secret hash that slipped into an internal object never reaches the wire). Objects
  * keep their declared properties (all of them when `additionalProperties: true`), arrays project
  * their items, unions keep what any object member declares, anything else is a value copied as is.
- * Compiled once per topic: about twenty times faster than walking the schema per message
- * (TypeBox `Value.Clean`), which matters on the device-event path.
+ * Compiled once per topic: ≈1 µs per device event against 35–55 µs for walking the schema per
+ * message (TypeBox `Value.Clean`), which matters on the device-event path.
  */
 export function compileProjection(schema: TSchema): Projection {
   return compile(schema as SchemaNode);
