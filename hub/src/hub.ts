@@ -22,6 +22,7 @@ import { Ingest } from './ingest/ingest.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
+import { OutboundPolicy } from './outbound/address-policy.ts';
 import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
@@ -90,7 +91,7 @@ export class Hub {
     const child = (module: string) => logger.child({ module });
     this.store = new Store(config.dataDir, child('store'));
     this.bus = new Bus(child('bus'));
-    this.access = new AccessService(this.store);
+    this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.ingest = new Ingest(this.store, this.models, this.bus, this.metrics, child('ingest'), {
@@ -152,6 +153,8 @@ export class Hub {
       persistence: () =>
         createBrokerPersistence(config.mqtt, config.dataDir, this.metrics, child('broker-sessions')),
       commandAcks: this.commands,
+      // bound late: the alerts service is built after the broker it publishes through
+      staffRequests: { mayPublish: (principal, topic) => this.alerts.mayPublish(principal, topic) },
     });
     this.alerts = new AlertService(
       this.store,
@@ -168,6 +171,7 @@ export class Hub {
         linkTtlMs: config.alerts.linkTtlHours * 3600_000,
         linkSecret: config.alerts.linkSecret,
         publicUrl: () => this.publicUrl(),
+        outbound: new OutboundPolicy(config.outbound.allow),
       },
     );
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
@@ -262,6 +266,7 @@ export class Hub {
         this.api = await buildApi({
           logger: this.logger,
           db,
+          bus: this.bus,
           access: this.access,
           registry: new DeviceRegistry(db, this.models, this.bus, this.presence),
           commissioning: this.ingest.commissioning,
@@ -345,6 +350,7 @@ export class Hub {
       mqttUrl: `mqtt://${mqttHost}:${this.broker.port}`,
       flowUser: flowToken ? c.flowUser : '',
       flowToken,
+      streetDutyReadOnly: c.streetDutyReadOnly,
       restartDelayMs: c.restartDelayMs,
     };
   }
