@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: unit tests open no socket and run in parallel; integration tests start real
-// servers (the hub, mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits.
+// Three projects: unit tests open no socket and run in parallel; integration tests start real
+// servers (the hub, mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits; the
+// security suite plays attacks against real hubs.
 export default defineConfig({
   test: {
     projects: [
@@ -41,6 +42,18 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['hub/test/global-setup.ts'],
           testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // Issue 14: each attack against a real hub, a positive control beside each denial, and
+          // the OpenAPI walker. One hub per file.
+          name: 'security',
+          include: ['hub/test/security/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['hub/test/global-setup.ts'],
+          testTimeout: 60_000,
           hookTimeout: 120_000,
         },
       },

@@ -37,6 +37,7 @@ export async function panicToAlert(
     }
   ).token;
   const leader = await mqtt.connectAsync(t.url, {
+    clientId: 'p-school-principal:bench',
     username: 'p-school-principal',
     password: token,
     reconnectPeriod: 0,

@@ -81,6 +81,7 @@ async function ingestRate(influxUrl: string | undefined, messages: number): Prom
   const clients = await Promise.all(
     devices.map((d) =>
       mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+        clientId: d.id,
         username: d.id,
         password: d.secret,
         reconnectPeriod: 0,

@@ -47,7 +47,7 @@ export const TABLES: Record<string, () => string> = {
       '|---|---|---|---|---|---|',
       ...Object.values(TOPICS).map(
         (t) =>
-          `| \`${t.pattern}\` | ${t.direction} | ${t.qos} | ${t.retained ? 'yes' : 'no'} | ${typeof t.payload === 'string' ? t.payload : payloadSummary(t.payload)} | ${t.description} |`,
+          `| \`${t.pattern}\` | ${t.direction} | ${t.qos} | ${t.retained ? 'yes' : 'no'} | ${typeof t.payload === 'string' ? t.payload : ((t.payload as { title?: string }).title ?? payloadSummary(t.payload))} | ${t.description} |`,
       ),
     ].join('\n'),
   'model-table': () =>

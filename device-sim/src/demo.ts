@@ -5,6 +5,7 @@
  * the API and the admin token are printed at start. Ctrl-C stops everything.
  */
 import { readFileSync } from 'node:fs';
+import { BOOTSTRAP_ADMIN_ID } from '../../hub/src/auth/access.ts';
 import { loadConfig } from '../../hub/src/config/load.ts';
 import { Hub } from '../../hub/src/hub.ts';
 import { createLogger } from '../../hub/src/logger.ts';
@@ -12,20 +13,26 @@ import { CommunityRun } from './community-run.ts';
 import { HubApi } from './hub-api.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const DEMO_TOKEN = 'ghk_demo-admin-token-only-for-the-local-demo-0000000';
 
 async function main(): Promise<void> {
   const config = loadConfig({
     overrides: {
       dataDir: process.env.GRIDHUB_DATA_DIR ?? 'data/demo',
       'log.level': process.env.GRIDHUB_LOG_LEVEL ?? 'warn',
-      'auth.bootstrapAdminToken': process.env.GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN ?? DEMO_TOKEN,
+      // The demo prints its admin token, so it listens on this machine only unless told otherwise
+      // (GRIDHUB_HTTP_HOST / GRIDHUB_MQTT_HOST / GRIDHUB_NODE_RED_HOST).
+      'http.host': process.env.GRIDHUB_HTTP_HOST || '127.0.0.1',
+      'mqtt.host': process.env.GRIDHUB_MQTT_HOST || '127.0.0.1',
+      'nodeRed.host': process.env.GRIDHUB_NODE_RED_HOST || '127.0.0.1',
     },
   });
   const hub = new Hub(config, createLogger(config.log.level));
   await hub.start();
   const { http, mqtt } = hub.addresses;
-  const api = new HubApi(http, config.auth.bootstrapAdminToken);
+  // A fresh admin token for this run (the previous run's is revoked): nothing fixed to guess, and
+  // a token seen on the screen yesterday does not work today.
+  const token = await hub.access.rotateToken(BOOTSTRAP_ADMIN_ID, 'demo', 'system');
+  const api = new HubApi(http, token);
   const say = (line: string) =>
     process.stdout.write(`${new Date().toLocaleTimeString('zh-CN', { hour12: false })}  ${line}\n`);
 
@@ -102,9 +109,9 @@ async function main(): Promise<void> {
       'gridhub demo',
       `  API            ${http}/api/v1   (OpenAPI: ${http}/docs)`,
       `  MQTT           ${mqttUrl}`,
-      `  admin token    ${config.auth.bootstrapAdminToken}`,
-      `  watch alerts   curl -N -H "Authorization: Bearer ${config.auth.bootstrapAdminToken}" ${http}/api/v1/alerts/stream`,
-      `  tickets        curl -H "Authorization: Bearer ${config.auth.bootstrapAdminToken}" ${http}/api/v1/tickets`,
+      `  admin token    ${token}   (new for this run; the hub listens on ${config.http.host} only)`,
+      `  watch alerts   curl -N -H "Authorization: Bearer ${token}" ${http}/api/v1/alerts/stream`,
+      `  tickets        curl -H "Authorization: Bearer ${token}" ${http}/api/v1/tickets`,
       `  ${devices.length} devices live at 60× speed; incidents at 10 s, 20 s and 30 s. Ctrl-C to stop.`,
       '',
     ].join('\n'),

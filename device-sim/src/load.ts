@@ -96,7 +96,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let received = 0;
   let subscriber: MqttClient | undefined;
   if (o.subscribe) {
-    subscriber = await mqtt.connectAsync(o.url, { reconnectPeriod: 0, ...o.subscribe.options });
+    const user = o.subscribe.options?.username;
+    subscriber = await mqtt.connectAsync(o.url, {
+      reconnectPeriod: 0,
+      // a gridhub staff client id is `<person id>:<suffix>`; other brokers accept it as well
+      ...(user ? { clientId: `${user}:load-${randomBytes(3).toString('hex')}` } : {}),
+      ...o.subscribe.options,
+    });
     await subscriber.subscribeAsync(o.subscribe.topic, { qos: 0 });
     subscriber.on('message', (_topic, payload) => {
       received++;

@@ -1,3 +1,4 @@
+import type { AccessChanged } from './auth/access-events.ts';
 import type { Principal } from './auth/principal.ts';
 import type {
   DeviceEvent,
@@ -117,6 +118,7 @@ export interface BusEvents {
   'storage.recovered': { part: string };
   'mqtt.receipt': MqttReceipt;
   'mqtt.session': MqttSessionReady;
+  'access.changed': AccessChanged;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

@@ -19,7 +19,8 @@ export const ERROR_CODES = {
   },
   GH_ERR_LOGIN_LOCKED: {
     status: 429,
-    description: 'Too many failed sign-ins for this user name from this address; try again later.',
+    description:
+      'Too many failed sign-ins for this user name (from this address, or from many addresses at once); try again later.',
   },
   GH_ERR_CSRF: {
     status: 403,
@@ -111,6 +112,25 @@ export const ERROR_CODES = {
     status: 404,
     description:
       'No such command for this device (REST), or a device answered on cmd/ack with an unknown commandId.',
+  },
+  // Issue 14 (security): sessions bound to identities, outbound HTTP guarded, nesting bounded.
+  GH_ERR_MQTT_CLIENT_ID_MISMATCH: {
+    status: 403,
+    description:
+      'MQTT CONNECT whose client id is not bound to its credentials (a device: its device id; staff: the person id, or the person id, a colon and a suffix).',
+  },
+  GH_ERR_MQTT_CLIENT_ID_EMPTY: {
+    status: 400,
+    description: 'MQTT CONNECT with an empty client id and cleanSession=0 (MQTT-3.1.3-8: CONNACK 0x02).',
+  },
+  GH_ERR_OUTBOUND_FORBIDDEN: {
+    status: 400,
+    description:
+      'An outbound HTTP target (webhook, chat robot) is or resolves to an address the operator has not allowed (loopback, private, link-local, metadata, multicast …; see outbound.allow).',
+  },
+  GH_ERR_NESTING_TOO_DEEP: {
+    status: 400,
+    description: 'A request body or payload nests objects/arrays deeper than the hub accepts.',
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -24,6 +24,7 @@ import { lifeSafetyClassifier } from './ingest/life-safety.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
+import { OutboundPolicy } from './outbound/address-policy.ts';
 import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
@@ -111,7 +112,7 @@ export class Hub {
       this.metrics,
       child('journal'),
     );
-    this.access = new AccessService(this.store);
+    this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.policies = new PolicyService(this.store, child('policies'));
@@ -211,6 +212,8 @@ export class Hub {
       persistence: () =>
         createBrokerPersistence(config.mqtt, config.dataDir, this.metrics, child('broker-sessions')),
       commandAcks: this.commands,
+      // bound late: the alerts service is built after the broker it publishes through
+      staffRequests: { mayPublish: (principal, topic) => this.alerts.mayPublish(principal, topic) },
     });
     this.alerts = new AlertService(
       this.store,
@@ -228,6 +231,7 @@ export class Hub {
         linkSecret: config.alerts.linkSecret,
         publicUrl: () => this.publicUrl(),
         storage: this.storage,
+        outbound: new OutboundPolicy(config.outbound.allow),
       },
     );
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
@@ -340,6 +344,7 @@ export class Hub {
         this.api = await buildApi({
           logger: this.logger,
           db,
+          bus: this.bus,
           access: this.access,
           registry: new DeviceRegistry(db, this.models, this.bus, this.presence),
           commissioning: this.ingest.commissioning,
@@ -425,6 +430,7 @@ export class Hub {
       mqttUrl: `mqtt://${mqttHost}:${this.broker.port}`,
       flowUser: flowToken ? c.flowUser : '',
       flowToken,
+      streetDutyReadOnly: c.streetDutyReadOnly,
       restartDelayMs: c.restartDelayMs,
     };
   }

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     ...(mqttTls ? [`  MQTT over TLS    mqtts://${mqttHost}:${mqttTls}`] : []),
     `  data             ${hub.store.file}`,
     config.nodeRed.enabled
-      ? `  Node-RED editor  http://${config.nodeRed.host === '0.0.0.0' ? '127.0.0.1' : config.nodeRed.host}:${config.nodeRed.port}/   (sign in as a gridhub admin or street-duty user; --no-node-red to skip)`
+      ? `  Node-RED editor  http://${config.nodeRed.host === '0.0.0.0' ? '127.0.0.1' : config.nodeRed.host}:${config.nodeRed.port}/   (sign in as a gridhub admin; --no-node-red to skip)`
       : '  Node-RED         not started (--no-node-red or GRIDHUB_NODE_RED_ENABLED=false)',
   ];
   if (hub.bootstrapToken) {

@@ -128,7 +128,8 @@ class HubClient {
     const client = mqtt.connect(this.mqttUrl, {
       username: this.user,
       password: this.token,
-      clientId: `nr-${this.user}-${Math.random().toString(16).slice(2, 10)}`,
+      // the hub binds staff client ids to the person: `<person id>:<suffix>`
+      clientId: `${this.user}:nr-${Math.random().toString(16).slice(2, 10)}`,
       protocolVersion: 4,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,

@@ -102,7 +102,10 @@ export const WebhookTargetView = Type.Object({
   id: Type.String(),
   name: Type.String(),
   kind: Type.Enum(WEBHOOK_KINDS),
-  url: Type.String({ description: 'shown without its query string (it carries the robot key)' }),
+  url: Type.String({
+    description:
+      'shown with its credentials masked (every query value, and path tokens such as Feishu’s hook id)',
+  }),
   hasSecret: Type.Boolean(),
   scope: Type.Object({ kind: Type.String(), id: Type.String() }),
   minSeverity: Type.Enum(SEVERITIES),

@@ -7,6 +7,7 @@ import { GridhubError, isGridhubError } from '../errors.ts';
 import { placeTargetScope } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
@@ -43,6 +44,8 @@ export interface AlertOptions {
   publicUrl: () => string;
   /** told of storage failures; alerts are then held and delivered from memory */
   storage?: StorageHealth;
+  /** where webhooks and robots may be reached (config `outbound.allow`) */
+  outbound: OutboundPolicy;
 }
 
 export interface AlertChange {
@@ -87,7 +90,7 @@ export class AlertService {
     private readonly now: () => number = Date.now,
   ) {
     this.links = new AckLinks(() => this.linkSecret, options.publicUrl, options.linkTtlMs);
-    this.deliverer = new WebhookDeliverer(options, logger, now);
+    this.deliverer = new WebhookDeliverer(options, logger, options.outbound, now);
     this.persons = new PersonChannel(store, publisher, bus, metrics, logger, now);
   }
 
@@ -865,6 +868,23 @@ export class AlertService {
     );
   }
 
+  /**
+   * May a staff client publish here? Only the ack topic of an alert the person may see and
+   * acknowledge (the broker closes the connection otherwise).
+   */
+  async mayPublish(principal: Principal, topic: string): Promise<boolean> {
+    const m = /^gh\/v1\/hub\/ack\/([^/]+)$/.exec(topic);
+    if (!m) return false;
+    try {
+      requirePermission(principal, 'alert:ack');
+      await this.visible(principal, m[1] as string);
+      return true;
+    } catch (err) {
+      if (err instanceof GridhubError) return false;
+      throw err;
+    }
+  }
+
   async acknowledgeAs(principal: Principal, id: string, channel: string): Promise<AlertView> {
     requirePermission(principal, 'alert:ack');
     await this.visible(principal, id);
@@ -971,6 +991,7 @@ export class AlertService {
         'GH_ERR_FORBIDDEN_SCOPE',
         `${body.scope.kind} '${body.scope.id}' is outside your jurisdiction`,
       );
+    await this.options.outbound.checkUrl(body.url);
     const row: WebhookTargetRow = {
       id: `wh-${randomBytes(5).toString('hex')}`,
       name: body.name,
@@ -996,13 +1017,31 @@ export class AlertService {
     return row;
   }
 
+  /** Targets whose unit or grid lies in the caller's jurisdiction (a target that cannot be placed: admins only). */
   async targets(principal: Principal): Promise<WebhookTargetRow[]> {
     requirePermission(principal, 'webhook:write');
-    return this.db.selectFrom('webhook_targets').selectAll().orderBy('created_at').execute();
+    const rows = await this.db.selectFrom('webhook_targets').selectAll().orderBy('created_at').execute();
+    const out: WebhookTargetRow[] = [];
+    for (const t of rows) if (await this.targetInScope(principal, t)) out.push(t);
+    return out;
+  }
+
+  private async targetInScope(principal: Principal, t: WebhookTargetRow): Promise<boolean> {
+    if (principal.jurisdiction.kind === 'all') return true;
+    const place = await placeTargetScope(this.db, t.scope_kind, t.scope_id).catch(() => undefined);
+    return place !== undefined && covers(principal.jurisdiction, { gridPath: place.gridPath });
   }
 
   async removeTarget(principal: Principal, id: string): Promise<void> {
     requirePermission(principal, 'webhook:write');
+    const target = await this.db
+      .selectFrom('webhook_targets')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!target) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook '${id}'`);
+    if (!(await this.targetInScope(principal, target)))
+      throw new GridhubError('GH_ERR_FORBIDDEN_SCOPE', `webhook '${id}' is outside your jurisdiction`);
     await this.db.transaction().execute(async (trx) => {
       const res = await trx.deleteFrom('webhook_targets').where('id', '=', id).executeTakeFirst();
       if (res.numDeletedRows === 0n) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook '${id}'`);

@@ -93,17 +93,23 @@ export class NotifyService {
     let toId: string;
     if (body.to.kind === 'webhook') {
       const name = body.to.target;
-      const target = await this.db
+      const candidates = await this.db
         .selectFrom('webhook_targets')
         .selectAll()
         .where((eb) => eb.or([eb('id', '=', name), eb('name', '=', name)]))
         .orderBy('created_at')
-        .executeTakeFirst();
-      if (!target) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook target '${name}'`);
-      const place = await placeTargetScope(this.db, target.scope_kind, target.scope_id).catch(
-        () => undefined,
-      );
-      if (!place || !covers(principal.jurisdiction, { gridPath: place.gridPath }))
+        .execute();
+      if (candidates.length === 0) throw new GridhubError('GH_ERR_NOT_FOUND', `no webhook target '${name}'`);
+      // Names are per jurisdiction: another street's target of the same name is not this one.
+      let target: (typeof candidates)[number] | undefined;
+      for (const c of candidates) {
+        const place = await placeTargetScope(this.db, c.scope_kind, c.scope_id).catch(() => undefined);
+        if (place && covers(principal.jurisdiction, { gridPath: place.gridPath })) {
+          target = c;
+          break;
+        }
+      }
+      if (!target)
         throw new GridhubError(
           'GH_ERR_FORBIDDEN_SCOPE',
           `webhook target '${name}' is outside your jurisdiction`,

@@ -1,4 +1,6 @@
 import type { Logger } from '../logger.ts';
+import { type OutboundPolicy, OutboundRefusedError } from '../outbound/address-policy.ts';
+import { guardedPost } from '../outbound/guarded-post.ts';
 import type { WebhookKind } from './alert-schemas.ts';
 import { type AlertMessage, webhookRequest } from './webhook-formats.ts';
 
@@ -31,6 +33,8 @@ export class WebhookDeliverer {
   constructor(
     private readonly options: DelivererOptions,
     private readonly logger: Logger,
+    /** where messages may go (issue 14: no loopback, private or metadata addresses unless allowed) */
+    private readonly outbound: OutboundPolicy,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -52,18 +56,19 @@ export class WebhookDeliverer {
       );
       this.retries.add(timer);
     };
-    fetch(req.url, {
-      method: 'POST',
-      headers: req.headers,
-      body: req.body,
-      signal: AbortSignal.timeout(this.options.webhookTimeoutMs),
-    })
-      .then(async (res) => {
-        const text = (await res.text().catch(() => '')).slice(0, 200);
-        if (res.ok) return record('delivered', `HTTP ${res.status} ${text}`);
-        return failed(`HTTP ${res.status} ${text}`, res.status >= 500 || res.status === 429);
+    // Only the status line is kept: a response body in a readable log would turn any target into
+    // a way to read internal services. A redirect is not followed (it could point anywhere).
+    guardedPost(this.outbound, req.url, req.headers, req.body, this.options.webhookTimeoutMs)
+      .then(({ status, statusLine }) => {
+        if (status >= 200 && status < 300) return record('delivered', statusLine);
+        if (status >= 300 && status < 400) return failed(`${statusLine} (redirects are not followed)`, false);
+        return failed(statusLine, status >= 500 || status === 429);
       })
-      .catch((err: unknown) => failed((err as Error).message, true));
+      .catch((err: unknown) =>
+        err instanceof OutboundRefusedError
+          ? failed(`${err.code}: ${err.message}`, false)
+          : failed((err as Error).message, true),
+      );
   }
 
   /** Cancel pending retries (on stop). */

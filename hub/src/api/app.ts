@@ -12,6 +12,7 @@ import type { AlertService } from '../alerts/alert-service.ts';
 import type { NotifyService } from '../alerts/notify-service.ts';
 import type { AccessService } from '../auth/access.ts';
 import type { SessionService } from '../auth/sessions.ts';
+import type { Bus } from '../bus.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
@@ -28,6 +29,7 @@ import type { TicketService } from '../tickets/ticket-service.ts';
 import type { LocalSeriesStore } from '../timeseries/local-store.ts';
 import { authPlugin } from './auth.ts';
 import { consoleRoutes } from './console.ts';
+import { jsonNestingExceeds, MAX_NESTING } from './nesting.ts';
 import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { commandRoutes } from './routes/commands.ts';
@@ -52,6 +54,7 @@ export interface ReadinessCheck {
 export interface ApiDeps {
   logger: Logger;
   db: Db;
+  bus: Bus;
   access: AccessService;
   registry: DeviceRegistry;
   commissioning: CommissioningLog;
@@ -85,6 +88,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorResponse);
+
+  // JSON bodies are checked for nesting before they are parsed (issue 14): deep nesting is refused
+  // with a stable code instead of overflowing the stack in whatever recursive code meets it first.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonNestingExceeds(body as string))
+      return done(
+        new GridhubError('GH_ERR_NESTING_TOO_DEEP', `the body nests deeper than ${MAX_NESTING} levels`),
+        undefined,
+      );
+    parseJson(req, body as string, done);
+  });
 
   app.setErrorHandler((err: FastifyError | GridhubError, req, reply) => {
     let body: ErrorBody;
@@ -210,12 +226,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       });
       await api.register(commandRoutes, { prefix: '/devices', commands: deps.commands });
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
-      await api.register(gridRoutes, { db: deps.db, directory: deps.directory });
+      await api.register(gridRoutes, {
+        db: deps.db,
+        directory: deps.directory,
+        access: deps.access,
+        bus: deps.bus,
+      });
       await api.register(tokenRoutes, { access: deps.access });
       await api.register(auditRoutes, { db: deps.db });
       await api.register(ticketRoutes, { tickets: deps.tickets });
       await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
-      await api.register(alertRoutes, { alerts: deps.alerts });
+      await api.register(alertRoutes, { alerts: deps.alerts, bus: deps.bus });
       await api.register(seriesRoutes, { series: deps.series, registry: deps.registry });
     },
     { prefix: '/api/v1' },

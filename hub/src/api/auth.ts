@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AccessService } from '../auth/access.ts';
+import type { Credential } from '../auth/access-events.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import { GridhubError } from '../errors.ts';
@@ -11,6 +12,10 @@ declare module 'fastify' {
     principalOrNull: Principal | null;
     /** the authenticated caller; throws 401 when there is none */
     readonly principal: Principal;
+    /** what the caller authenticated with (long-lived streams end when it is revoked) */
+    credential: Credential | null;
+    /** when a console session ends by itself (epoch ms); null for bearer tokens */
+    credentialExpiresAt: number | null;
   }
 }
 
@@ -35,6 +40,8 @@ export const authPlugin = fp<{ access: AccessService; sessions: SessionService }
   async (app, { access, sessions }) => {
     await app.register(cookie);
     app.decorateRequest('principalOrNull', null);
+    app.decorateRequest('credential', null);
+    app.decorateRequest('credentialExpiresAt', null);
     app.decorateRequest('principal', {
       getter(this: FastifyRequest) {
         if (!this.principalOrNull) throw new GridhubError('GH_ERR_UNAUTHENTICATED');
@@ -47,9 +54,10 @@ export const authPlugin = fp<{ access: AccessService; sessions: SessionService }
       const header = req.headers.authorization;
       const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
       if (token) {
-        const principal = await access.authenticateToken(token);
-        if (!principal) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'invalid or revoked token');
-        req.principalOrNull = principal;
+        const found = await access.authenticateToken(token);
+        if (!found) throw new GridhubError('GH_ERR_UNAUTHENTICATED', 'invalid or revoked token');
+        req.principalOrNull = found.principal;
+        req.credential = found.credential;
         return;
       }
       const sid = req.cookies[SESSION_COOKIE];
@@ -66,6 +74,8 @@ export const authPlugin = fp<{ access: AccessService; sessions: SessionService }
       if (!SAFE.has(req.method) && req.headers['x-csrf-token'] !== session.csrf)
         throw new GridhubError('GH_ERR_CSRF');
       req.principalOrNull = session.principal;
+      req.credential = session.credential;
+      req.credentialExpiresAt = session.expiresAt;
     });
   },
 );

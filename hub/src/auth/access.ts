@@ -1,17 +1,42 @@
 import { randomUUID } from 'node:crypto';
 import { appendAudit } from '../audit/audit-log.ts';
+import type { Bus } from '../bus.ts';
 import { GridhubError } from '../errors.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { PersonRow } from '../store/tables.ts';
+import type { AccessChanged, Credential } from './access-events.ts';
 import { newToken, sha256Hex } from './credentials.ts';
 import type { Jurisdiction, Principal } from './principal.ts';
 import type { Role } from './roles.ts';
 
 export const BOOTSTRAP_ADMIN_ID = 'admin';
 
-/** People as principals: bearer-token lookup, jurisdiction, token issue, and the first admin. */
+/** A caller and the credential it proved itself with (live sessions end when that credential does). */
+export interface Authenticated {
+  principal: Principal;
+  credential: Credential;
+}
+
+/**
+ * People as principals: bearer-token lookup, jurisdiction, token issue, and the first admin. Every
+ * change to what a person may do is announced on the bus (`access.changed`), so MQTT sessions and
+ * SSE streams opened under the old grant end at once.
+ */
 export class AccessService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+  ) {}
+
+  /** Announce a change of access (token revoked, signed out, password or grants changed). */
+  changed(change: AccessChanged): void {
+    this.bus.emit('access.changed', change);
+  }
+
+  /** The people's roles, jurisdiction or activity changed: every live session of theirs ends. */
+  grantsChanged(personIds: Iterable<string>): void {
+    for (const personId of new Set(personIds)) this.changed({ personId, reason: 'grants-changed' });
+  }
 
   private get db(): Db {
     return this.store.db;
@@ -38,16 +63,19 @@ export class AccessService {
     return { personId: person.id, name: person.name, roles, jurisdiction };
   }
 
-  async authenticateToken(token: string): Promise<Principal | undefined> {
+  async authenticateToken(token: string): Promise<Authenticated | undefined> {
     const person = await this.db
       .selectFrom('api_tokens')
       .innerJoin('people', 'people.id', 'api_tokens.person_id')
       .selectAll('people')
+      .select('api_tokens.id as token_id')
       .where('api_tokens.token_hash', '=', sha256Hex(token))
       .where('api_tokens.revoked_at', 'is', null)
       .where('people.active', '=', 1)
       .executeTakeFirst();
-    return person ? this.principalOf(person) : undefined;
+    if (!person) return undefined;
+    const { token_id, ...row } = person;
+    return { principal: await this.principalOf(row), credential: { kind: 'token', id: token_id } };
   }
 
   async issueToken(
@@ -118,6 +146,7 @@ export class AccessService {
         data: { tokenId },
       });
     });
+    this.changed({ personId, reason: 'token-revoked', credential: { kind: 'token', id: tokenId } });
   }
 
   /**

@@ -3,21 +3,26 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { GridhubError } from '../errors.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { AccessService } from './access.ts';
+import type { Credential } from './access-events.ts';
 import { hashPassword, sha256Hex, verifyPassword } from './credentials.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import { actorOf, type Principal, requirePermission } from './principal.ts';
 
 export interface SessionOptions {
   sessionHours: number;
   loginMaxFailures: number;
+  loginUserMaxFailures: number;
+  loginUserLockSeconds: number;
 }
 
 export interface Session {
   principal: Principal;
   csrf: string;
   expiresAt: number;
+  /** the session's id hash: what `access.changed` names when this one session ends */
+  credential: Credential;
 }
 
-const LOCK_MS = 15 * 60_000;
 // A hash of nothing in particular: unknown users cost one scrypt too, so timing does not tell them
 // apart. Made on the first sign-in, not at import.
 let dummyHash: Promise<string> | undefined;
@@ -31,14 +36,23 @@ const dummy = () => {
  * hash, with the CSRF token the console must echo in X-CSRF-Token on every change.
  */
 export class SessionService {
-  private readonly failures = new Map<string, { count: number; until: number }>();
+  private readonly throttle: LoginThrottle;
 
   constructor(
     private readonly store: Store,
     private readonly access: AccessService,
     private readonly options: SessionOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.throttle = new LoginThrottle(
+      {
+        pairMaxFailures: options.loginMaxFailures,
+        userMaxFailures: options.loginUserMaxFailures,
+        userLockMs: options.loginUserLockSeconds * 1000,
+      },
+      now,
+    );
+  }
 
   private get db(): Db {
     return this.store.db;
@@ -46,10 +60,7 @@ export class SessionService {
 
   /** Check a user name and password; throws GH_ERR_LOGIN_FAILED / GH_ERR_LOGIN_LOCKED. */
   async verify(username: string, password: string, from: string): Promise<Principal> {
-    const key = `${username}\u0000${from}`;
-    const f = this.failures.get(key);
-    if (f && f.count >= this.options.loginMaxFailures && f.until > this.now())
-      throw new GridhubError('GH_ERR_LOGIN_LOCKED');
+    if (this.throttle.locked(username, from)) throw new GridhubError('GH_ERR_LOGIN_LOCKED');
     const person = await this.db
       .selectFrom('people')
       .selectAll()
@@ -58,11 +69,10 @@ export class SessionService {
       .executeTakeFirst();
     const ok = await verifyPassword(password, person?.password_hash ?? (await dummy()));
     if (!person?.password_hash || !ok) {
-      const count = (f && f.until > this.now() ? f.count : 0) + 1;
-      this.failures.set(key, { count, until: this.now() + LOCK_MS });
+      this.throttle.failed(username, from);
       throw new GridhubError('GH_ERR_LOGIN_FAILED');
     }
-    this.failures.delete(key);
+    this.throttle.succeeded(username, from);
     return this.access.principalOf(person);
   }
 
@@ -92,7 +102,7 @@ export class SessionService {
         data: { from },
       });
     });
-    return { cookie, principal, csrf, expiresAt };
+    return { cookie, principal, csrf, expiresAt, credential: { kind: 'session', id: sha256Hex(cookie) } };
   }
 
   async authenticate(cookie: string): Promise<Session | undefined> {
@@ -105,11 +115,28 @@ export class SessionService {
       .where('people.active', '=', 1)
       .executeTakeFirst();
     if (!row || row.expires_at <= this.now()) return undefined;
-    return { principal: await this.access.principalOf(row), csrf: row.csrf, expiresAt: row.expires_at };
+    return {
+      principal: await this.access.principalOf(row),
+      csrf: row.csrf,
+      expiresAt: row.expires_at,
+      credential: { kind: 'session', id: sha256Hex(cookie) },
+    };
   }
 
   async logout(cookie: string): Promise<void> {
-    await this.db.deleteFrom('sessions').where('id_hash', '=', sha256Hex(cookie)).execute();
+    const id = sha256Hex(cookie);
+    const row = await this.db
+      .selectFrom('sessions')
+      .select('person_id')
+      .where('id_hash', '=', id)
+      .executeTakeFirst();
+    await this.db.deleteFrom('sessions').where('id_hash', '=', id).execute();
+    if (row)
+      this.access.changed({
+        personId: row.person_id,
+        reason: 'signed-out',
+        credential: { kind: 'session', id },
+      });
   }
 
   /**
@@ -149,5 +176,6 @@ export class SessionService {
         entityId: personId,
       });
     });
+    this.access.changed({ personId, reason: 'password-changed', credential: { kind: 'session' } });
   }
 }

@@ -1,5 +1,5 @@
 import { covers, type Principal } from '../auth/principal.ts';
-import { commandAckDevice, parseDeviceTopic, TOPIC_ROOT } from '../contract/topics.ts';
+import { commandAckDevice, parseDeviceTopic, SCOPED_STAFF_KINDS, TOPIC_ROOT } from '../contract/topics.ts';
 import type { KnownDevice } from './device-directory.ts';
 
 /** Who is on the other end of an MQTT connection, fixed at CONNECT from the credentials. */
@@ -53,8 +53,9 @@ export function subscribeAllowed(identity: ClientIdentity, filter: string): bool
  */
 export function hubTopicScope(topic: string): { gridNodeId: string; siteId: string | undefined } | undefined {
   if (!topic.startsWith(HUB_TOPIC_PREFIX)) return undefined;
-  const [, gridNodeId, siteId] = topic.slice(HUB_TOPIC_PREFIX.length).split('/');
-  if (!gridNodeId) return undefined;
+  const [kind, gridNodeId, siteId] = topic.slice(HUB_TOPIC_PREFIX.length).split('/');
+  // Only declared output kinds carry a grid node there: `ack/<alertId>` must never be read as one.
+  if (!gridNodeId || !kind || !SCOPED_STAFF_KINDS.has(kind)) return undefined;
   return { gridNodeId, siteId };
 }
 

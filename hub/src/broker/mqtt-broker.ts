@@ -7,10 +7,19 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { AccessService } from '../auth/access.ts';
+import { type Credential, endsSession } from '../auth/access-events.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
 import { commandExpired } from '../commands/command-wire.ts';
 import type { Config } from '../config/schema.ts';
-import { commandAckDevice, deviceTopic, fillTopic, parseDeviceTopic, TOPICS } from '../contract/topics.ts';
+import {
+  commandAckDevice,
+  deviceTopic,
+  fillTopic,
+  parseDeviceTopic,
+  staffOutputTopic,
+  TOPICS,
+} from '../contract/topics.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../logger.ts';
@@ -30,9 +39,20 @@ interface ClientState {
   bucket: TokenBucket;
   /** when this connection's messages started being held back; 0 when not throttled */
   throttledSince: number;
+  /** the API token a staff client logged in with (its session ends when the token is revoked) */
+  credential?: Credential;
+}
+
+/**
+ * May a staff client publish this request? (e.g. an ack only for an alert the person may see.)
+ * Provided by the composition root, so the broker knows no alert internals.
+ */
+export interface StaffRequestGuard {
+  mayPublish(principal: Principal, topic: string): Promise<boolean>;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
+const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_BAD_CREDENTIALS = 4;
 const CONNACK_NOT_AUTHORIZED = 5;
 const CONNACK_SERVER_UNAVAILABLE = 3;
@@ -56,6 +76,19 @@ export interface BrokerDeps {
   persistence: () => BrokerPersistence;
   /** where devices' cmd/ack answers go */
   commandAcks?: CommandAckSink;
+  staffRequests: StaffRequestGuard;
+}
+
+/**
+ * Client ids are bound to identities (issue 14): MQTT-3.1.4-2 lets a second CONNECT with a live
+ * client id take that session over, so an id anyone may choose is a way to kick a panic button off.
+ * A device's client id is its device id; a staff client's is its person id, alone or followed by
+ * `:` and any suffix (`:` cannot occur in a person id, so no person's ids overlap another's).
+ */
+export function clientIdBound(identity: ClientIdentity, clientId: string): boolean {
+  if (identity.kind === 'device') return clientId === identity.device.deviceId;
+  const person = identity.principal.personId;
+  return clientId === person || clientId.startsWith(`${person}:`);
 }
 
 /**
@@ -72,6 +105,9 @@ export class MqttBroker {
   private httpServer: HttpServer | undefined;
   private readonly states = new WeakMap<Client, ClientState>();
   private readonly clientsByDevice = new Map<string, Set<Client>>();
+  private readonly clientsByPerson = new Map<string, Set<Client>>();
+  /** connections that sent an empty client id (aedes has assigned one before authenticate runs) */
+  private readonly assignedIds = new WeakSet<Client>();
   private readonly unsubscribe: (() => void)[] = [];
   private held = 0;
   private stopping = false;
@@ -158,16 +194,41 @@ export class MqttBroker {
     done: (err: (Error & { returnCode: never }) | null, ok: boolean | null) => void,
   ): void {
     if (this.stopping) return done(authError('shutting down', CONNACK_SERVER_UNAVAILABLE), false);
+    const assigned = this.assignedIds.has(client);
+    if (assigned && !client.clean) {
+      // MQTT-3.1.3-8: a zero-byte client id needs cleanSession=1; otherwise CONNACK 0x02 and close.
+      this.refuse('GH_ERR_MQTT_CLIENT_ID_EMPTY', { clientId: '', username }, 'MQTT connect refused');
+      return done(authError('empty client id needs a clean session', CONNACK_IDENTIFIER_REJECTED), false);
+    }
     const secret = password?.toString('utf8') ?? '';
     if (!username || !secret) {
       this.refuse('GH_ERR_MQTT_BAD_CREDENTIALS', { clientId: client.id }, 'MQTT connect without credentials');
       return done(authError('credentials required', CONNACK_BAD_CREDENTIALS), false);
     }
+    // With valid credentials, the client id must be bound to them; a server-assigned id (from an
+    // empty one with a clean session) belongs to nobody else and cannot take anything over.
+    const admit = (identity: ClientIdentity, credential?: Credential) => {
+      if (!assigned && !clientIdBound(identity, client.id)) {
+        this.refuse(
+          'GH_ERR_MQTT_CLIENT_ID_MISMATCH',
+          {
+            clientId: client.id,
+            ...(identity.kind === 'device'
+              ? { deviceId: identity.device.deviceId }
+              : { personId: identity.principal.personId }),
+          },
+          'MQTT connect refused: client id not bound to the credentials',
+        );
+        return done(authError('client id not bound to the credentials', CONNACK_IDENTIFIER_REJECTED), false);
+      }
+      this.attach(client, identity, credential);
+      done(null, true);
+    };
     if (secret.startsWith('ghk_')) {
       // Staff client: user name is the person id, password an API token of that person.
       this.deps.access.authenticateToken(secret).then(
-        (principal) => {
-          if (!principal || principal.personId !== username) {
+        (found) => {
+          if (!found || found.principal.personId !== username) {
             this.refuse(
               'GH_ERR_MQTT_BAD_CREDENTIALS',
               { clientId: client.id, username },
@@ -175,8 +236,7 @@ export class MqttBroker {
             );
             return done(authError('bad credentials', CONNACK_BAD_CREDENTIALS), false);
           }
-          this.attach(client, { kind: 'staff', principal });
-          done(null, true);
+          admit({ kind: 'staff', principal: found.principal }, found.credential);
         },
         (err: unknown) => {
           this.log.error({ err }, 'staff authentication failed');
@@ -187,32 +247,34 @@ export class MqttBroker {
     }
     const check = this.deps.directory.verify(username, secret);
     if (!check.ok) {
-      // An unknown device and a wrong secret look the same to the client (no probing for ids).
-      this.refuse(
-        check.code === 'GH_ERR_DEVICE_UNKNOWN' ? 'GH_ERR_MQTT_BAD_CREDENTIALS' : check.code,
-        { clientId: client.id, deviceId: username, reason: check.code },
-        'MQTT device login refused',
-      );
+      // An unknown device and a wrong secret look the same to the client (no probing for ids);
+      // the metrics and the log say which it was.
+      this.refuse(check.code, { clientId: client.id, deviceId: username }, 'MQTT device login refused');
       const rc =
         check.code === 'GH_ERR_DEVICE_DECOMMISSIONED' ? CONNACK_NOT_AUTHORIZED : CONNACK_BAD_CREDENTIALS;
-      return done(authError(check.code, rc), false);
+      return done(
+        authError(check.code === 'GH_ERR_DEVICE_UNKNOWN' ? 'GH_ERR_MQTT_BAD_CREDENTIALS' : check.code, rc),
+        false,
+      );
     }
-    this.attach(client, { kind: 'device', device: check.device });
-    done(null, true);
+    admit({ kind: 'device', device: check.device });
   }
 
-  private attach(client: Client, identity: ClientIdentity): void {
+  private attach(client: Client, identity: ClientIdentity, credential?: Credential): void {
     const { ratePerSecond, rateBurst } = this.deps.config;
     this.states.set(client, {
       identity,
       bucket: new TokenBucket(ratePerSecond, rateBurst),
       throttledSince: 0,
+      ...(credential ? { credential } : {}),
     });
-    if (identity.kind === 'device') {
-      const set = this.clientsByDevice.get(identity.device.deviceId) ?? new Set();
-      set.add(client);
-      this.clientsByDevice.set(identity.device.deviceId, set);
-    }
+    const [index, key] =
+      identity.kind === 'device'
+        ? [this.clientsByDevice, identity.device.deviceId]
+        : [this.clientsByPerson, identity.principal.personId];
+    const set = index.get(key) ?? new Set();
+    set.add(client);
+    index.set(key, set);
   }
 
   private authorizePublish(
@@ -281,46 +343,38 @@ export class MqttBroker {
     packet: PublishPacket,
     done: (err?: Error | null) => void,
   ): void {
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    if (state.identity.kind === 'device') {
-      // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
-      packet.retain = false;
-      // Answers to commands go on to the `published` hook (session-hooks.ts), not through ingest.
-      if (commandAckDevice(packet.topic) !== undefined) return done(null);
-      const parsed = parseDeviceTopic(packet.topic);
-      if (!parsed || parsed.kind === 'command') {
-        // Under the device's own prefix but not a topic of the contract: dropped, counted, kept connected.
-        this.refuse(
-          'GH_ERR_TOPIC_UNKNOWN',
-          { clientId: client.id, deviceId: state.identity.device.deviceId, topic: packet.topic },
-          'publish to a topic outside the contract dropped',
-        );
-        return done(null);
-      }
-      const out = this.deps.ingest.handle(
-        state.identity.device,
-        parsed.kind,
-        packet.topic,
-        payload,
-        client.id,
-        packet.qos,
-      );
-      if (!out.ok) return done(null);
-      // The PUBACK (aedes sends it when done is called) waits until the message is on disk. A
-      // message that could not be stored gets none: the connection closes and the device resends.
-      out.durable.then(
-        () => done(null),
-        () => done(new Error('GH_ERR_STORAGE_FULL')),
-      );
-      return;
-    }
-    this.deps.bus.emit('staff.message', {
-      principal: state.identity.principal,
-      topic: packet.topic,
-      payload,
-    });
+    if (state.identity.kind === 'staff')
+      return this.staffRequest(client, state.identity.principal, packet, done);
+    // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
     packet.retain = false;
-    done(null);
+    // Answers to commands go on to the `published` hook (session-hooks.ts), not through ingest.
+    if (commandAckDevice(packet.topic) !== undefined) return done(null);
+    const parsed = parseDeviceTopic(packet.topic);
+    if (!parsed || parsed.kind === 'command') {
+      // Under the device's own prefix but not a topic of the contract: dropped, counted, kept connected.
+      this.refuse(
+        'GH_ERR_TOPIC_UNKNOWN',
+        { clientId: client.id, deviceId: state.identity.device.deviceId, topic: packet.topic },
+        'publish to a topic outside the contract dropped',
+      );
+      return done(null);
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const out = this.deps.ingest.handle(
+      state.identity.device,
+      parsed.kind,
+      packet.topic,
+      payload,
+      client.id,
+      packet.qos,
+    );
+    if (!out.ok) return done(null);
+    // The PUBACK (aedes sends it when done is called) waits until the message is on disk. A
+    // message that could not be stored gets none: the connection closes and the device resends.
+    out.durable.then(
+      () => done(null),
+      () => done(new Error('GH_ERR_STORAGE_FULL')),
+    );
   }
 
   /**
@@ -340,6 +394,39 @@ export class MqttBroker {
     packet.retain = false;
     // Accepted either way so that aedes deletes the stored will instead of retrying it forever.
     done(null);
+  }
+
+  /**
+   * Staff: a request to the hub (an ack) for something the person may act on, or the connection
+   * ends. It goes on the bus only; authorizeForward keeps it from every other client.
+   */
+  private staffRequest(
+    client: Client,
+    principal: Principal,
+    packet: PublishPacket,
+    done: (err?: Error | null) => void,
+  ): void {
+    const topic = packet.topic;
+    this.deps.staffRequests.mayPublish(principal, topic).then(
+      (ok) => {
+        if (!ok) {
+          this.refuse(
+            'GH_ERR_MQTT_PUBLISH_FORBIDDEN',
+            { clientId: client.id, personId: principal.personId, topic },
+            'MQTT staff request refused; connection closed',
+          );
+          return done(new Error('GH_ERR_MQTT_PUBLISH_FORBIDDEN'));
+        }
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        this.deps.bus.emit('staff.message', { principal, topic, payload });
+        packet.retain = false;
+        done(null);
+      },
+      (err: unknown) => {
+        this.log.error({ err, topic }, 'staff request check failed');
+        done(new Error('unavailable'));
+      },
+    );
   }
 
   private authorizeSubscribe(
@@ -363,6 +450,9 @@ export class MqttBroker {
     if (!state) return null;
     // A command whose time ran out while the device slept is dropped from its queue, not delivered.
     if (state.identity.kind === 'device' && commandExpired(packet.payload, Date.now())) return null;
+    // Clients talk to the hub, never to each other: aedes marks what a client published with its
+    // client id; only the hub's own publishes (no client id) reach subscribers.
+    if ((packet as { clientId?: string }).clientId !== undefined) return null;
     return forwardAllowed(state.identity, packet.topic, (id) => this.deps.gridPaths.pathOf(id))
       ? packet
       : null;
@@ -402,13 +492,28 @@ export class MqttBroker {
       );
   }
 
-  /** Publish to staff clients on a hub topic (bypasses authorizePublish, filtered by authorizeForward). */
+  /**
+   * Publish to staff clients on a hub topic (bypasses authorizePublish, filtered by authorizeForward).
+   * The payload is serialised through the topic's declared schema: what is not declared is not sent
+   * (no secret hashes or internal fields), and a topic that is not declared is not published at all.
+   */
   publishToStaff(topic: string, payload: unknown): void {
+    const declared = staffOutputTopic(topic);
+    let body: Buffer;
+    try {
+      if (!declared) throw new Error('not a declared hub → staff topic (contract/topics.ts)');
+      body = Buffer.from(JSON.stringify(declared.project(payload)));
+    } catch (err) {
+      // e.g. a value nested too deep for JSON.stringify: this message is dropped, nothing else is.
+      this.deps.metrics.errors.inc({ code: 'GH_ERR_INTERNAL', source: 'mqtt' });
+      this.log.error({ err, topic }, 'hub topic message not published');
+      return;
+    }
     this.aedes?.publish(
       {
         cmd: 'publish',
         topic,
-        payload: Buffer.from(JSON.stringify(payload)),
+        payload: body,
         qos: 1,
         retain: false,
         dup: false,
@@ -463,7 +568,11 @@ export class MqttBroker {
       drainTimeout: 30_000,
       maxTopicLevels: 16,
       // Every hook is guarded: one bad message or a failing disk must never end the process.
-      preConnect: (_client, _packet, cb) => cb(null, !this.stopping),
+      preConnect: (client, packet, cb) => {
+        // authenticate() only sees the id aedes assigned; remember that it was empty
+        if (!packet.clientId) this.assignedIds.add(client);
+        cb(null, !this.stopping);
+      },
       authenticate: (c, u, p, cb) =>
         this.guard(
           'authenticate',
@@ -534,6 +643,7 @@ export class MqttBroker {
       this.deps.metrics.mqttConnections.dec({ kind: state.identity.kind });
       if (state.identity.kind === 'device')
         this.clientsByDevice.get(state.identity.device.deviceId)?.delete(client);
+      else this.clientsByPerson.get(state.identity.principal.personId)?.delete(client);
     });
     aedes.on('clientError', (client, err) =>
       this.log.debug({ clientId: client.id, err: err.message }, 'client error'),
@@ -545,9 +655,25 @@ export class MqttBroker {
     this.unsubscribe.push(
       this.deps.bus.on('device.changed', ({ deviceId, change }) => {
         this.deps.directory.invalidate(deviceId);
-        // A rotated secret or a decommissioning ends live sessions at once.
-        if (change === 'credentials')
+        // A rotated secret or a decommissioning ends live sessions at once; so does a move (site,
+        // grid or unit): the session's placement was fixed at CONNECT, and the device must come
+        // back with the new one before its next press pages anyone.
+        if (change === 'credentials' || change === 'moved')
           for (const client of this.clientsByDevice.get(deviceId) ?? []) client.close();
+      }),
+      // A revoked token, a deactivated person or changed roles/jurisdiction: the staff sessions
+      // admitted under the old grant end at once (their per-message filter used the old grant).
+      this.deps.bus.on('access.changed', (change) => {
+        for (const client of this.clientsByPerson.get(change.personId) ?? []) {
+          const state = this.states.get(client);
+          if (!state?.credential || endsSession(change, change.personId, state.credential)) {
+            this.log.info(
+              { clientId: client.id, personId: change.personId, reason: change.reason },
+              'staff MQTT session ended: access changed',
+            );
+            client.close();
+          }
+        }
       }),
       this.deps.bus.on('device.event', (e) => this.publishToStaff(fillTopic(TOPICS.hubEvent.pattern, e), e)),
       this.deps.bus.on('device.presence', (p) =>
@@ -623,6 +749,7 @@ export class MqttBroker {
     this.tcp = undefined;
     this.tls = undefined;
     this.clientsByDevice.clear();
+    this.clientsByPerson.clear();
     this.held = 0;
   }
 }

@@ -96,7 +96,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
   for (const key of configKeys()) {
     const value = env[key.env];
-    if (value !== undefined && value !== '') setPath(raw, key.path, value);
+    if (value === undefined || value === '') continue;
+    // Lists come from the environment comma-separated (GRIDHUB_OUTBOUND_ALLOW=10.0.0.0/8,relay.lan).
+    const parsed =
+      key.type === 'array'
+        ? value
+            .split(',')
+            .map((v) => v.trim())
+            .filter(Boolean)
+        : value;
+    setPath(raw, key.path, parsed);
   }
   for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);
 

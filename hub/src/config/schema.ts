@@ -228,6 +228,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    outbound: Type.Object(
+      {
+        allow: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description:
+            'What outbound HTTP (webhooks, chat robots, notify) may reach besides public addresses: CIDRs (10.0.0.0/8, fd00::/8), single addresses or host names; comma-separated in the environment. Empty = public addresses only (no loopback, private, link-local, CGNAT, multicast or metadata addresses).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     series: Type.Object(
       {
         rawRetentionHours: Type.Number({
@@ -311,6 +321,18 @@ export const ConfigSchema = Type.Object(
           description:
             'Failed sign-ins for one user name from one address before it is locked for 15 minutes.',
         }),
+        loginUserMaxFailures: Type.Integer({
+          default: 20,
+          minimum: 1,
+          description:
+            'Failed sign-ins for one user name from all addresses within 15 minutes before the name is locked for addresses it never signed in from (see loginUserLockSeconds).',
+        }),
+        loginUserLockSeconds: Type.Integer({
+          default: 300,
+          minimum: 1,
+          description:
+            'How long a user name stays locked after loginUserMaxFailures; short on purpose, so an attacker cannot lock a person out for long.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -342,6 +364,11 @@ export const ConfigSchema = Type.Object(
           default: '',
           description:
             'Person the default flows act as (e.g. a street-duty account); the hub issues that person a fresh API token for Node-RED at each start. Empty = flows need credentials set in the editor.',
+        }),
+        streetDutyReadOnly: Type.Boolean({
+          default: false,
+          description:
+            'Let street-duty accounts sign in to the Node-RED editor read-only (view flows, no deploy). Off = the editor is for admins only.',
         }),
         restartDelayMs: Type.Integer({
           default: 2000,

@@ -1,16 +1,17 @@
-import type Type from 'typebox';
-import type {
-  DeviceType,
-  ElevatorEventSchema,
-  ElevatorTelemetrySchema,
-  PanicEventSchema,
-  PanicTelemetrySchema,
-  SmokeEventSchema,
-  SmokeTelemetrySchema,
-  WaterLeakEventSchema,
-  WaterLeakTelemetrySchema,
-  WaterLevelEventSchema,
-  WaterLevelTelemetrySchema,
+import Type from 'typebox';
+import {
+  type DeviceType,
+  DeviceTypeSchema,
+  type ElevatorEventSchema,
+  type ElevatorTelemetrySchema,
+  type PanicEventSchema,
+  type PanicTelemetrySchema,
+  type SmokeEventSchema,
+  type SmokeTelemetrySchema,
+  type WaterLeakEventSchema,
+  type WaterLeakTelemetrySchema,
+  type WaterLevelEventSchema,
+  type WaterLevelTelemetrySchema,
 } from './payloads.ts';
 
 /** Normalised event payload per device type (derived from the payload schemas, never restated). */
@@ -31,14 +32,15 @@ export interface TelemetryBodies {
 }
 
 /** Where a device is: everything rules and routing need without a store lookup. */
-export interface DevicePlacement {
-  deviceId: string;
-  modelId: string;
-  siteId: string;
-  gridNodeId: string;
-  gridPath: string;
-  emergencyUnitId: string | null;
-}
+export const DevicePlacementSchema = Type.Object({
+  deviceId: Type.String(),
+  modelId: Type.String(),
+  siteId: Type.String(),
+  gridNodeId: Type.String(),
+  gridPath: Type.String({ description: 'materialised grid path, e.g. /d-qinghe/s-dongyuan/…/' }),
+  emergencyUnitId: Type.Union([Type.String(), Type.Null()]),
+});
+export type DevicePlacement = Type.Static<typeof DevicePlacementSchema>;
 
 interface Envelope extends DevicePlacement {
   /** hub receive time, epoch ms */
@@ -55,10 +57,35 @@ export type DeviceTelemetry = {
   [T in DeviceType]: Envelope & { deviceType: T; values: TelemetryBodies[T] };
 }[DeviceType];
 
-export interface PresenceChange extends DevicePlacement {
-  deviceType: DeviceType;
-  online: boolean;
-  at: number;
-  /** what told the hub: a connection or message, the last will, or silence past the deadline */
-  reason: 'connect' | 'message' | 'will' | 'deadline' | 'decommissioned';
-}
+/** A device went online or offline; also the staff message on `gh/v1/hub/presence/…`. */
+export const PresenceChangeSchema = Type.Object(
+  {
+    ...DevicePlacementSchema.properties,
+    deviceType: DeviceTypeSchema,
+    online: Type.Boolean(),
+    at: Type.Number({ description: 'epoch ms' }),
+    reason: Type.Enum(['connect', 'message', 'will', 'deadline', 'decommissioned'], {
+      description: 'what told the hub: a connection or message, the last will, or silence past the deadline',
+    }),
+  },
+  { title: 'PresenceChange' },
+);
+export type PresenceChange = Type.Static<typeof PresenceChangeSchema>;
+
+/**
+ * A DeviceEvent as staff clients receive it on `gh/v1/hub/event/…`: the envelope, and the event as
+ * the device's model normalised it (its schema is the model's: `GET /api/v1/device-models`).
+ */
+export const DeviceEventMessageSchema = Type.Object(
+  {
+    ...DevicePlacementSchema.properties,
+    deviceType: DeviceTypeSchema,
+    receivedAt: Type.Number({ description: 'hub receive time, epoch ms' }),
+    at: Type.Number({ description: 'device time when it sent one, else the receive time' }),
+    event: Type.Object(
+      { type: Type.String(), eventId: Type.String() },
+      { additionalProperties: true, description: 'the normalised event, per its model’s event schema' },
+    ),
+  },
+  { title: 'DeviceEvent' },
+);

@@ -1,5 +1,14 @@
 import type { TSchema } from 'typebox';
+import { DeviceEventMessageSchema, PresenceChangeSchema } from './device-event.ts';
 import { CommandAckSchema, CommandSchema, StatusSchema } from './payloads.ts';
+import { compileProjection, type Projection } from './projection.ts';
+import {
+  AckRequestSchema,
+  AlertChangeSchema,
+  PersonAlertSchema,
+  PersonMessageSchema,
+  TicketChangedSchema,
+} from './staff-messages.ts';
 
 /**
  * Every MQTT topic of gridhub, its direction and its payload schema (DESIGN.md contract 3).
@@ -16,8 +25,8 @@ export interface TopicSpec {
   direction: Direction;
   qos: 0 | 1;
   retained: boolean;
-  /** the payload schema, 'per-model' for device payloads, or the name of a hub TypeScript type */
-  payload: TSchema | 'per-model' | 'DeviceEvent' | 'PresenceChange' | 'TicketChanged';
+  /** the payload schema ('per-model' for device payloads); hub → staff messages are serialised through it */
+  payload: TSchema | 'per-model';
   description: string;
 }
 
@@ -75,7 +84,7 @@ export const TOPICS = {
     direction: 'hub→staff',
     qos: 1,
     retained: false,
-    payload: 'DeviceEvent',
+    payload: DeviceEventMessageSchema,
     description:
       'Every accepted device event, normalised. Staff clients receive only what lies in their jurisdiction.',
   },
@@ -85,7 +94,7 @@ export const TOPICS = {
     direction: 'hub→staff',
     qos: 1,
     retained: false,
-    payload: 'PresenceChange',
+    payload: PresenceChangeSchema,
     description: 'A device went online or offline (connect, message, last will, deadline).',
   },
   hubTicket: {
@@ -94,8 +103,47 @@ export const TOPICS = {
     direction: 'hub→staff',
     qos: 1,
     retained: false,
-    payload: 'TicketChanged',
+    payload: TicketChangedSchema,
     description: 'A ticket was raised, acted on or escalated (siteId is "-" for tickets without a site).',
+  },
+  hubAlert: {
+    name: 'hubAlert',
+    pattern: `${TOPIC_ROOT}/hub/alert/{gridNodeId}/{siteId}/{id}`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: AlertChangeSchema,
+    description:
+      'An alert was raised, upgraded, escalated, acknowledged or resolved (siteId "-" without a site).',
+  },
+  personAlert: {
+    name: 'personAlert',
+    pattern: `${TOPIC_ROOT}/hub/person/{personId}/alert`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: PersonAlertSchema,
+    description:
+      'An alert for this person (a recipient in the escalation chain); readable by that person only.',
+  },
+  personMessage: {
+    name: 'personMessage',
+    pattern: `${TOPIC_ROOT}/hub/person/{personId}/message`,
+    direction: 'hub→staff',
+    qos: 1,
+    retained: false,
+    payload: PersonMessageSchema,
+    description: 'A message sent to this person (POST /api/v1/notify); readable by that person only.',
+  },
+  staffAck: {
+    name: 'staffAck',
+    pattern: `${TOPIC_ROOT}/hub/ack/{alertId}`,
+    direction: 'staff→hub',
+    qos: 1,
+    retained: false,
+    payload: AckRequestSchema,
+    description:
+      'A leader app acknowledges an alert it may see; the only topic staff may publish to. Never forwarded to anyone.',
   },
 } as const satisfies Record<string, TopicSpec>;
 
@@ -130,3 +178,29 @@ const COMMAND_ACK_TOPIC = new RegExp(`^${TOPIC_ROOT}/dev/([^/+#]+)/cmd/ack$`);
 export function commandAckDevice(topic: string): string | undefined {
   return COMMAND_ACK_TOPIC.exec(topic)?.[1];
 }
+
+/** Hub → staff topics with their compiled projections, matched by pattern. */
+const STAFF_OUTPUT: { re: RegExp; spec: TopicSpec; project: Projection }[] = Object.values(
+  TOPICS as Record<string, TopicSpec>,
+)
+  .filter((t) => t.direction === 'hub→staff' && typeof t.payload !== 'string')
+  .map((t) => ({
+    re: new RegExp(`^${t.pattern.replace(/\{\w+\}/g, '[^/+#]+')}$`),
+    spec: t,
+    project: compileProjection(t.payload as TSchema),
+  }));
+
+/** The declared hub → staff topic a concrete topic belongs to, with its projection; undefined if none. */
+export function staffOutputTopic(topic: string): { spec: TopicSpec; project: Projection } | undefined {
+  return STAFF_OUTPUT.find((t) => t.re.test(topic));
+}
+
+/**
+ * Kinds of hub → staff topics whose second level is a grid node (`gh/v1/hub/<kind>/{gridNodeId}/…`):
+ * forwarded to a staff client only within its jurisdiction.
+ */
+export const SCOPED_STAFF_KINDS: ReadonlySet<string> = new Set(
+  STAFF_OUTPUT.map(
+    (t) => new RegExp(`^${TOPIC_ROOT}/hub/([^/]+)/{gridNodeId}/`).exec(t.spec.pattern)?.[1],
+  ).filter((k): k is string => k !== undefined),
+);

@@ -186,25 +186,41 @@ export class DeviceRegistry {
           });
         } else gridNodeId = input.gridNode;
       }
+      const covering = await trx
+        .selectFrom('emergency_unit_sites')
+        .select('unit_id')
+        .where('site_id', '=', site.id)
+        .executeTakeFirst();
       if (input.emergencyUnit !== undefined) {
         const unit = await trx
           .selectFrom('emergency_units')
-          .select('id')
-          .where('id', '=', input.emergencyUnit)
+          .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
+          .select(['emergency_units.id', 'grid_nodes.path'])
+          .where('emergency_units.id', '=', input.emergencyUnit)
           .executeTakeFirst();
+        // The unit is who gets paged: it must be the site's own, or one in the caller's
+        // jurisdiction whose grid contains the site — never another street's leaders.
+        const own = unit !== undefined && covering?.unit_id === unit.id;
         if (!unit) {
           problems.push({
             field: 'emergencyUnit',
             code: 'GH_ERR_EMERGENCY_UNIT_UNKNOWN',
             reason: `unknown emergency unit '${input.emergencyUnit}'`,
           });
+        } else if (!own && !covers(principal.jurisdiction, { gridPath: unit.path })) {
+          problems.push({
+            field: 'emergencyUnit',
+            code: 'GH_ERR_FORBIDDEN_SCOPE',
+            reason: `emergency unit '${unit.id}' is outside your jurisdiction`,
+          });
+        } else if (!own && !site.path.startsWith(unit.path)) {
+          problems.push({
+            field: 'emergencyUnit',
+            code: 'GH_ERR_VALIDATION',
+            reason: `emergency unit '${unit.id}' neither covers site '${site.id}' nor contains its grid`,
+          });
         } else emergencyUnitId = unit.id;
       } else {
-        const covering = await trx
-          .selectFrom('emergency_unit_sites')
-          .select('unit_id')
-          .where('site_id', '=', site.id)
-          .executeTakeFirst();
         emergencyUnitId = covering?.unit_id ?? null;
       }
     }

@@ -177,11 +177,27 @@ function check(doc: CommunityFile, known: Known): { problems: ImportProblem[]; p
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
+ * What an import changed beyond its own rows, for whoever must act on it after the commit: people
+ * whose roles, jurisdiction, activity or unit membership changed (their live sessions end), and
+ * devices whose grid path, site placement or emergency unit changed (their MQTT sessions end, so
+ * they come back with the new placement).
+ */
+export interface ImportEffects {
+  people: Set<string>;
+  devices: Set<string>;
+}
+
+/**
  * Load a community into the store. Idempotent: entries are upserted by id and an unchanged entry is
  * not written (nor audited) again. All-or-nothing: any problem refuses the whole document with every
  * problem listed. Entries absent from the document are left as they are.
  */
-export async function importCommunity(db: Db, input: unknown, actor: string): Promise<ImportSummary> {
+export async function importCommunity(
+  db: Db,
+  input: unknown,
+  actor: string,
+  effects: ImportEffects = { people: new Set(), devices: new Set() },
+): Promise<ImportSummary> {
   if (!validateCommunity(input)) {
     const problems = schemaProblems(validateCommunity.errors);
     throw new GridhubError('GH_ERR_COMMUNITY_INVALID', `community file has ${problems.length} problem(s)`, {
@@ -210,6 +226,7 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
 
     // Grid nodes: the row, and its duty contacts.
     const nodeIds = new Set((doc.gridNodes ?? []).map((n) => n.id));
+    const movedNodes = new Set<string>();
     for (const n of doc.gridNodes ?? []) {
       const row = {
         parent_id: n.parent ?? null,
@@ -236,6 +253,7 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
         summary.gridNodes.unchanged++;
         continue;
       }
+      if (old && old.path !== row.path) movedNodes.add(n.id);
       if (old)
         await trx
           .updateTable('grid_nodes')
@@ -255,7 +273,20 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
       const path = paths.get(id);
       if (!nodeIds.has(id) && path && path !== existing.path) {
         await trx.updateTable('grid_nodes').set({ path, updated_at: now }).where('id', '=', id).execute();
+        movedNodes.add(id);
       }
+    }
+    if (movedNodes.size > 0) {
+      // Jurisdiction of people scoped there, and placement of devices there, changed with the path.
+      const ids = [...movedNodes];
+      for (const p of await trx
+        .selectFrom('people')
+        .select('id')
+        .where('scope_grid_node_id', 'in', ids)
+        .execute())
+        effects.people.add(p.id);
+      for (const d of await trx.selectFrom('devices').select('id').where('grid_node_id', 'in', ids).execute())
+        effects.devices.add(d.id);
     }
 
     for (const p of doc.people ?? []) {
@@ -266,19 +297,32 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
         scope_grid_node_id: p.scope?.gridNode ?? null,
         scope_site_ids: JSON.stringify(p.scope?.sites ?? []),
       };
-      const fresh = { ...row, active: 1 };
       const old = await trx.selectFrom('people').selectAll().where('id', '=', p.id).executeTakeFirst();
+      // `active` absent: unchanged (a new person is active); false deactivates.
+      const active = p.active === undefined ? (old?.active ?? 1) : p.active ? 1 : 0;
+      const fresh = { ...row, active };
       if (
         old &&
-        same([old.name, old.phone, old.roles, old.scope_grid_node_id, old.scope_site_ids], Object.values(row))
+        same(
+          [old.name, old.phone, old.roles, old.scope_grid_node_id, old.scope_site_ids, old.active],
+          Object.values(fresh),
+        )
       ) {
         summary.people.unchanged++;
         continue;
       }
+      if (
+        old &&
+        !same(
+          [old.roles, old.scope_grid_node_id, old.scope_site_ids, old.active],
+          [fresh.roles, fresh.scope_grid_node_id, fresh.scope_site_ids, fresh.active],
+        )
+      )
+        effects.people.add(p.id);
       if (old)
         await trx
           .updateTable('people')
-          .set({ ...row, updated_at: now })
+          .set({ ...fresh, updated_at: now })
           .where('id', '=', p.id)
           .execute();
       else
@@ -376,6 +420,8 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
           .execute();
         // Devices follow their site to its grid node, so jurisdiction stays true.
         if (old.grid_node_id !== s.gridNode) {
+          for (const d of await trx.selectFrom('devices').select('id').where('site_id', '=', s.id).execute())
+            effects.devices.add(d.id);
           await trx
             .updateTable('devices')
             .set({ grid_node_id: s.gridNode, updated_at: now })
@@ -436,6 +482,10 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
           .insertInto('emergency_units')
           .values({ id: u.id, ...row, created_at: now, updated_at: now })
           .execute();
+      // Unit leaders see the alerts of their units: membership is part of their grant.
+      if (!old || old.leader_id !== u.leader || !same(oldMembers, members))
+        for (const person of [old?.leader_id, u.leader, ...oldMembers, ...members])
+          if (person) effects.people.add(person);
       await trx.deleteFrom('emergency_unit_members').where('unit_id', '=', u.id).execute();
       if (members.length > 0) {
         await trx
@@ -452,6 +502,17 @@ export async function importCommunity(db: Db, input: unknown, actor: string): Pr
           .execute();
       }
       // Devices at the unit's sites answer to this unit from now on.
+      const rebound = await trx
+        .selectFrom('devices')
+        .select('id')
+        .where((eb) =>
+          eb.or([
+            eb('emergency_unit_id', '=', u.id),
+            ...(unitSites.length > 0 ? [eb('site_id', 'in', unitSites)] : []),
+          ]),
+        )
+        .execute();
+      if (!same(oldSites, unitSites)) for (const d of rebound) effects.devices.add(d.id);
       await trx
         .updateTable('devices')
         .set({ emergency_unit_id: null })

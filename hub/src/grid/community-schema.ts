@@ -96,6 +96,12 @@ export const PersonInput = Type.Object(
         { additionalProperties: false, description: 'grid subtree served, or sites (property managers)' },
       ),
     ),
+    active: Type.Optional(
+      Type.Boolean({
+        description:
+          'false deactivates the person: no sign-in, their tokens and live sessions end; absent = unchanged (new people are active)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -21,6 +21,8 @@ export interface NodeRedOptions {
   /** the default flows' staff credentials (empty = set them in the editor) */
   flowUser: string;
   flowToken: string;
+  /** street duty may sign in to the editor read-only (admins only otherwise) */
+  streetDutyReadOnly: boolean;
   restartDelayMs: number;
 }
 
@@ -66,8 +68,13 @@ export class NodeRedSupervisor {
   private spawn(): void {
     const o = this.options;
     const redJs = createRequire(import.meta.url).resolve('node-red/red.js');
+    // Only what Node-RED needs: the hub's own secrets (InfluxDB token, bootstrap token …) stay out
+    // of a process whose flows an editor may change.
+    const inherited = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'GRIDHUB_NODE_RED_LOG_LEVEL'];
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...Object.fromEntries(
+        inherited.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]),
+      ),
       GRIDHUB_URL: o.hubUrl,
       GRIDHUB_PUBLIC_URL: o.publicUrl,
       GRIDHUB_MQTT_URL: o.mqttUrl,
@@ -78,6 +85,7 @@ export class NodeRedSupervisor {
       GRIDHUB_NODE_RED_FLOW_FILE: o.flowFile,
       GRIDHUB_NODE_RED_HOST: o.host,
       GRIDHUB_NODE_RED_PORT: String(o.port),
+      GRIDHUB_NODE_RED_STREET_DUTY_READ_ONLY: String(o.streetDutyReadOnly),
     };
     const child = spawn(process.execPath, [redJs, '--settings', path.join(FLOWS_DIR, 'settings.js')], {
       env,

@@ -83,7 +83,7 @@ describe.skipIf(cannot !== undefined)('a full disk', () => {
     const people = await loadExample(t.api, ['p-school-principal']);
     const button = await registerDevice(t.api, 'generic-panic-button', 'site-school-gate');
     const leader = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
-      clientId: 'p-school-principal-app',
+      clientId: 'p-school-principal:app',
       username: 'p-school-principal',
       password: people['p-school-principal'].token,
       reconnectPeriod: 0,

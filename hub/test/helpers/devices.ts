@@ -35,6 +35,8 @@ export async function connectDevice(
   options: mqtt.IClientOptions = {},
 ): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+    // the broker binds a device's client id to its device id (issue 14)
+    clientId: d.id,
     username: d.id,
     password: d.secret,
     reconnectPeriod: 0,
@@ -125,12 +127,24 @@ export async function tickets(api: ApiClient, query = ''): Promise<TicketLite[]>
   return res.body.items;
 }
 
+/** A client id a staff person may use: their person id, `:` and a suffix of their choice. */
+export function staffClientId(personId: string): string {
+  return `${personId}:test-${Math.random().toString(16).slice(2, 10)}`;
+}
+
 /** A staff client (leader app, console) logged in with a person's API token. */
-export async function connectStaff(t: TestHub, personId: string, token: string): Promise<MqttClient> {
+export async function connectStaff(
+  t: TestHub,
+  personId: string,
+  token: string,
+  options: mqtt.IClientOptions = {},
+): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+    clientId: staffClientId(personId),
     username: personId,
     password: token,
     reconnectPeriod: 0,
+    ...options,
   });
 }
 

@@ -14,6 +14,7 @@ export class HttpReceiver {
   readonly received: Received[] = [];
   status = 200;
   responseBody = '{"errcode":0,"errmsg":"ok"}';
+  responseHeaders: Record<string, string> = {};
   private server: Server | undefined;
 
   async start(): Promise<string> {
@@ -30,7 +31,7 @@ export class HttpReceiver {
           headers: req.headers,
           body,
         });
-        res.writeHead(this.status, { 'content-type': 'application/json' });
+        res.writeHead(this.status, { 'content-type': 'application/json', ...this.responseHeaders });
         res.end(this.responseBody);
       });
     });

@@ -54,6 +54,9 @@ export async function startTestHub(options: StartOptions = {}): Promise<TestHub>
       'mqtt.port': 0,
       'auth.bootstrapAdminToken': ADMIN_TOKEN,
       'nodeRed.enabled': false,
+      // Tests' webhook receivers listen on loopback, which outbound HTTP refuses by default; the
+      // security suite proves that default with `'outbound.allow': []`.
+      'outbound.allow': ['127.0.0.1'],
       ...options.overrides,
     },
   });

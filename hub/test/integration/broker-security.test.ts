@@ -42,13 +42,17 @@ describe('broker authentication and authorisation', () => {
     expect((await connectError(url, { username: d.id, password: `${d.secret}x` })).code).toBe(4);
     expect((await connectError(url, { username: 'sd-nobody', password: d.secret })).code).toBe(4);
     expect((await connectError(url, {})).code).toBe(4);
-    expect((await connectError(url, { username: d.id, password: d.secret })).message).toBe('connected');
+    expect((await connectError(url, { clientId: d.id, username: d.id, password: d.secret })).message).toBe(
+      'connected',
+    );
     await t.api.post(`/api/v1/devices/${d.id}/decommission`);
     expect((await connectError(url, { username: d.id, password: d.secret })).code).toBe(5);
     const m = await metrics(t);
+    // The unknown device got the same CONNACK as a wrong secret, but is counted as what it was.
     expect(
       metricValue(m, 'gridhub_errors_total', { code: 'GH_ERR_MQTT_BAD_CREDENTIALS' }),
-    ).toBeGreaterThanOrEqual(3);
+    ).toBeGreaterThanOrEqual(2);
+    expect(metricValue(m, 'gridhub_errors_total', { code: 'GH_ERR_DEVICE_UNKNOWN' })).toBe(1);
     expect(metricValue(m, 'gridhub_errors_total', { code: 'GH_ERR_DEVICE_DECOMMISSIONED' })).toBe(1);
   });
 
@@ -58,7 +62,12 @@ describe('broker authentication and authorisation', () => {
     // A staff client watching every hub topic it may see, and a raw wildcard attempt.
     const token = (await t.api.post<{ token: string }>('/api/v1/people/admin/tokens', { label: 'watch' }))
       .body.token;
-    const watcher = await mqtt.connectAsync(url, { username: 'admin', password: token, reconnectPeriod: 0 });
+    const watcher = await mqtt.connectAsync(url, {
+      clientId: 'admin:watch',
+      username: 'admin',
+      password: token,
+      reconnectPeriod: 0,
+    });
     const seen: string[] = [];
     watcher.on('message', (topicName) => seen.push(topicName));
     expect(await granted(watcher, 'gh/v1/hub/#')).toBe(1);
@@ -119,6 +128,7 @@ describe('broker authentication and authorisation', () => {
     const workerToken = people['p-grid-worker-1'].token as string;
     expect((await connectError(url, { username: 'p-installer', password: workerToken })).code).toBe(4);
     const worker = await mqtt.connectAsync(url, {
+      clientId: 'p-grid-worker-1:app',
       username: 'p-grid-worker-1',
       password: workerToken,
       reconnectPeriod: 0,
@@ -155,9 +165,9 @@ describe('broker authentication and authorisation', () => {
     await closed;
     client.end(true);
     expect((await connectError(url, { username: d.id, password: d.secret })).code).toBe(4);
-    expect((await connectError(url, { username: d.id, password: rotated.body.secret })).message).toBe(
-      'connected',
-    );
+    expect(
+      (await connectError(url, { clientId: d.id, username: d.id, password: rotated.body.secret })).message,
+    ).toBe('connected');
   });
 
   it('refuses an MQTT 5 CONNECT clearly (aedes 1.x speaks 3.1.1 and 3.1)', async () => {

@@ -99,7 +99,7 @@ async function slowSteps(api: ApiClient) {
 async function staffConsole(t: TestHub, token: string, subscribe: boolean) {
   const got: string[] = [];
   const c: MqttClient = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
-    clientId: 'p-street-duty-console',
+    clientId: 'p-street-duty:console',
     username: 'p-street-duty',
     password: token,
     clean: false,
@@ -172,7 +172,7 @@ describe('durable broker sessions', () => {
         { qos: 1 },
       );
     await waitFor(() => live.got.length >= N, { what: `${N} events at the console` });
-    await waitFor(() => t.hub.broker.sessionQueue('p-street-duty-console').then((q) => q.length === 0), {
+    await waitFor(() => t.hub.broker.sessionQueue('p-street-duty:console').then((q) => q.length === 0), {
       what: 'queue empty',
     });
     t.hub.broker.flushSessions();
@@ -193,7 +193,7 @@ describe('refused filters of a persistent session', () => {
     const first = await startTestHub({ dataDir });
     const { 'p-street-duty': duty } = await loadExample(first.api, ['p-street-duty']);
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${first.hub.broker.port}`, {
-      clientId: 'p-street-duty-console',
+      clientId: 'p-street-duty:console',
       username: 'p-street-duty',
       password: duty.token as string,
       clean: false,
@@ -216,7 +216,7 @@ describe('refused filters of a persistent session', () => {
     await waitFor(() => got.length === 3, { what: 'the three hub events' });
     // Only the hub events came, and nothing waits in the session for the refused filter.
     expect(got.every((tp) => tp.startsWith('gh/v1/hub/event/'))).toBe(true);
-    await waitFor(async () => (await first.hub.broker.sessionQueue('p-street-duty-console')).length === 0, {
+    await waitFor(async () => (await first.hub.broker.sessionQueue('p-street-duty:console')).length === 0, {
       what: 'an empty session queue',
     });
     await Promise.all([dev.endAsync(), c.endAsync()]);
@@ -237,7 +237,7 @@ describe('a leader’s app across a restart', () => {
     const people = await loadExample(first.api, [PRINCIPAL]);
     const token = people[PRINCIPAL].token as string;
     await slowSteps(first.api);
-    const app = leaderApp(first.hub.broker.port, PRINCIPAL, token, `${PRINCIPAL}-app`, ALERT_TOPIC);
+    const app = leaderApp(first.hub.broker.port, PRINCIPAL, token, `${PRINCIPAL}:app`, ALERT_TOPIC);
     await subscribed(first, PRINCIPAL, ALERT_TOPIC);
     await app.stop();
     await gone(first, PRINCIPAL);
@@ -248,7 +248,7 @@ describe('a leader’s app across a restart', () => {
     await first.stop();
 
     const second = await startTestHub({ dataDir, overrides: FAST });
-    const back = leaderApp(second.hub.broker.port, PRINCIPAL, token, `${PRINCIPAL}-app`, ALERT_TOPIC);
+    const back = leaderApp(second.hub.broker.port, PRINCIPAL, token, `${PRINCIPAL}:app`, ALERT_TOPIC);
     const log = await waitFor(
       async () => {
         const d = await deliveries(second.api, alert.id);
@@ -299,7 +299,7 @@ describe('a leader’s app across a restart', () => {
     const people = await loadExample(api, [PRINCIPAL]);
     const token = people[PRINCIPAL].token as string;
     await slowSteps(api);
-    const app = leaderApp(mqttPort, PRINCIPAL, token, `${PRINCIPAL}-app`, `gh/v1/hub/person/${PRINCIPAL}/#`);
+    const app = leaderApp(mqttPort, PRINCIPAL, token, `${PRINCIPAL}:app`, `gh/v1/hub/person/${PRINCIPAL}/#`);
     // The app is subscribed once a message to the person reaches it.
     await waitFor(
       async () => {
@@ -323,7 +323,7 @@ describe('a leader’s app across a restart', () => {
       second.hub.broker.port,
       PRINCIPAL,
       token,
-      `${PRINCIPAL}-app`,
+      `${PRINCIPAL}:app`,
       `gh/v1/hub/person/${PRINCIPAL}/#`,
     );
     await waitFor(async () => (await deliveries(second.api, alert.id))[0]?.result === 'delivered', {
@@ -345,7 +345,7 @@ describe('a person with no channel', () => {
       t.hub.broker.port,
       'p-school-safety',
       people['p-school-safety'].token as string,
-      'p-school-safety-app',
+      'p-school-safety:app',
       'gh/v1/hub/person/p-school-safety/alert',
     );
     await subscribed(t, 'p-school-safety', 'gh/v1/hub/person/p-school-safety/alert');

@@ -59,7 +59,12 @@ describe('MQTT over WebSocket and TLS', () => {
     const d = await registerDevice(t.api, 'generic-panic-button', 'site-school-gate');
     const wsUrl = `${t.url.replace('http', 'ws')}/mqtt`;
     expect((await connectError(wsUrl, { username: d.id, password: 'wrong' })).code).toBe(4);
-    const c = await mqtt.connectAsync(wsUrl, { username: d.id, password: d.secret, reconnectPeriod: 0 });
+    const c = await mqtt.connectAsync(wsUrl, {
+      clientId: d.id,
+      username: d.id,
+      password: d.secret,
+      reconnectPeriod: 0,
+    });
     await c.publishAsync(topic(d.id, 'event'), JSON.stringify({ eventId: 'ws-1', type: 'press' }), {
       qos: 1,
     });
@@ -73,6 +78,7 @@ describe('MQTT over WebSocket and TLS', () => {
     const port = t.hub.broker.tlsPort;
     expect(port).toBeGreaterThan(0);
     const c = await mqtt.connectAsync(`mqtts://localhost:${port}`, {
+      clientId: d.id,
       username: d.id,
       password: d.secret,
       ca: readFileSync(certFile),

@@ -8,7 +8,10 @@ import {
   WebhookTargetView,
 } from '../../alerts/alert-schemas.ts';
 import type { AlertChange, AlertService } from '../../alerts/alert-service.ts';
+import { maskUrl } from '../../alerts/mask-url.ts';
+import { endsSession } from '../../auth/access-events.ts';
 import { requirePermission } from '../../auth/principal.ts';
+import type { Bus } from '../../bus.ts';
 import type { WebhookTargetRow } from '../../store/tables.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
@@ -23,14 +26,17 @@ function targetView(t: WebhookTargetRow) {
     id: t.id,
     name: t.name,
     kind: t.kind as 'generic',
-    url: t.url.split('?')[0] as string,
+    url: maskUrl(t.url),
     hasSecret: t.secret != null,
     scope: { kind: t.scope_kind, id: t.scope_id },
     minSeverity: t.min_severity as 'major',
   };
 }
 
-export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> = async (app, { alerts }) => {
+export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus: Bus }> = async (
+  app,
+  { alerts, bus },
+) => {
   // The stream carries names like the lists do; every open console shares one lookup per change.
   const named = new WeakMap<AlertChange, Promise<AlertView>>();
   const namedAlert = (c: AlertChange) => {
@@ -91,10 +97,27 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> = 
         queue = queue.then(() => send(c)).catch(() => undefined);
       });
       const ping = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      req.raw.on('close', () => {
-        clearInterval(ping);
-        off();
+      // The stream lives only as long as what it was opened with: a revoked token, a signed-out or
+      // expired session, changed roles or jurisdiction end it at once (the console reconnects and
+      // is asked to sign in, or gets what it is granted now).
+      const principal = req.principal;
+      const credential = req.credential;
+      const end = () => res.end();
+      const offAccess = bus.on('access.changed', (change) => {
+        if (!credential || endsSession(change, principal.personId, credential)) end();
       });
+      const expiry =
+        req.credentialExpiresAt === null
+          ? undefined
+          : setTimeout(end, Math.max(0, Math.min(req.credentialExpiresAt - Date.now(), 2 ** 31 - 1)));
+      const cleanup = () => {
+        clearInterval(ping);
+        clearTimeout(expiry);
+        offAccess();
+        off();
+      };
+      req.raw.on('close', cleanup);
+      res.on('close', cleanup);
     },
   );
 

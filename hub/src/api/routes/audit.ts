@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { firstBrokenLink } from '../../audit/audit-log.ts';
+import { auditFilter, redactAuditData } from '../../audit/audit-scope.ts';
 import { requirePermission } from '../../auth/principal.ts';
 import type { Db } from '../../store/store.ts';
+import type { AuditRow } from '../../store/tables.ts';
 import { errorResponses } from '../schemas.ts';
 
 const AuditEntryView = Type.Object({
@@ -16,13 +18,17 @@ const AuditEntryView = Type.Object({
   hash: Type.String(),
 });
 
+const PAGE = 500;
+const SCAN_LIMIT = 20_000;
+
 export const auditRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   app.get(
     '/audit',
     {
       schema: {
         tags: ['audit'],
-        summary: 'The audit log, newest first',
+        summary: 'The audit log, newest first: entries about your jurisdiction and your own actions',
+        description: 'Sign-in addresses are shown to admins only.',
         querystring: Type.Object({
           entityType: Type.Optional(Type.String()),
           entityId: Type.Optional(Type.String()),
@@ -35,21 +41,32 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
     },
     async (req) => {
       requirePermission(req.principal, 'audit:read');
-      let q = db.selectFrom('audit_log').selectAll();
       const { entityType, entityId, action, beforeSeq, limit } = req.query;
-      if (entityType) q = q.where('entity_type', '=', entityType);
-      if (entityId) q = q.where('entity_id', '=', entityId);
-      if (action) q = q.where('action', '=', action);
-      if (beforeSeq) q = q.where('seq', '<', beforeSeq);
-      const rows = await q.orderBy('seq', 'desc').limit(limit).execute();
-      return rows.map((r) => ({
+      // Entries outside the caller's jurisdiction are skipped; pages of the log are read until the
+      // page is full or SCAN_LIMIT entries were looked at (a narrow jurisdiction in a long log).
+      const visible = auditFilter(db, req.principal);
+      const out: AuditRow[] = [];
+      let cursor = beforeSeq;
+      for (let scanned = 0; out.length < limit && scanned < SCAN_LIMIT; ) {
+        let q = db.selectFrom('audit_log').selectAll();
+        if (entityType) q = q.where('entity_type', '=', entityType);
+        if (entityId) q = q.where('entity_id', '=', entityId);
+        if (action) q = q.where('action', '=', action);
+        if (cursor) q = q.where('seq', '<', cursor);
+        const rows = await q.orderBy('seq', 'desc').limit(PAGE).execute();
+        for (const r of rows) if (out.length < limit && (await visible(r))) out.push(r);
+        scanned += rows.length;
+        if (rows.length < PAGE) break;
+        cursor = (rows[rows.length - 1] as AuditRow).seq;
+      }
+      return out.map((r) => ({
         seq: r.seq,
         at: r.at,
         actor: r.actor,
         action: r.action,
         entityType: r.entity_type,
         entityId: r.entity_id,
-        data: JSON.parse(r.data) as unknown,
+        data: redactAuditData(r.action, JSON.parse(r.data) as unknown, req.principal),
         hash: r.hash,
       }));
     },

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { parse as parseYaml } from 'yaml';
+import type { AccessService } from '../../auth/access.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../../auth/principal.ts';
+import type { Bus } from '../../bus.ts';
 import { GridhubError } from '../../errors.ts';
-import { importCommunity } from '../../grid/community-import.ts';
+import { type ImportEffects, importCommunity } from '../../grid/community-import.ts';
 import {
   type CommunityFile,
   DepartmentInput,
@@ -19,6 +21,7 @@ import {
 import type { GridDirectory } from '../../grid/grid-directory.ts';
 import type { Db } from '../../store/store.ts';
 import { FINISHED_STATES } from '../../tickets/lifecycle.ts';
+import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
@@ -30,13 +33,20 @@ function withoutId<T extends TSchema>(schema: T): TSchema {
   return { ...s, properties, required: (s.required ?? []).filter((r) => r !== 'id') } as unknown as TSchema;
 }
 
-export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDirectory }> = async (
-  app,
-  { db, directory },
-) => {
+export const gridRoutes: FastifyPluginAsyncTypebox<{
+  db: Db;
+  directory: GridDirectory;
+  access: AccessService;
+  bus: Bus;
+}> = async (app, { db, directory, access, bus }) => {
   const load = async (principal: Principal, doc: unknown) => {
     requirePermission(principal, 'grid:write');
-    return importCommunity(db, doc, actorOf(principal));
+    const effects: ImportEffects = { people: new Set(), devices: new Set() };
+    const summary = await importCommunity(db, doc, actorOf(principal), effects);
+    // After the commit: sessions granted under the old model end, moved devices reconnect.
+    access.grantsChanged(effects.people);
+    for (const deviceId of effects.devices) bus.emit('device.changed', { deviceId, change: 'moved' });
+    return summary;
   };
 
   app.addContentTypeParser(
@@ -44,7 +54,16 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{ db: Db; directory: GridDire
     { parseAs: 'string' },
     (_req, body, done) => {
       try {
-        done(null, parseYaml(body as string));
+        const doc: unknown = parseYaml(body as string);
+        if (valueNestingExceeds(doc))
+          return done(
+            new GridhubError(
+              'GH_ERR_NESTING_TOO_DEEP',
+              `the document nests deeper than ${MAX_NESTING} levels`,
+            ),
+            undefined,
+          );
+        done(null, doc);
       } catch (err) {
         done(
           new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),

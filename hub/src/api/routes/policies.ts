@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { covers, requirePermission } from '../../auth/principal.ts';
+import { covers, requirePermission, requireScope } from '../../auth/principal.ts';
 import { placeDevice, placeGridNode, placeSite } from '../../grid/placement.ts';
 import { SCOPE_KINDS } from '../../policies/definitions.ts';
 import type { PolicyService } from '../../policies/policy-service.ts';
@@ -110,6 +110,8 @@ export const policyRoutes: FastifyPluginAsyncTypebox<{ policies: PolicyService; 
             ? placeGridNode(db, q.grid)
             : undefined;
       const p = place ? await place : undefined;
+      // A place outside the caller's jurisdiction is not theirs to ask about.
+      if (p) requireScope(req.principal, { gridPath: p.gridPath, siteId: p.siteId }, 'that place');
       return policies.resolve(req.params.key, {
         deviceId: p?.deviceId ?? null,
         siteId: p?.siteId ?? null,
