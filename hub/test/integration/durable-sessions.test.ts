@@ -261,7 +261,7 @@ describe('a leader’s app across a restart', () => {
       expect.objectContaining({
         recipient: PRINCIPAL,
         result: 'delivered',
-        detail: `PUBACK from client ${PRINCIPAL}-app`,
+        detail: `PUBACK from client ${PRINCIPAL}:app`,
         confirmedAt: expect.any(String),
       }),
     ]);

@@ -5,7 +5,7 @@
  * made) and both lead to the confirmation page; publishing `{}` to `gh/v1/hub/ack/<alertId>` (the
  * README's mosquitto_pub command)
  * acknowledges as the connection's person (channel mqtt), and the change arrives once on the alert
- * topic; a person whose alert it is not is ignored (the alert stays theirs to acknowledge: the one
+ * topic; a person whose alert it is not is refused (the alert stays theirs to acknowledge: the one
  * who published first is not the one recorded), and a publish outside the request topics closes the
  * connection.
  */
@@ -81,12 +81,16 @@ describe('a leader app acknowledges over MQTT', () => {
       expect(await page.text()).toContain('确认收到');
     }
 
-    // Someone else's app publishing the same acknowledgement is ignored.
+    // Someone else's app publishing the same acknowledgement is refused: its connection closes and
+    // the alert stays unacknowledged.
     const other = await staff('p-clinic-head');
-    await other.publishAsync(`gh/v1/hub/ack/${alertId}`, '{}', { qos: 1 });
+    const refused = new Promise<void>((r) => other.once('close', () => r()));
+    other.publish(`gh/v1/hub/ack/${alertId}`, '{}', { qos: 1 });
+    await refused;
+    expect(changes.some((c) => c.action === 'acknowledged')).toBe(false);
     // The README's command, with Debian's mosquitto_pub as the leader's app.
     const pub = await mosquittoPub([
-      ...['-h', '127.0.0.1', '-p', String(t.hub.broker.port)],
+      ...['-h', '127.0.0.1', '-p', String(t.hub.broker.port), '-i', 'p-school-principal:ack'],
       ...['-u', 'p-school-principal', '-P', people['p-school-principal'].token as string, '-q', '1'],
       ...['-t', `gh/v1/hub/ack/${alertId}`, '-m', '{}'],
     ]);
@@ -103,9 +107,10 @@ describe('a leader app acknowledges over MQTT', () => {
     expect(view.body.alert).toMatchObject({ state: 'acknowledged', ackedBy: 'person:p-school-principal' });
 
     // Only the request topics are writable: anything else under gh/v1/hub/ closes the connection.
-    const closed = new Promise<void>((r) => other.once('close', () => r()));
-    other.publish(`gh/v1/hub/ack/${alertId}/extra`, '{}', { qos: 1 });
+    const again = await staff('p-clinic-head');
+    const closed = new Promise<void>((r) => again.once('close', () => r()));
+    again.publish(`gh/v1/hub/ack/${alertId}/extra`, '{}', { qos: 1 });
     await closed;
-    expect(other.connected).toBe(false);
+    expect(again.connected).toBe(false);
   });
 });

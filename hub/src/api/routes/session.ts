@@ -61,6 +61,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ sessions: SessionService
         summary: 'The current session (after a page reload): who, and the CSRF token',
         description:
           '204 when signed out (no session cookie, or one that expired or was ended): the console asks on every page load, and a visitor who has not signed in yet is no error. A bad bearer token is still 401.',
+        // optional authentication: a visitor gets 204 and nothing else
+        security: [{}, { bearer: [] }],
         response: { 200: SessionView, 204: Type.Null(), ...errorResponses },
       },
     },
