@@ -35,6 +35,18 @@ export default defineConfig({
       },
       {
         test: {
+          // The bad day (issue 13): SIGKILL under load, a full disk, an outage, a flood. Each file
+          // starts real hubs (child processes where a kill is the point) and counts every message.
+          name: 'bad-day',
+          include: ['hub/test/bad-day/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['hub/test/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           // Issue 14: each attack against a real hub, a positive control beside each denial, and
           // the OpenAPI walker. One hub per file.
           name: 'security',

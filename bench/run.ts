@@ -13,8 +13,10 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { runLoad } from '../device-sim/src/load.ts';
 import { loadConfig } from '../hub/src/config/load.ts';
+import { Journal } from '../hub/src/ingest/journal.ts';
 import { createLogger } from '../hub/src/logger.ts';
 import { Metrics } from '../hub/src/metrics.ts';
+import { StorageHealth } from '../hub/src/store/storage-health.ts';
 import { InfluxSink } from '../hub/src/timeseries/influx-sink.ts';
 import { loadExample } from '../hub/test/helpers/community.ts';
 import { registerDevice, topic } from '../hub/test/helpers/devices.ts';
@@ -37,11 +39,20 @@ const rows: Row[] = [];
 
 async function sinkThroughput(vm: VictoriaMetrics, points: number): Promise<number> {
   const config = loadConfig({ env: {} });
+  const metrics = new Metrics();
+  const logger = createLogger('silent');
+  const journal = new Journal(
+    { dataDir: tempDir('gridhub-bench-'), spoolMaxPoints: config.influx.spoolMaxPoints, maxBatch: 2000 },
+    new StorageHealth(metrics, logger),
+    metrics,
+    logger,
+  );
+  await journal.start();
   const sink = new InfluxSink(
     { ...config.influx, url: vm.url, token: 'bench', flushMs: 50 },
-    tempDir('gridhub-bench-'),
-    new Metrics(),
-    createLogger('silent'),
+    journal,
+    metrics,
+    logger,
   );
   await sink.start();
   const base = Date.now() - 86_400_000;
@@ -54,6 +65,7 @@ async function sinkThroughput(vm: VictoriaMetrics, points: number): Promise<numb
   await waitFor(() => sink.spooled === 0, { timeoutMs: 300_000, intervalMs: 20, what: 'sink drained' });
   const seconds = (performance.now() - started) / 1000;
   await sink.stop();
+  await journal.stop();
   return points / seconds;
 }
 

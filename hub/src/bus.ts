@@ -61,6 +61,26 @@ export interface StaffMessage {
   payload: Buffer;
 }
 
+/**
+ * One accepted device message for the rules engine. Life-safety messages are handed over before
+ * their journal commit (the alarm must not wait for a disk); the others after it. `settle` is
+ * called once every matching rule has run, so the journal can mark the message done (a message
+ * that is not done is run again after a crash).
+ */
+export interface RulesWork {
+  subject: DeviceEvent | DeviceTelemetry;
+  lifeSafety: boolean;
+  /** position in the ingest journal; null until committed (or for a duplicate) */
+  seq: number | null;
+  settle(): void;
+}
+
+/** A device message is durable in the journal (series stores take it from here, in journal order). */
+export interface JournalCommitted {
+  seq: number;
+  subject: DeviceEvent | DeviceTelemetry | DeviceStatusReport;
+}
+
 /** Who is on the other end of an MQTT session, from its credentials. */
 export type SessionOwner = { kind: 'staff'; personId: string } | { kind: 'device'; deviceId: string };
 
@@ -92,6 +112,10 @@ export interface BusEvents {
   'ticket.changed': TicketChanged;
   'alert.requested': AlertRequested;
   'staff.message': StaffMessage;
+  'rules.work': RulesWork;
+  'journal.committed': JournalCommitted;
+  /** disk writes work again after a storage failure: retry what waited for them */
+  'storage.recovered': { part: string };
   'mqtt.receipt': MqttReceipt;
   'mqtt.session': MqttSessionReady;
   'access.changed': AccessChanged;

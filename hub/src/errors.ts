@@ -86,6 +86,24 @@ export const ERROR_CODES = {
     description: 'A client was disconnected for flooding (throttled for too long).',
   },
   GH_ERR_OVERLOADED: { status: 503, description: 'The hub’s ingest queue is full; the message was refused.' },
+  GH_ERR_STORAGE_FULL: {
+    status: 507,
+    description:
+      'The disk is full: the write was not made. The hub stays up, alerts go out from memory, devices get no PUBACK and resend later.',
+  },
+  GH_ERR_STORAGE_IO: {
+    status: 507,
+    description: 'The disk refused a write (I/O error, read-only file system); handled like a full disk.',
+  },
+  GH_ERR_PAYLOAD_TOO_DEEP: {
+    status: 400,
+    description: 'A JSON payload or request body is nested deeper than the hub accepts.',
+  },
+  GH_ERR_DEVICE_CLOCK: {
+    status: 400,
+    description:
+      'A device timestamp lies too far in the future or the past; the message is kept with the hub’s receive time instead.',
+  },
   GH_ERR_COMMAND_UNSUPPORTED: {
     status: 422,
     description: 'The device’s model does not take this command (see the model’s commands).',

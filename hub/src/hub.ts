@@ -19,6 +19,8 @@ import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { GridDirectory } from './grid/grid-directory.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { Journal } from './ingest/journal.ts';
+import { lifeSafetyClassifier } from './ingest/life-safety.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
@@ -27,12 +29,14 @@ import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
 import { defaultRules } from './rules/records/index.ts';
+import { StorageHealth } from './store/storage-health.ts';
 import { Store } from './store/store.ts';
 import { TicketRouting } from './tickets/routing.ts';
 import { TicketScheduler } from './tickets/ticket-scheduler.ts';
 import { TicketService } from './tickets/ticket-service.ts';
 import { InfluxSink } from './timeseries/influx-sink.ts';
 import { LocalSeriesStore } from './timeseries/local-store.ts';
+import { eventLine, telemetryLine } from './timeseries/points.ts';
 import { SeriesPipeline } from './timeseries/series-pipeline.ts';
 
 const VERSION = (
@@ -59,6 +63,8 @@ export interface HubAddresses {
 export class Hub {
   readonly metrics = new Metrics();
   readonly store: Store;
+  readonly storage: StorageHealth;
+  readonly journal: Journal;
   readonly bus: Bus;
   readonly models = new ModelCatalogue();
   readonly directory: DeviceDirectory;
@@ -90,14 +96,54 @@ export class Hub {
   ) {
     const child = (module: string) => logger.child({ module });
     this.store = new Store(config.dataDir, child('store'));
+    this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
+    this.journal = new Journal(
+      {
+        dataDir: config.dataDir,
+        spoolMaxPoints: config.influx.spoolMaxPoints,
+        maxBatch: config.ingest.journalMaxBatch,
+        legacy: {
+          storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
+          spoolFile: path.join(config.dataDir, 'timeseries-spool.sqlite'),
+        },
+      },
+      this.storage,
+      this.metrics,
+      child('journal'),
+    );
     this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
-    this.ingest = new Ingest(this.store, this.models, this.bus, this.metrics, child('ingest'), {
-      maxPayloadBytes: config.mqtt.maxPayloadBytes,
-      dedupeRetentionMs: config.ingest.dedupeRetentionHours * 3600_000,
-    });
+    this.policies = new PolicyService(this.store, child('policies'));
+    const withInflux = config.influx.url !== '';
+    this.ingest = new Ingest(
+      this.store,
+      this.models,
+      this.journal,
+      this.bus,
+      {
+        lifeSafety: lifeSafetyClassifier(this.models, (key, at) => this.policies.value(key, at)),
+        ...(withInflux
+          ? {
+              lines: (m) => {
+                const line = 'event' in m ? eventLine(m) : telemetryLine(m);
+                return line ? [line] : [];
+              },
+            }
+          : {}),
+      },
+      this.storage,
+      this.metrics,
+      child('ingest'),
+      {
+        maxPayloadBytes: config.mqtt.maxPayloadBytes,
+        dedupeRetentionMs: config.ingest.dedupeRetentionHours * 3600_000,
+        maxClockAheadMs: config.ingest.maxClockAheadHours * 3600_000,
+        maxClockBehindMs: config.ingest.maxClockBehindDays * 86_400_000,
+        maxJsonDepth: config.ingest.maxJsonDepth,
+      },
+    );
     this.presence = new Presence(
       this.store,
       this.models,
@@ -106,7 +152,6 @@ export class Hub {
       child('presence'),
       config.presence,
     );
-    this.policies = new PolicyService(this.store, child('policies'));
     this.tickets = new TicketService(
       this.store,
       this.policies,
@@ -127,7 +172,20 @@ export class Hub {
       this.tickets,
       this.metrics,
       child('rules'),
+      {
+        pending: (after, limit) => this.ingest.pending(after, limit),
+        flushDone: () => this.ingest.flushSettled(),
+      },
+      this.storage,
+      { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     );
+    // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
+    this.storage.onRecovered(() => {
+      this.alerts
+        .persistHeld()
+        .catch((err: unknown) => this.logger.error({ err }, 'storing held alerts failed'))
+        .finally(() => this.rules.replayBacklog());
+    });
     this.commands = new CommandService(
       this.store,
       this.models,
@@ -148,6 +206,7 @@ export class Hub {
       presence: this.presence,
       gridPaths: new GridPaths(this.store),
       bus: this.bus,
+      storage: this.storage,
       metrics: this.metrics,
       logger: child('broker'),
       persistence: () =>
@@ -171,21 +230,25 @@ export class Hub {
         linkTtlMs: config.alerts.linkTtlHours * 3600_000,
         linkSecret: config.alerts.linkSecret,
         publicUrl: () => this.publicUrl(),
+        storage: this.storage,
         outbound: new OutboundPolicy(config.outbound.allow),
       },
     );
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
-    this.influx = config.influx.url
-      ? new InfluxSink(config.influx, config.dataDir, this.metrics, child('influx'))
+    this.influx = withInflux
+      ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
     this.localSeries = LocalSeriesStore.in(config.dataDir, config.series, child('series-store'));
+    this.localSeries.storage = this.storage;
     this.series = new SeriesPipeline(
       this.bus,
       this.localSeries,
       this.influx ? [this.influx] : [],
+      this.journal,
       child('series'),
       { source: () => this.hubStats(), everyMs: 60_000 },
     );
+    this.ingest.consumedUpTo = () => this.series.durableSeq;
   }
 
   /** Open tickets per level and active alerts per severity, per grid node (the hub's own measures). */
@@ -237,6 +300,20 @@ export class Hub {
   private readonly steps: Service[] = [
     { name: 'store', start: () => this.store.start(), stop: () => this.store.stop() },
     {
+      name: 'storage-health',
+      start: async () => {
+        this.storage.probe('store', () => {
+          this.store.sqlite
+            .prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
+            .run('storage.probe', new Date().toISOString());
+        });
+        this.storage.probe('series', () => this.localSeries.flush());
+        this.storage.start();
+      },
+      stop: async () => this.storage.stop(),
+    },
+    { name: 'journal', start: () => this.journal.start(), stop: () => this.journal.stop() },
+    {
       name: 'bootstrap-admin',
       start: async () => {
         this.bootstrapToken = await this.access.bootstrapAdmin(this.config.auth.bootstrapAdminToken);
@@ -245,9 +322,10 @@ export class Hub {
     },
     { name: 'policies', start: () => this.policies.start(), stop: () => this.policies.stop() },
     { name: 'alerts', start: () => this.alerts.start(), stop: () => this.alerts.stop() },
+    // The series store catches up from the journal before the rules replay what was not done.
+    { name: 'series', start: () => this.series.start(), stop: () => this.series.stop() },
     { name: 'rules', start: () => this.rules.start(), stop: () => this.rules.stop() },
     { name: 'ticket-scheduler', start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
-    { name: 'series', start: () => this.series.start(), stop: () => this.series.stop() },
     { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
     { name: 'presence', start: () => this.presence.start(), stop: () => this.presence.stop() },
     {
@@ -283,8 +361,10 @@ export class Hub {
           readiness: [
             { name: 'store', ready: () => this.store.isOpen },
             { name: 'broker', ready: () => this.broker.listening },
+            { name: 'storage', ready: () => this.storage.healthy, problem: () => this.storage.problem },
             { name: 'broker-sessions', ready: () => this.broker.sessionsHealthy },
           ],
+          storage: this.storage,
           bodyLimitBytes: this.config.http.bodyLimitBytes,
           trustProxy: this.config.http.trustProxy,
           version: VERSION,

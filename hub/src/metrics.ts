@@ -88,6 +88,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly storageDegraded = new Gauge({
+    name: 'gridhub_storage_degraded',
+    help: '1 while a disk refuses writes (GH_ERR_STORAGE_FULL / GH_ERR_STORAGE_IO), else 0',
+    registers: [this.registry],
+  });
+
+  readonly journalBatch = new Histogram({
+    name: 'gridhub_journal_commit_seconds',
+    help: 'Time from a device message arriving to its group commit being on disk (its PUBACK waits for it)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly rulesBacklog = new Gauge({
+    name: 'gridhub_rules_backlog',
+    help: 'Messages waiting for the rules engine, by lane',
+    labelNames: ['lane'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rulesLatency = new Histogram({
+    name: 'gridhub_rules_seconds',
+    help: 'Time from broker receipt to the rules having run, by lane',
+    labelNames: ['lane'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'gridhub_' });
   }

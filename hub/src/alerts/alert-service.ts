@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
 import type { AlertRequested, Bus } from '../bus.ts';
-import { GridhubError } from '../errors.ts';
+import { GridhubError, isGridhubError } from '../errors.ts';
 import { placeTargetScope } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import type { AlertRow, Database, WebhookTargetRow } from '../store/tables.ts';
 import type { Severity } from '../tickets/ticket-schemas.ts';
 import { titleView } from '../tickets/ticket-titles.ts';
+import { isoTime } from '../time.ts';
 import { AckLinks } from './ack-links.ts';
 import { nameAlerts, nameDeliveries, storedTitle } from './alert-names.ts';
 import type {
@@ -24,6 +26,7 @@ import type {
 } from './alert-schemas.ts';
 import { alertMessage } from './message.ts';
 import { PersonChannel, type PersonSessions } from './person-channel.ts';
+import { VolatileAlerts } from './volatile-alerts.ts';
 import { WebhookDeliverer } from './webhook-deliverer.ts';
 
 /** The broker, as far as alerts need it: publish on a hub topic. */
@@ -39,6 +42,8 @@ export interface AlertOptions {
   linkTtlMs: number;
   linkSecret: string;
   publicUrl: () => string;
+  /** told of storage failures; alerts are then held and delivered from memory */
+  storage?: StorageHealth;
   /** where webhooks and robots may be reached (config `outbound.allow`) */
   outbound: OutboundPolicy;
 }
@@ -50,7 +55,7 @@ export interface AlertChange {
 }
 
 const RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
-const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+const iso = isoTime;
 const CHANGE_LOG = 1000;
 
 /**
@@ -70,6 +75,8 @@ export class AlertService {
   private linkSecret = '';
   readonly deliverer: WebhookDeliverer;
   readonly links: AckLinks;
+  /** alerts raised while the store refused writes */
+  readonly volatile = new VolatileAlerts();
   private readonly persons: PersonChannel;
 
   constructor(
@@ -212,85 +219,129 @@ export class AlertService {
     return [...new Set(chain)];
   }
 
-  async raise(req: AlertRequested): Promise<AlertView> {
+  /** What a repeat of an incident changes on its active alert (an upgrade takes the new severity). */
+  private repeatOf(active: AlertRow, req: AlertRequested, now: number) {
+    const upgraded = RANK[req.severity] > RANK[active.severity as Severity];
+    const update = {
+      count: active.count + 1,
+      updated_at: now,
+      ...(upgraded ? { severity: req.severity, cause: req.cause, ...storedTitle(req) } : {}),
+    };
+    // A repeat while someone has acknowledged is news for them: the button was pressed again.
+    const again = active.state === 'acknowledged' ? 'repeated-after-ack' : 'repeated';
+    return { update, upgraded, action: upgraded ? 'upgraded' : again };
+  }
+
+  private freshRow(req: AlertRequested, incidentKey: string, chain: string[], now: number): AlertRow {
     const at = { gridPath: req.gridPath, siteId: req.siteId, deviceId: req.deviceId };
+    return {
+      id: `A${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
+      incident_key: incidentKey,
+      severity: req.severity,
+      cause: req.cause,
+      ...storedTitle(req),
+      device_id: req.deviceId,
+      device_type: req.deviceType,
+      site_id: req.siteId,
+      grid_node_id: req.gridNodeId,
+      grid_path: req.gridPath,
+      emergency_unit_id: req.emergencyUnitId,
+      ticket_id: req.ticketId,
+      state: 'raised',
+      count: 1,
+      chain: JSON.stringify(chain),
+      step: 0,
+      next_step_at:
+        chain.length > 1 ? now + this.perSeverity('alert.stepDelaySeconds', req.severity, at) : null,
+      next_renotify_at: now + this.perSeverity('alert.renotifySeconds', req.severity, at),
+      renotify_count: 0,
+      acked_by: null,
+      acked_at: null,
+      ack_channel: null,
+      resolved_by: null,
+      resolved_at: null,
+      resolution: null,
+      reason: null,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
+  async raise(req: AlertRequested): Promise<AlertView> {
     const incidentKey = req.ticketId ? `ticket:${req.ticketId}` : `${req.deviceId}:${req.cause}`;
+    const held = this.volatile.find(req.eventRef, incidentKey);
+    if (held && this.volatile.absorbed(held.id, req.eventRef)) {
+      // Alerted from memory while the disk was full; the rules ran again on the event: store it now.
+      if (req.ticketId && !held.ticket_id)
+        this.volatile.update(held.id, { ticket_id: req.ticketId, incident_key: `ticket:${req.ticketId}` });
+      await this.persistHeld();
+      return this.view(this.volatile.get(held.id) ?? held);
+    }
+    if (req.eventRef) {
+      // After a crash the rules run again on events they had not finished: one event, one alert.
+      const prior = await this.db
+        .selectFrom('alert_events')
+        .innerJoin('alerts', 'alerts.id', 'alert_events.alert_id')
+        .selectAll('alerts')
+        .where('alert_events.event_ref', '=', req.eventRef)
+        .executeTakeFirst();
+      if (prior)
+        return this.view(
+          prior.ticket_id || !req.ticketId ? prior : await this.attachTicket(prior, req.ticketId),
+        );
+    }
     const chain = await this.chainFor(req.emergencyUnitId, req.gridPath, req.siteId);
     const now = this.now();
-    const { row, action } = await this.db.transaction().execute(async (trx) => {
-      const active = await trx
-        .selectFrom('alerts')
-        .selectAll()
-        .where('incident_key', '=', incidentKey)
-        .where('state', '!=', 'resolved')
-        .executeTakeFirst();
-      if (active) {
-        const upgraded = RANK[req.severity] > RANK[active.severity as Severity];
-        const update = {
-          count: active.count + 1,
-          updated_at: now,
-          ...(upgraded ? { severity: req.severity, cause: req.cause, ...storedTitle(req) } : {}),
-        };
-        await trx.updateTable('alerts').set(update).where('id', '=', active.id).execute();
-        await appendAudit(trx, {
-          actor: 'system',
-          action: upgraded ? 'alert.upgrade' : 'alert.repeat',
-          entityType: 'alert',
-          entityId: active.id,
-          data: { cause: req.cause, severity: req.severity },
+    let outcome: { row: AlertRow; action: string };
+    if (held) outcome = this.repeatHeld(held, req, now);
+    else {
+      try {
+        outcome = await this.db.transaction().execute(async (trx) => {
+          const active = await trx
+            .selectFrom('alerts')
+            .selectAll()
+            .where('incident_key', '=', incidentKey)
+            .where('state', '!=', 'resolved')
+            .executeTakeFirst();
+          if (active) {
+            const { update, upgraded, action } = this.repeatOf(active, req, now);
+            const row = { ...active, ...update };
+            await trx.updateTable('alerts').set(update).where('id', '=', active.id).execute();
+            await appendAudit(trx, {
+              actor: 'system',
+              action: upgraded ? 'alert.upgrade' : 'alert.repeat',
+              entityType: 'alert',
+              entityId: active.id,
+              data: { cause: req.cause, severity: req.severity },
+            });
+            await this.recordEvent(trx, row.id, req.eventRef);
+            return { row, action };
+          }
+          const row = this.freshRow(req, incidentKey, chain, now);
+          await trx.insertInto('alerts').values(row).execute();
+          if (req.ticketId) {
+            await trx
+              .insertInto('ticket_links')
+              .values({ ticket_id: req.ticketId, kind: 'alert', ref: row.id, at: now })
+              .onConflict((oc) => oc.doNothing())
+              .execute();
+          }
+          await appendAudit(trx, {
+            actor: 'system',
+            action: 'alert.raise',
+            entityType: 'alert',
+            entityId: row.id,
+            data: { cause: req.cause, severity: req.severity, chain },
+          });
+          await this.recordEvent(trx, row.id, req.eventRef);
+          return { row, action: 'raised' };
         });
-        // A repeat while someone has acknowledged is news for them: the button was pressed again.
-        const again = active.state === 'acknowledged' ? 'repeated-after-ack' : 'repeated';
-        return { row: { ...active, ...update }, action: upgraded ? 'upgraded' : again };
+      } catch (err) {
+        if (!this.options.storage?.failed('store', err)) throw err;
+        outcome = await this.raiseHeld(req, incidentKey, chain, now);
       }
-      const fresh: AlertRow = {
-        id: `A${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
-        incident_key: incidentKey,
-        severity: req.severity,
-        cause: req.cause,
-        ...storedTitle(req),
-        device_id: req.deviceId,
-        device_type: req.deviceType,
-        site_id: req.siteId,
-        grid_node_id: req.gridNodeId,
-        grid_path: req.gridPath,
-        emergency_unit_id: req.emergencyUnitId,
-        ticket_id: req.ticketId,
-        state: 'raised',
-        count: 1,
-        chain: JSON.stringify(chain),
-        step: 0,
-        next_step_at:
-          chain.length > 1 ? now + this.perSeverity('alert.stepDelaySeconds', req.severity, at) : null,
-        next_renotify_at: now + this.perSeverity('alert.renotifySeconds', req.severity, at),
-        renotify_count: 0,
-        acked_by: null,
-        acked_at: null,
-        ack_channel: null,
-        resolved_by: null,
-        resolved_at: null,
-        resolution: null,
-        reason: null,
-        created_at: now,
-        updated_at: now,
-      };
-      await trx.insertInto('alerts').values(fresh).execute();
-      if (req.ticketId) {
-        await trx
-          .insertInto('ticket_links')
-          .values({ ticket_id: req.ticketId, kind: 'alert', ref: fresh.id, at: now })
-          .onConflict((oc) => oc.doNothing())
-          .execute();
-      }
-      await appendAudit(trx, {
-        actor: 'system',
-        action: 'alert.raise',
-        entityType: 'alert',
-        entityId: fresh.id,
-        data: { cause: req.cause, severity: req.severity, chain },
-      });
-      return { row: fresh, action: 'raised' };
-    });
+    }
+    const { row, action } = outcome;
     this.changed(row, action);
     if (action !== 'repeated' && row.state === 'raised')
       await this.notify(row, JSON.parse(row.chain).slice(0, row.step + 1), true);
@@ -301,6 +352,112 @@ export class AlertService {
       await this.notify(row, acker, action === 'upgraded');
     }
     return this.view(row);
+  }
+
+  /** An alert raised without a ticket (from memory, the disk full) joins the ticket raised after recovery. */
+  private async attachTicket(row: AlertRow, ticketId: string): Promise<AlertRow> {
+    const update = { ticket_id: ticketId, incident_key: `ticket:${ticketId}`, updated_at: this.now() };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('alerts').set(update).where('id', '=', row.id).execute();
+      await trx
+        .insertInto('ticket_links')
+        .values({ ticket_id: ticketId, kind: 'alert', ref: row.id, at: row.created_at })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    });
+    const next = { ...row, ...update };
+    this.changed(next, 'linked');
+    return next;
+  }
+
+  private async recordEvent(
+    trx: Transaction<Database>,
+    alertId: string,
+    eventRef: string | null,
+  ): Promise<void> {
+    if (!eventRef) return;
+    await trx
+      .insertInto('alert_events')
+      .values({ event_ref: eventRef, alert_id: alertId })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  // ---- from memory while the disk refuses writes ----
+
+  /** The disk refused the alert: raise it (or count the repeat) in memory, delivered all the same. */
+  private async raiseHeld(req: AlertRequested, incidentKey: string, chain: string[], now: number) {
+    const stored = await this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('incident_key', '=', incidentKey)
+      .where('state', '!=', 'resolved')
+      .executeTakeFirst();
+    if (stored) {
+      this.volatile.add(stored, null);
+      return this.repeatHeld(stored, req, now);
+    }
+    const row = this.freshRow(req, incidentKey, chain, now);
+    this.volatile.add(row, req.eventRef);
+    this.logger.error(
+      { alertId: row.id, cause: req.cause },
+      'alert raised from memory: the store refuses writes',
+    );
+    return { row, action: 'raised' };
+  }
+
+  private repeatHeld(held: AlertRow, req: AlertRequested, now: number): { row: AlertRow; action: string } {
+    const { update, action } = this.repeatOf(held, req, now);
+    // A ticket raised after recovery gives the held alert its place in the ticket's incident.
+    const placed =
+      req.ticketId && !held.ticket_id
+        ? { ticket_id: req.ticketId, incident_key: `ticket:${req.ticketId}` }
+        : {};
+    const row = this.volatile.update(held.id, { ...update, ...placed }) as AlertRow;
+    this.volatile.addEvent(held.id, req.eventRef);
+    return { row, action };
+  }
+
+  /** Write what was held in memory once the store takes writes again. */
+  async persistHeld(): Promise<void> {
+    for (const { row, events, deliveries } of this.volatile.entries()) {
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          const exists = await trx
+            .selectFrom('alerts')
+            .select('id')
+            .where('id', '=', row.id)
+            .executeTakeFirst();
+          const { id, ...rest } = row;
+          await trx
+            .insertInto('alerts')
+            .values(row)
+            .onConflict((oc) => oc.column('id').doUpdateSet(rest))
+            .execute();
+          for (const e of events) await this.recordEvent(trx, id, e);
+          if (row.ticket_id)
+            await trx
+              .insertInto('ticket_links')
+              .values({ ticket_id: row.ticket_id, kind: 'alert', ref: id, at: row.created_at })
+              .onConflict((oc) => oc.doNothing())
+              .execute();
+          if (deliveries.length > 0) await trx.insertInto('alert_deliveries').values(deliveries).execute();
+          await appendAudit(trx, {
+            actor: 'system',
+            action: exists ? 'alert.stored-after-outage' : 'alert.raise',
+            entityType: 'alert',
+            entityId: id,
+            data: { heldInMemory: true, cause: row.cause, severity: row.severity, events },
+          });
+        });
+        this.volatile.forget(row.id);
+        this.changed(row, 'stored');
+      } catch (err) {
+        if (!this.options.storage?.failed('store', err))
+          this.logger.error({ err, alertId: row.id }, 'storing a held alert failed');
+        return;
+      }
+    }
   }
 
   // ---- delivery ----
@@ -314,11 +471,15 @@ export class AlertService {
     result: DeliveryView['result'],
     detail: string | null,
   ): Promise<void> {
-    await this.db
-      .insertInto('alert_deliveries')
-      .values({ alert_id: alertId, step, recipient, channel, attempt, at: this.now(), result, detail })
-      .execute();
+    const entry = { alert_id: alertId, step, recipient, channel, attempt, at: this.now(), result, detail };
     this.metrics.alertDeliveries.inc({ channel, result });
+    // A held alert keeps its log in memory; a delivery must never fail because its log line could not.
+    if (this.volatile.logDelivery(entry)) return;
+    try {
+      await this.db.insertInto('alert_deliveries').values(entry).execute();
+    } catch (err) {
+      if (!this.options.storage?.failed('store', err)) throw err;
+    }
   }
 
   private quiet(row: AlertRow): boolean {
@@ -363,11 +524,14 @@ export class AlertService {
         continue;
       }
       const message = alertMessage(view, site, this.links.url(row.id, person), who);
-      const result = await this.persons.deliver(row.id, row.step, person, {
-        alert: view,
-        text: message.text,
-        ackUrl: this.links.url(row.id, person),
-      });
+      const result = await this.persons.deliver(
+        row.id,
+        row.step,
+        person,
+        { alert: view, text: message.text, ackUrl: this.links.url(row.id, person) },
+        (entry) => this.volatile.logDelivery(entry),
+        (err) => this.options.storage?.failed('store', err) !== undefined,
+      );
       if (result === 'no-channel') unreachable.add(person);
     }
     // Groups hear of the step that reaches someone, not of each person skipped on the way.
@@ -388,13 +552,21 @@ export class AlertService {
     const current = chain[row.step];
     if (current === undefined || !unreachable.has(current) || row.step >= chain.length - 1) return false;
     const now = this.now();
-    await this.db
-      .updateTable('alerts')
-      .set({ next_step_at: now })
-      .where('id', '=', row.id)
-      .where('state', '=', 'raised')
-      .where('step', '=', row.step)
-      .execute();
+    if (this.volatile.get(row.id)) this.volatile.update(row.id, { next_step_at: now });
+    else
+      try {
+        await this.db
+          .updateTable('alerts')
+          .set({ next_step_at: now })
+          .where('id', '=', row.id)
+          .where('state', '=', 'raised')
+          .where('step', '=', row.step)
+          .execute();
+      } catch (err) {
+        // The disk refused: the next person is paged at the step delay instead of now.
+        if (!this.options.storage?.failed('store', err)) throw err;
+        return false;
+      }
     this.logger.info(
       { alertId: row.id, personId: current, step: row.step },
       'no channel; paging the next person',
@@ -432,12 +604,61 @@ export class AlertService {
       .where((eb) => eb.or([eb('next_step_at', '<=', now), eb('next_renotify_at', '<=', now)]))
       .execute();
     for (const { id } of due) {
+      if (this.volatile.get(id)) continue;
       try {
         await this.advance(id, now);
       } catch (err) {
-        this.logger.error({ err, alertId: id }, 'alert escalation failed');
+        if (!this.options.storage?.failed('store', err)) {
+          this.logger.error({ err, alertId: id }, 'alert escalation failed');
+          continue;
+        }
+        // The disk refuses the step: take the alert into memory and escalate it from there.
+        const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+        if (row) this.volatile.add(row, null);
       }
     }
+    for (const row of this.volatile.all()) await this.advanceHeld(row, now);
+  }
+
+  /** The escalation step of a held alert, decided in memory exactly as advance() does on disk. */
+  private async advanceHeld(r: AlertRow, now: number): Promise<void> {
+    if (r.state !== 'raised') return;
+    const step = this.nextStep(r, now);
+    if (!step) return;
+    const row = this.volatile.update(r.id, step.update) as AlertRow;
+    if (!step.kind) return;
+    this.changed(row, step.kind);
+    await this.notify(row, step.recipients, step.kind === 'escalated');
+  }
+
+  /** The step an alert takes now, if any: escalate to the next person, or re-notify (both stored due times). */
+  private nextStep(r: AlertRow, now: number) {
+    const chain = JSON.parse(r.chain) as string[];
+    const at = { gridPath: r.grid_path, siteId: r.site_id, deviceId: r.device_id };
+    if (r.next_step_at != null && r.next_step_at <= now && r.step < chain.length - 1) {
+      const step = r.step + 1;
+      const update = {
+        step,
+        next_step_at:
+          step < chain.length - 1 ? now + this.perSeverity('alert.stepDelaySeconds', r.severity, at) : null,
+        next_renotify_at: now + this.perSeverity('alert.renotifySeconds', r.severity, at),
+        updated_at: now,
+      };
+      return { update, kind: 'escalated' as const, recipients: [chain[step] as string], to: chain[step] };
+    }
+    if (r.next_renotify_at != null && r.next_renotify_at <= now) {
+      const count = r.renotify_count + 1;
+      const more = count < this.policies.value<number>('alert.maxRenotify', at);
+      const update = {
+        renotify_count: count,
+        next_renotify_at: more ? now + this.perSeverity('alert.renotifySeconds', r.severity, at) : null,
+        updated_at: now,
+      };
+      return { update, kind: 'renotified' as const, recipients: chain.slice(0, r.step + 1), to: undefined };
+    }
+    if (r.next_step_at != null && r.next_step_at <= now)
+      return { update: { next_step_at: null }, kind: undefined, recipients: [], to: undefined };
+    return undefined;
   }
 
   private async advance(id: string, now: number): Promise<void> {
@@ -446,46 +667,20 @@ export class AlertService {
     const outcome = await this.db.transaction().execute(async (trx) => {
       const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
       if (r?.state !== 'raised') return undefined;
-      const chain = JSON.parse(r.chain) as string[];
-      const at = { gridPath: r.grid_path, siteId: r.site_id, deviceId: r.device_id };
-      if (r.next_step_at != null && r.next_step_at <= now && r.step < chain.length - 1) {
-        const step = r.step + 1;
-        const update = {
-          step,
-          next_step_at:
-            step < chain.length - 1 ? now + this.perSeverity('alert.stepDelaySeconds', r.severity, at) : null,
-          next_renotify_at: now + this.perSeverity('alert.renotifySeconds', r.severity, at),
-          updated_at: now,
-        };
-        await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+      const step = this.nextStep(r, now);
+      if (!step) return undefined;
+      await trx.updateTable('alerts').set(step.update).where('id', '=', id).execute();
+      if (step.kind === 'escalated')
         await appendAudit(trx, {
           actor: 'system',
           action: 'alert.escalate',
           entityType: 'alert',
           entityId: id,
-          data: { step, to: chain[step] },
+          data: { step: r.step + 1, to: step.to },
         });
-        return { row: { ...r, ...update }, kind: 'escalated' as const, recipients: [chain[step] as string] };
-      }
-      if (r.next_renotify_at != null && r.next_renotify_at <= now) {
-        const count = r.renotify_count + 1;
-        const more = count < this.policies.value<number>('alert.maxRenotify', at);
-        const update = {
-          renotify_count: count,
-          next_renotify_at: more ? now + this.perSeverity('alert.renotifySeconds', r.severity, at) : null,
-          updated_at: now,
-        };
-        await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
-        return {
-          row: { ...r, ...update },
-          kind: 'renotified' as const,
-          recipients: chain.slice(0, r.step + 1),
-        };
-      }
-      if (r.next_step_at != null && r.next_step_at <= now) {
-        await trx.updateTable('alerts').set({ next_step_at: null }).where('id', '=', id).execute();
-      }
-      return undefined;
+      return step.kind
+        ? { row: { ...r, ...step.update }, kind: step.kind, recipients: step.recipients }
+        : undefined;
     });
     if (!outcome) return;
     this.changed(outcome.row, outcome.kind);
@@ -546,7 +741,9 @@ export class AlertService {
 
   private async visible(principal: Principal, id: string): Promise<AlertRow> {
     requirePermission(principal, 'alert:read');
-    const row = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    const row =
+      this.volatile.get(id) ??
+      (await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst());
     if (!row) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
     if (!(await this.visibility(principal))(row))
       throw new GridhubError('GH_ERR_FORBIDDEN_SCOPE', `alert '${id}' is not one of yours`);
@@ -561,7 +758,20 @@ export class AlertService {
     if (q.severity) query = query.where('severity', '=', q.severity);
     if (q.unit) query = query.where('emergency_unit_id', '=', q.unit);
     const see = await this.visibility(principal);
-    const rows = (await query.orderBy('created_at', 'desc').execute()).filter(see);
+    // Alerts held in memory (the disk refused them) are listed too, newest version first.
+    const held = this.volatile
+      .all()
+      .filter(
+        (r) =>
+          (!q.state || r.state === q.state) &&
+          (q.active === undefined || (r.state !== 'resolved') === q.active),
+      )
+      .filter(
+        (r) => (!q.severity || r.severity === q.severity) && (!q.unit || r.emergency_unit_id === q.unit),
+      );
+    const heldIds = new Set(this.volatile.all().map((r) => r.id));
+    const stored = (await query.orderBy('created_at', 'desc').execute()).filter((r) => !heldIds.has(r.id));
+    const rows = [...held, ...stored].sort((a, b) => b.created_at - a.created_at).filter(see);
     const page = rows.slice(q.offset, q.offset + q.limit).map((r) => this.view(r));
     return { total: rows.length, items: await nameAlerts(this.db, page) };
   }
@@ -590,37 +800,72 @@ export class AlertService {
     );
   }
 
+  /**
+   * A state change by a person or a device: decided from the current row, written with its audit
+   * entry in one transaction — or, while the disk refuses writes, made on the alert in memory.
+   */
+  private async transition(
+    id: string,
+    actor: string,
+    decide: (r: AlertRow) => Partial<AlertRow>,
+    audit: { action: string; data: (r: AlertRow) => unknown },
+    change: string,
+  ): Promise<AlertView> {
+    const held = this.volatile.get(id);
+    let row: AlertRow;
+    if (held) row = this.volatile.update(id, decide(held)) as AlertRow;
+    else {
+      try {
+        row = await this.db.transaction().execute(async (trx) => {
+          const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+          if (!r) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
+          const update = decide(r);
+          await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
+          await appendAudit(trx, {
+            actor,
+            action: audit.action,
+            entityType: 'alert',
+            entityId: id,
+            data: audit.data(r),
+          });
+          return { ...r, ...update };
+        });
+      } catch (err) {
+        if (isGridhubError(err) || !this.options.storage?.failed('store', err)) throw err;
+        const r = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!r) throw err;
+        this.volatile.add(r, null);
+        row = this.volatile.update(id, decide(r)) as AlertRow;
+      }
+    }
+    this.changed(row, change);
+    return this.view(row);
+  }
+
   /** Acknowledge: stops re-notification and escalation for everyone. */
   async acknowledge(actor: string, id: string, channel: string): Promise<AlertView> {
     const now = this.now();
-    const row = await this.db.transaction().execute(async (trx) => {
-      const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!r) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
-      if (r.state !== 'raised')
-        throw new GridhubError('GH_ERR_INVALID_TRANSITION', `the alert is already ${r.state}`, {
-          state: r.state,
-        });
-      const update = {
-        state: 'acknowledged',
-        acked_by: actor,
-        acked_at: now,
-        ack_channel: channel,
-        next_step_at: null,
-        next_renotify_at: null,
-        updated_at: now,
-      };
-      await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
-      await appendAudit(trx, {
-        actor,
-        action: 'alert.acknowledge',
-        entityType: 'alert',
-        entityId: id,
-        data: { channel, step: r.step },
-      });
-      return { ...r, ...update };
-    });
-    this.changed(row, 'acknowledged');
-    return this.view(row);
+    return this.transition(
+      id,
+      actor,
+      (r) => {
+        if (r.state !== 'raised')
+          throw new GridhubError('GH_ERR_INVALID_TRANSITION', `the alert is already ${r.state}`, {
+            state: r.state,
+          });
+        return {
+          state: 'acknowledged',
+          acked_by: actor,
+          acked_at: now,
+          ack_channel: channel,
+          next_step_at: null,
+          next_renotify_at: null,
+          updated_at: now,
+        };
+      },
+      { action: 'alert.acknowledge', data: (r) => ({ channel, step: r.step }) },
+      'acknowledged',
+    );
   }
 
   /**
@@ -655,35 +900,28 @@ export class AlertService {
     reason: string | null,
   ): Promise<AlertView> {
     const now = this.now();
-    const row = await this.db.transaction().execute(async (trx) => {
-      const r = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!r) throw new GridhubError('GH_ERR_NOT_FOUND', `no alert '${id}'`);
-      if (r.state === 'resolved')
-        throw new GridhubError('GH_ERR_INVALID_TRANSITION', 'the alert is already resolved', {
-          state: r.state,
-        });
-      const update = {
-        state: 'resolved',
-        resolved_by: actor,
-        resolved_at: now,
-        resolution,
-        reason,
-        next_step_at: null,
-        next_renotify_at: null,
-        updated_at: now,
-      };
-      await trx.updateTable('alerts').set(update).where('id', '=', id).execute();
-      await appendAudit(trx, {
-        actor,
-        action: `alert.${resolution}`,
-        entityType: 'alert',
-        entityId: id,
-        data: { reason },
-      });
-      return { ...r, ...update };
-    });
-    this.changed(row, resolution);
-    return this.view(row);
+    return this.transition(
+      id,
+      actor,
+      (r) => {
+        if (r.state === 'resolved')
+          throw new GridhubError('GH_ERR_INVALID_TRANSITION', 'the alert is already resolved', {
+            state: r.state,
+          });
+        return {
+          state: 'resolved',
+          resolved_by: actor,
+          resolved_at: now,
+          resolution,
+          reason,
+          next_step_at: null,
+          next_renotify_at: null,
+          updated_at: now,
+        };
+      },
+      { action: `alert.${resolution}`, data: () => ({ reason }) },
+      resolution,
+    );
   }
 
   async resolveAs(

@@ -13,6 +13,18 @@ export interface PersonSessions {
   sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]>;
 }
 
+/** A delivery log entry as the alert service holds it for an alert kept in memory. */
+export interface HeldDeliveryEntry {
+  alert_id: string;
+  step: number;
+  recipient: string;
+  channel: string;
+  attempt: number;
+  at: number;
+  result: string;
+  detail: string | null;
+}
+
 /** queued: handed to the broker for a person who can receive it; no-channel: nobody to hand it to. */
 export type PersonDeliveryResult = 'queued' | 'no-channel';
 
@@ -75,34 +87,49 @@ export class PersonChannel {
     return { result: 'no-channel', detail: 'no MQTT session and no API token to connect with' };
   }
 
-  /** Log the attempt and, when someone can receive it, publish it with its delivery id. */
+  /**
+   * Log the attempt and, when someone can receive it, publish it with its delivery id. While the
+   * disk refuses writes the message goes out all the same (without an id): `hold` keeps the log
+   * entry with the alert held in memory, or a storage error is reported and the entry is lost.
+   */
   async deliver(
     alertId: string,
     step: number,
     personId: string,
     message: Record<string, unknown>,
+    hold?: (entry: HeldDeliveryEntry) => boolean,
+    storageFailed?: (err: unknown) => boolean,
   ): Promise<PersonDeliveryResult> {
     const { result, detail } = await this.reach(personId);
     const payload = result === 'queued' ? JSON.stringify(message) : null;
-    const { id } = await this.db
-      .insertInto('alert_deliveries')
-      .values({
-        alert_id: alertId,
-        step,
-        recipient: personId,
-        channel: 'mqtt',
-        attempt: 1,
-        at: this.now(),
-        result,
-        detail,
-        confirmed_at: null,
-        payload,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const entry = {
+      alert_id: alertId,
+      step,
+      recipient: personId,
+      channel: 'mqtt',
+      attempt: 1,
+      at: this.now(),
+      result,
+      detail,
+    };
+    let id: number | undefined;
+    if (!hold?.(entry)) {
+      try {
+        ({ id } = await this.db
+          .insertInto('alert_deliveries')
+          .values({ ...entry, confirmed_at: null, payload })
+          .returning('id')
+          .executeTakeFirstOrThrow());
+      } catch (err) {
+        if (!storageFailed?.(err)) throw err;
+      }
+    }
     this.metrics.alertDeliveries.inc({ channel: 'mqtt', result });
     if (result === 'queued')
-      this.broker.publishToStaff(personAlertTopic(personId), { ...message, deliveryId: id });
+      this.broker.publishToStaff(
+        personAlertTopic(personId),
+        id === undefined ? message : { ...message, deliveryId: id },
+      );
     return result;
   }
 

@@ -23,6 +23,7 @@ import type { CommissioningLog } from '../ingest/commissioning.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
+import { type StorageHealth, storageErrorCode } from '../store/storage-health.ts';
 import type { Db } from '../store/store.ts';
 import type { TicketService } from '../tickets/ticket-service.ts';
 import type { LocalSeriesStore } from '../timeseries/local-store.ts';
@@ -46,6 +47,8 @@ import { ErrorResponse } from './schemas.ts';
 export interface ReadinessCheck {
   name: string;
   ready(): boolean;
+  /** why it is not ready, with a stable code (e.g. GH_ERR_STORAGE_FULL) */
+  problem?(): { code: string; message: string } | undefined;
 }
 
 export interface ApiDeps {
@@ -66,6 +69,7 @@ export interface ApiDeps {
   series: LocalSeriesStore;
   policies: PolicyService;
   readiness: ReadinessCheck[];
+  storage: StorageHealth;
   bodyLimitBytes: number;
   trustProxy: boolean;
   version: string;
@@ -115,6 +119,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         problems.map((p) => `${p.path}: ${p.message}`).join('; '),
         { problems },
       ).toBody();
+    } else if (storageErrorCode(err)) {
+      // The disk refused the write: 507 with the storage code, and the hub reports itself degraded.
+      const code = deps.storage.failed('store', err) ?? 'GH_ERR_STORAGE_FULL';
+      status = 507;
+      body = new GridhubError(code).toBody();
     } else if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       status = 413;
       body = new GridhubError('GH_ERR_PAYLOAD_TOO_LARGE').toBody();
@@ -164,6 +173,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const Health = Type.Object({
     status: Type.String(),
     checks: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+    problems: Type.Optional(
+      Type.Array(Type.Object({ check: Type.String(), code: Type.String(), message: Type.String() })),
+    ),
   });
   app.get(
     '/health',
@@ -183,7 +195,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (_req, reply) => {
       const checks = Object.fromEntries(deps.readiness.map((c) => [c.name, c.ready()]));
       const ok = Object.values(checks).every(Boolean);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+      const problems = deps.readiness.flatMap((c) => {
+        const p = checks[c.name] ? undefined : c.problem?.();
+        return p ? [{ check: c.name, ...p }] : [];
+      });
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'not ready', checks, ...(problems.length ? { problems } : {}) });
     },
   );
   app.get(

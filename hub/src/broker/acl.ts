@@ -16,16 +16,17 @@ export const STAFF_PUBLISH_TOPICS: RegExp[] = [
 ];
 
 /**
- * May this client publish here? Devices only under their own id, on their own device topics
- * (DESIGN.md contract 2); `$SYS/` is never writable (aedes #597).
+ * May this client publish here? Devices only under their own id (DESIGN.md contract 2), never on
+ * their own command topic; `$SYS/` is never writable (aedes #597). A device topic under its own id
+ * that the contract does not know passes here and is dropped by the broker as GH_ERR_TOPIC_UNKNOWN.
  */
 export function publishAllowed(identity: ClientIdentity, topic: string): boolean {
   if (topic.startsWith('$')) return false;
   if (identity.kind === 'device') {
     // its answers to commands (cmd/ack), under its own id only
     if (commandAckDevice(topic) !== undefined) return commandAckDevice(topic) === identity.device.deviceId;
-    const parsed = parseDeviceTopic(topic);
-    return parsed !== undefined && parsed.deviceId === identity.device.deviceId && parsed.kind !== 'command';
+    if (!topic.startsWith(`${TOPIC_ROOT}/dev/${identity.device.deviceId}/`)) return false;
+    return parseDeviceTopic(topic)?.kind !== 'command';
   }
   return STAFF_PUBLISH_TOPICS.some((re) => re.test(topic));
 }

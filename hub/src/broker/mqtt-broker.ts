@@ -12,12 +12,20 @@ import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
 import { commandExpired } from '../commands/command-wire.ts';
 import type { Config } from '../config/schema.ts';
-import { deviceTopic, fillTopic, parseDeviceTopic, staffOutputTopic, TOPICS } from '../contract/topics.ts';
+import {
+  commandAckDevice,
+  deviceTopic,
+  fillTopic,
+  parseDeviceTopic,
+  staffOutputTopic,
+  TOPICS,
+} from '../contract/topics.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Presence } from '../presence/presence.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 import { type ClientIdentity, forwardAllowed, publishAllowed, subscribeAllowed } from './acl.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { FrameLimit, FrameTooLargeError } from './frame-limit.ts';
@@ -61,6 +69,7 @@ export interface BrokerDeps {
   presence: Presence;
   gridPaths: GridPaths;
   bus: Bus;
+  storage: StorageHealth;
   metrics: Metrics;
   logger: Logger;
   /** sessions, retained messages and wills (config `mqtt.persistence`); a fresh one per start */
@@ -168,7 +177,11 @@ export class MqttBroker {
       conn.destroy();
     });
     socket.on('error', () => conn.destroy());
-    socket.on('close', () => conn.destroy());
+    // A client that publishes and hangs up at once: what it sent is still read and processed (its
+    // messages may wait for a group commit); only then does the connection end. Hence end, not destroy.
+    socket.on('close', () => {
+      if (!limit.writableEnded) limit.end();
+    });
     conn.on('close', () => socket.destroy());
     socket.pipe(limit);
     aedes.handle(conn, req);
@@ -332,16 +345,36 @@ export class MqttBroker {
   ): void {
     if (state.identity.kind === 'staff')
       return this.staffRequest(client, state.identity.principal, packet, done);
-    if (state.identity.kind === 'device') {
-      const parsed = parseDeviceTopic(packet.topic);
-      if (parsed && parsed.kind !== 'command') {
-        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        this.deps.ingest.handle(state.identity.device, parsed.kind, packet.topic, payload, client.id);
-      }
-      // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
-      packet.retain = false;
+    // The hub keeps presence itself; no retained copies of device topics pile up in the broker.
+    packet.retain = false;
+    // Answers to commands go on to the `published` hook (session-hooks.ts), not through ingest.
+    if (commandAckDevice(packet.topic) !== undefined) return done(null);
+    const parsed = parseDeviceTopic(packet.topic);
+    if (!parsed || parsed.kind === 'command') {
+      // Under the device's own prefix but not a topic of the contract: dropped, counted, kept connected.
+      this.refuse(
+        'GH_ERR_TOPIC_UNKNOWN',
+        { clientId: client.id, deviceId: state.identity.device.deviceId, topic: packet.topic },
+        'publish to a topic outside the contract dropped',
+      );
+      return done(null);
     }
-    done(null);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const out = this.deps.ingest.handle(
+      state.identity.device,
+      parsed.kind,
+      packet.topic,
+      payload,
+      client.id,
+      packet.qos,
+    );
+    if (!out.ok) return done(null);
+    // The PUBACK (aedes sends it when done is called) waits until the message is on disk. A
+    // message that could not be stored gets none: the connection closes and the device resends.
+    out.durable.then(
+      () => done(null),
+      () => done(new Error('GH_ERR_STORAGE_FULL')),
+    );
   }
 
   /**
@@ -423,6 +456,25 @@ export class MqttBroker {
     return forwardAllowed(state.identity, packet.topic, (id) => this.deps.gridPaths.pathOf(id))
       ? packet
       : null;
+  }
+
+  private hookFailed(hook: string, client: Client | null, err: unknown): void {
+    const code = this.deps.storage.failed('store', err) ?? 'GH_ERR_INTERNAL';
+    this.deps.metrics.errors.inc({ code, source: `mqtt:${hook}` });
+    this.log.error(
+      { err, hook, clientId: client?.id, code },
+      'broker hook failed; the client is refused, the hub goes on',
+    );
+  }
+
+  /** Run a hook; if it throws, log and count it and answer the client with `fallback` instead. */
+  private guard(hook: string, client: Client | null, run: () => void, fallback: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.hookFailed(hook, client, err);
+      fallback();
+    }
   }
 
   /** Topic filters a staff person's live sessions subscribe to (operations and tests: is a flow listening?). */
@@ -515,21 +567,61 @@ export class MqttBroker {
       concurrency: 1000,
       drainTimeout: 30_000,
       maxTopicLevels: 16,
+      // Every hook is guarded: one bad message or a failing disk must never end the process.
       preConnect: (client, packet, cb) => {
         // authenticate() only sees the id aedes assigned; remember that it was empty
         if (!packet.clientId) this.assignedIds.add(client);
         cb(null, !this.stopping);
       },
-      authenticate: (c, u, p, cb) => this.authenticate(c, u, p, cb),
-      authorizePublish: (c, p, cb) => this.authorizePublish(c, p, cb),
-      authorizeSubscribe: (c, s, cb) => this.authorizeSubscribe(c, s, cb),
-      authorizeForward: (c, p) => this.authorizeForward(c, p),
-      published: (p, c, cb) => this.hooks.published(p, c, cb),
+      authenticate: (c, u, p, cb) =>
+        this.guard(
+          'authenticate',
+          c,
+          () => this.authenticate(c, u, p, cb),
+          () => cb(authError('unavailable', CONNACK_SERVER_UNAVAILABLE), false),
+        ),
+      authorizePublish: (c, p, cb) =>
+        this.guard(
+          'authorizePublish',
+          c,
+          () => this.authorizePublish(c, p, cb),
+          () => cb(new Error('GH_ERR_INTERNAL')),
+        ),
+      authorizeSubscribe: (c, s, cb) =>
+        this.guard(
+          'authorizeSubscribe',
+          c,
+          () => this.authorizeSubscribe(c, s, cb),
+          () => cb(null, null),
+        ),
+      authorizeForward: (c, p) => {
+        try {
+          return this.authorizeForward(c, p);
+        } catch (err) {
+          this.hookFailed('authorizeForward', c, err);
+          return null;
+        }
+      },
+      published: (p, c, cb) =>
+        this.guard(
+          'published',
+          c,
+          () => this.hooks.published(p, c, cb),
+          () => cb(new Error('GH_ERR_INTERNAL')),
+        ),
     });
     // A persistence failure must degrade the broker, never end the process (an unhandled 'error').
     (aedes as unknown as EventEmitter).on('error', (err: Error) => this.log.error({ err }, 'broker error'));
     await aedes.listen();
     this.aedes = aedes;
+    aedes.on('connackSent', (connack, client) => {
+      // At CONNACK, before aedes reads the client's first publish: a device that connects and at
+      // once publishes a retained "offline" must end offline (its online must not land after it).
+      const state = this.states.get(client);
+      if (!state || (connack as { returnCode?: number }).returnCode !== 0) return;
+      if (state.identity.kind === 'device')
+        this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
+    });
     this.hooks.attach(aedes);
     // aedes stores a SUBSCRIBE's whole filter list for a persistent session, refused filters
     // (SUBACK 0x80) included; left there they would fill the session's queue with what it may not see.
@@ -544,8 +636,6 @@ export class MqttBroker {
       const state = this.states.get(client);
       if (!state) return;
       this.deps.metrics.mqttConnections.inc({ kind: state.identity.kind });
-      if (state.identity.kind === 'device')
-        this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
     });
     aedes.on('clientDisconnect', (client) => {
       const state = this.states.get(client);

@@ -145,6 +145,36 @@ export const ConfigSchema = Type.Object(
           description:
             'How long a device event id is remembered, so a redelivered QoS 1 event is not processed twice.',
         }),
+        maxClockAheadHours: Type.Number({
+          default: 24,
+          exclusiveMinimum: 0,
+          description:
+            'A device timestamp further ahead of the hub clock than this is replaced by the receive time (GH_ERR_DEVICE_CLOCK, counted).',
+        }),
+        maxClockBehindDays: Type.Number({
+          default: 30,
+          exclusiveMinimum: 0,
+          description:
+            'A device timestamp older than this is replaced by the receive time (GH_ERR_DEVICE_CLOCK, counted).',
+        }),
+        maxJsonDepth: Type.Integer({
+          default: 16,
+          minimum: 2,
+          description:
+            'Deepest JSON nesting accepted in a device payload (GH_ERR_PAYLOAD_TOO_DEEP beyond it).',
+        }),
+        journalMaxBatch: Type.Integer({
+          default: 2000,
+          minimum: 1,
+          description:
+            'Most device messages in one group commit of the ingest journal (each commit is one fsync; PUBACKs wait for it).',
+        }),
+        maxRulesBacklog: Type.Integer({
+          default: 20_000,
+          minimum: 100,
+          description:
+            'Ordinary (not life-safety) messages the rules engine holds in memory; beyond it they wait in the journal and are read back in order.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

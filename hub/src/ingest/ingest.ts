@@ -1,158 +1,83 @@
 import type { Statement } from 'better-sqlite3';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { KnownDevice } from '../broker/device-directory.ts';
-import type { Bus } from '../bus.ts';
+import type { Bus, DeviceStatusReport, RulesWork } from '../bus.ts';
 import type { DeviceEvent, DeviceTelemetry } from '../contract/device-event.ts';
 import type { DeviceTopicKind } from '../contract/topics.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import { CommissioningLog } from './commissioning.ts';
-import { describeErrors, PayloadValidators, pick } from './validators.ts';
+import type { Committed, Journal, JournalEntry } from './journal.ts';
+import { RecentEvents } from './recent-events.ts';
+import { ingestSteps, type Message, type Rejection, type Step, type StepOptions } from './steps.ts';
+import { PayloadValidators } from './validators.ts';
 
-export type IngestOutcome = { ok: true; duplicate: boolean } | { ok: false; code: ErrorCode; reason: string };
+export type IngestOutcome =
+  | {
+      ok: true;
+      duplicate: boolean;
+      /** settles when the message is durable; the PUBACK waits for it. Rejects when it could not be stored. */
+      durable: Promise<void>;
+    }
+  | { ok: false; code: ErrorCode; reason: string };
 
-/** One message on its way through the steps. */
-interface Message {
-  device: KnownDevice;
-  kind: Exclude<DeviceTopicKind, 'command'>;
-  topic: string;
-  payload: Buffer;
-  receivedAt: number;
-  json: Record<string, unknown>;
-  body: Record<string, unknown>;
-  duplicate: boolean;
-}
-
-type Rejection = { code: ErrorCode; reason: string };
-interface Step {
-  name: string;
-  run(m: Message): Rejection | undefined;
-}
-
-export interface IngestOptions {
-  maxPayloadBytes: number;
+export interface IngestOptions extends StepOptions {
   /** how long an eventId is remembered for redelivery detection */
   dedupeRetentionMs: number;
 }
 
+type Subject = DeviceEvent | DeviceTelemetry | DeviceStatusReport;
+
+const RECENT_EVENTS = 100_000;
+const KNOWN: Promise<Committed> = Promise.resolve({ seq: null, duplicate: true });
+
+/** What the hub needs around ingest: which messages are life-safety, and their InfluxDB points. */
+export interface IngestHooks {
+  lifeSafety(m: DeviceEvent | DeviceTelemetry): boolean;
+  /** line-protocol points of a message, or undefined when no InfluxDB is configured */
+  lines?(m: DeviceEvent | DeviceTelemetry): string[];
+}
+
 /**
- * Turns a device's MQTT message into a typed, validated, normalised event on the bus, or into a
- * counted, logged, explained rejection. Runs synchronously inside the broker's publish hook, so a
- * QoS 1 event is deduplicated in the store before its PUBACK is sent.
+ * Turns a device's MQTT message into a typed, validated, normalised message, or into a counted,
+ * logged, explained rejection — synchronously, inside the broker's publish hook. An accepted
+ * message is appended to the ingest journal; its PUBACK waits until the journal's group commit is
+ * on disk (a PUBACK is a promise: what was acknowledged survives SIGKILL and power loss). A
+ * life-safety message is handed to the rules before the commit, so an alarm never waits for a
+ * disk; every other message after it, once the journal has said it is not a redelivery.
  */
 export class Ingest {
   private readonly validators: PayloadValidators;
+  private readonly steps: Step[];
   readonly commissioning: CommissioningLog;
-  private seenInsert: Statement<[string, string, number]> | undefined;
+  private readonly recent = new RecentEvents(RECENT_EVENTS);
   private activate: Statement<[string, string]> | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private doneTimer: NodeJS.Timeout | undefined;
   private readonly logGate = new Map<string, { at: number; suppressed: number }>();
+  /** journal positions whose rules have run, marked done in batches */
+  private settled: number[] = [];
+  /** the journal position up to which every series consumer has durably taken the messages */
+  consumedUpTo: () => number = () => 0;
 
   constructor(
     private readonly store: Store,
     private readonly models: ModelCatalogue,
+    private readonly journal: Journal,
     private readonly bus: Bus,
+    private readonly hooks: IngestHooks,
+    private readonly storage: StorageHealth,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: IngestOptions,
   ) {
     this.validators = new PayloadValidators(models.models);
+    this.steps = ingestSteps(this.validators, models, options);
     this.commissioning = new CommissioningLog(store, logger);
-  }
-
-  private readonly steps: Step[] = [
-    {
-      name: 'size',
-      run: (m) =>
-        m.payload.length > this.options.maxPayloadBytes
-          ? {
-              code: 'GH_ERR_PAYLOAD_TOO_LARGE',
-              reason: `${m.payload.length} bytes > ${this.options.maxPayloadBytes}`,
-            }
-          : undefined,
-    },
-    {
-      name: 'json',
-      run: (m) => {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(m.payload.toString('utf8'));
-        } catch (err) {
-          return { code: 'GH_ERR_PAYLOAD_NOT_JSON', reason: (err as Error).message };
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          return { code: 'GH_ERR_PAYLOAD_NOT_JSON', reason: 'payload must be a JSON object' };
-        }
-        m.json = parsed as Record<string, unknown>;
-        return undefined;
-      },
-    },
-    {
-      name: 'schema',
-      run: (m) => {
-        if (m.kind === 'status') {
-          const v = this.validators.status;
-          if (!v.validate(m.json))
-            return { code: 'GH_ERR_PAYLOAD_SCHEMA', reason: describeErrors(v.validate.errors) };
-          m.body = pick(m.json, v.fields);
-          return undefined;
-        }
-        const compiled = this.validators.forModel(m.device.modelId)?.[m.kind];
-        if (!compiled) return { code: 'GH_ERR_MODEL_UNKNOWN', reason: `no model '${m.device.modelId}'` };
-        if (compiled.byType) {
-          const type = m.json.type;
-          const member = typeof type === 'string' ? compiled.byType.get(type) : undefined;
-          if (!member) {
-            return {
-              code: 'GH_ERR_EVENT_TYPE_UNKNOWN',
-              reason: `event type ${JSON.stringify(type)} is not one of ${[...compiled.byType.keys()].join(', ')}`,
-            };
-          }
-          if (!member.validate(m.json))
-            return { code: 'GH_ERR_PAYLOAD_SCHEMA', reason: describeErrors(member.validate.errors) };
-          m.body = pick(m.json, member.fields);
-          return undefined;
-        }
-        if (!compiled.validate(m.json))
-          return { code: 'GH_ERR_PAYLOAD_SCHEMA', reason: describeErrors(compiled.validate.errors) };
-        m.body = pick(m.json, compiled.fields);
-        return undefined;
-      },
-    },
-    {
-      name: 'normalise',
-      run: (m) => {
-        // Vendor polarity and codes are mapped to the generic payload here, never in rules.
-        const model = this.models.find(m.device.modelId);
-        const decode =
-          m.kind === 'event'
-            ? model?.decodeEvent
-            : m.kind === 'telemetry'
-              ? model?.decodeTelemetry
-              : undefined;
-        if (decode) m.body = decode(m.body);
-        return undefined;
-      },
-    },
-    {
-      name: 'dedupe',
-      run: (m) => {
-        if (m.kind !== 'event') return undefined;
-        const eventId = String(m.body.eventId);
-        m.duplicate = this.seen().run(m.device.deviceId, eventId, m.receivedAt).changes === 0;
-        return undefined;
-      },
-    },
-  ];
-
-  private seen(): Statement<[string, string, number]> {
-    this.seenInsert ??= this.store.sqlite.prepare(
-      'INSERT OR IGNORE INTO device_events_seen (device_id, event_id, received_at) VALUES (?, ?, ?)',
-    );
-    return this.seenInsert;
   }
 
   handle(
@@ -161,9 +86,20 @@ export class Ingest {
     topic: string,
     payload: Buffer,
     clientId: string,
+    qos: 0 | 1 | 2 = 1,
     receivedAt = Date.now(),
   ): IngestOutcome {
-    const m: Message = { device, kind, topic, payload, receivedAt, json: {}, body: {}, duplicate: false };
+    const m: Message = {
+      device,
+      kind,
+      topic,
+      payload,
+      receivedAt,
+      json: {},
+      body: {},
+      cleared: false,
+      clockCorrected: undefined,
+    };
     for (const step of this.steps) {
       const rejected = step.run(m);
       if (rejected) {
@@ -171,21 +107,26 @@ export class Ingest {
         return { ok: false, ...rejected };
       }
     }
-    const what = kind === 'event' ? String(m.body.type ?? 'event') : kind;
-    this.commissioning.record(device.deviceId, 'accepted', {
-      at: new Date(receivedAt).toISOString(),
-      topic,
-      what,
-      ...(m.duplicate ? { duplicate: true } : {}),
-      excerpt: CommissioningLog.excerpt(payload),
-    });
-    this.metrics.mqttMessages.inc({ kind: m.duplicate ? 'duplicate' : kind });
+    if (m.clockCorrected) this.clockCorrected(m);
     if (device.status === 'provisioned') this.activateDevice(device);
-    if (!m.duplicate) this.emit(m);
-    return { ok: true, duplicate: m.duplicate };
+    if (m.cleared) {
+      this.record(m, 'status cleared', false);
+      return { ok: true, duplicate: false, durable: Promise.resolve() };
+    }
+    const subject = this.subject(m);
+    const eventId = kind === 'event' ? String(m.body.eventId) : null;
+    const earlier = eventId === null ? undefined : this.recent.get(device.deviceId, eventId);
+    if (earlier) {
+      // A redelivery of something this hub is committing or committed: acknowledge it when the
+      // first copy is durable, and process nothing again.
+      this.record(m, String(m.body.type), true);
+      return { ok: true, duplicate: true, durable: earlier.then(() => undefined) };
+    }
+    const durable = this.accept(m, subject, eventId, qos);
+    return { ok: true, duplicate: false, durable };
   }
 
-  private emit(m: Message): void {
+  private subject(m: Message): { kind: Message['kind']; value: Subject } {
     const { device, body, receivedAt } = m;
     const base = {
       deviceId: device.deviceId,
@@ -198,11 +139,158 @@ export class Ingest {
       at: typeof body.ts === 'number' ? body.ts : receivedAt,
       deviceType: device.deviceType,
     };
-    if (m.kind === 'event') this.bus.emit('device.event', { ...base, event: body } as DeviceEvent);
-    else if (m.kind === 'telemetry')
-      this.bus.emit('device.telemetry', { ...base, values: body } as DeviceTelemetry);
-    else this.bus.emit('device.status', { ...base, state: body.state as 'online' | 'offline' });
-    this.metrics.ingestLatency.observe((Date.now() - receivedAt) / 1000);
+    if (m.kind === 'event') return { kind: 'event', value: { ...base, event: body } as DeviceEvent };
+    if (m.kind === 'telemetry')
+      return { kind: 'telemetry', value: { ...base, values: body } as DeviceTelemetry };
+    return { kind: 'status', value: { ...base, state: body.state as 'online' | 'offline' } };
+  }
+
+  private accept(
+    m: Message,
+    subject: { kind: Message['kind']; value: Subject },
+    eventId: string | null,
+    qos: 0 | 1 | 2,
+  ): Promise<void> {
+    const s = subject.value;
+    const ruled = subject.kind === 'status' ? undefined : (s as DeviceEvent | DeviceTelemetry);
+    const lifeSafety = ruled !== undefined && this.hooks.lifeSafety(ruled);
+    let work: (RulesWork & { done: boolean }) | undefined;
+    if (ruled) {
+      work = {
+        subject: ruled,
+        lifeSafety,
+        seq: null,
+        done: false,
+        settle: () => {
+          if (!work || work.done) return;
+          work.done = true;
+          if (work.seq !== null) this.markSettled(work.seq);
+        },
+      };
+    }
+    // An alarm goes to the rules now; its journal commit runs alongside.
+    if (lifeSafety && work) this.publish(subject.kind, s, work);
+    const entry: JournalEntry = {
+      deviceId: m.device.deviceId,
+      eventId,
+      kind: subject.kind,
+      body: JSON.stringify(s),
+      receivedAt: m.receivedAt,
+      lines: ruled && this.hooks.lines ? this.hooks.lines(ruled) : [],
+      rulesDone: work === undefined,
+    };
+    const committed = this.journal.append(entry);
+    if (eventId !== null) this.recent.add(m.device.deviceId, eventId, committed);
+    return committed.then(
+      (c: Committed) => {
+        this.record(m, subject.kind === 'event' ? String(m.body.type) : subject.kind, c.duplicate);
+        if (c.duplicate || c.seq === null) {
+          // Seen before this process started (the dedupe record is durable); nothing is redone.
+          work?.settle();
+          return;
+        }
+        if (work) {
+          work.seq = c.seq;
+          if (work.done) this.markSettled(c.seq);
+        }
+        this.bus.emit('journal.committed', { seq: c.seq, subject: s });
+        if (!lifeSafety) this.publish(subject.kind, s, work);
+      },
+      (err: unknown) => {
+        const code = this.storage.failed('journal', err) ?? 'GH_ERR_INTERNAL';
+        this.recent.delete(m.device.deviceId, eventId);
+        this.metrics.errors.inc({ code, source: 'mqtt' });
+        this.logLimited(
+          `${m.device.deviceId}:${code}`,
+          { deviceId: m.device.deviceId, code },
+          'message not stored; no PUBACK',
+        );
+        // QoS 0 promised nothing: the message is dropped (counted) rather than closing the
+        // connection, which would also hold back the device's QoS 1 alarms behind it.
+        if (qos > 0) throw err;
+      },
+    );
+  }
+
+  /** Hand a message to the bus: rules, presence, staff topics. */
+  private publish(kind: Message['kind'], s: Subject, work: RulesWork | undefined): void {
+    if (kind === 'event') this.bus.emit('device.event', s as DeviceEvent);
+    else if (kind === 'telemetry') this.bus.emit('device.telemetry', s as DeviceTelemetry);
+    else this.bus.emit('device.status', s as DeviceStatusReport);
+    if (work) this.bus.emit('rules.work', work);
+    this.metrics.ingestLatency.observe((Date.now() - s.receivedAt) / 1000);
+  }
+
+  private markSettled(seq: number): void {
+    this.settled.push(seq);
+    if (this.settled.length >= 1000) void this.flushSettled();
+  }
+
+  /** Mark settled messages done in the journal (so a restart does not run their rules again). */
+  async flushSettled(): Promise<void> {
+    if (this.settled.length === 0) return;
+    const seqs = this.settled;
+    this.settled = [];
+    try {
+      await this.journal.rulesDone(seqs);
+    } catch (err) {
+      // Not marked: they run again after a restart (rules are idempotent per event), never lost.
+      this.storage.failed('journal', err);
+      this.settled.push(...seqs);
+    }
+  }
+
+  /** Journaled work whose rules have not run (replay after a restart or a storage failure). */
+  async pending(afterSeq: number, limit: number): Promise<RulesWork[]> {
+    const rows = await this.journal.pending(afterSeq, limit);
+    return rows
+      .filter((r) => r.kind !== 'status')
+      .map((r) => {
+        const subject = JSON.parse(r.body) as DeviceEvent | DeviceTelemetry;
+        const work: RulesWork & { done: boolean } = {
+          subject,
+          lifeSafety: this.hooks.lifeSafety(subject),
+          seq: r.seq,
+          done: false,
+          settle: () => {
+            if (work.done) return;
+            work.done = true;
+            this.markSettled(r.seq);
+          },
+        };
+        return work;
+      });
+  }
+
+  private record(m: Message, what: string, duplicate: boolean): void {
+    this.commissioning.record(m.device.deviceId, 'accepted', {
+      at: new Date(m.receivedAt).toISOString(),
+      topic: m.topic,
+      what,
+      ...(duplicate ? { duplicate: true } : {}),
+      ...(m.clockCorrected
+        ? {
+            code: 'GH_ERR_DEVICE_CLOCK' as const,
+            reason: `device ts ${m.clockCorrected.ts} replaced by the receive time`,
+          }
+        : {}),
+      excerpt: CommissioningLog.excerpt(m.payload),
+    });
+    this.metrics.mqttMessages.inc({ kind: duplicate ? 'duplicate' : m.kind });
+  }
+
+  private clockCorrected(m: Message): void {
+    this.metrics.errors.inc({ code: 'GH_ERR_DEVICE_CLOCK', source: 'mqtt' });
+    this.logLimited(
+      `${m.device.deviceId}:GH_ERR_DEVICE_CLOCK`,
+      {
+        deviceId: m.device.deviceId,
+        code: 'GH_ERR_DEVICE_CLOCK',
+        ts: m.clockCorrected?.ts,
+        receivedAt: m.receivedAt,
+      },
+      'device clock out of bounds; receive time used',
+    );
   }
 
   private reject(m: Message, clientId: string, r: Rejection): void {
@@ -244,11 +332,18 @@ export class Ingest {
 
   /** A device's first valid message moves it from provisioned to active. */
   private activateDevice(device: KnownDevice): void {
-    this.activate ??= this.store.sqlite.prepare(
-      "UPDATE devices SET status = 'active', updated_at = ? WHERE id = ? AND status = 'provisioned'",
-    );
     device.status = 'active';
-    if (this.activate.run(new Date().toISOString(), device.deviceId).changes === 0) return;
+    try {
+      this.activate ??= this.store.sqlite.prepare(
+        "UPDATE devices SET status = 'active', updated_at = ? WHERE id = ? AND status = 'provisioned'",
+      );
+      if (this.activate.run(new Date().toISOString(), device.deviceId).changes === 0) return;
+    } catch (err) {
+      // A full disk must not refuse the device's message; the activation is retried next message.
+      device.status = 'provisioned';
+      this.storage.failed('store', err);
+      return;
+    }
     this.store.db
       .transaction()
       .execute((trx) =>
@@ -265,21 +360,31 @@ export class Ingest {
     this.bus.emit('device.changed', { deviceId: device.deviceId, change: 'status' });
   }
 
+  private async prune(): Promise<void> {
+    await this.flushSettled();
+    const out = await this.journal.prune(this.consumedUpTo(), Date.now() - this.options.dedupeRetentionMs);
+    if (out.inbox + out.seen > 0) this.logger.debug(out, 'journal pruned');
+  }
+
   async start(): Promise<void> {
+    // Redeliveries come soon after a reconnect, often after a restart: recognise the recent ones
+    // without a trip to the journal, so an alarm redelivered after a restart is not handled again.
+    for (const [deviceId, eventId] of await this.journal.recentSeen(RECENT_EVENTS))
+      this.recent.add(deviceId, eventId, KNOWN);
     this.commissioning.start();
-    const prune = () => {
-      const cutoff = Date.now() - this.options.dedupeRetentionMs;
-      this.store.sqlite.prepare('DELETE FROM device_events_seen WHERE received_at < ?').run(cutoff);
+    const guard = (what: string) => (err: unknown) => {
+      if (!this.storage.failed('journal', err)) this.logger.error({ err }, what);
     };
-    prune();
-    this.pruneTimer = setInterval(prune, 3600_000);
+    this.doneTimer = setInterval(() => void this.flushSettled(), 200);
+    this.pruneTimer = setInterval(() => this.prune().catch(guard('journal prune failed')), 60_000);
     this.pruneTimer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    clearInterval(this.doneTimer);
+    await this.flushSettled();
     await this.commissioning.stop();
-    this.seenInsert = undefined;
     this.activate = undefined;
   }
 }

@@ -411,6 +411,19 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0007_core_replay_idempotence': {
+    async up(db: Kysely<unknown>) {
+      // After a crash the rules run again on journaled events they had not finished: a ticket or
+      // alert already raised for an event is found by the event and not raised twice.
+      await db.schema.createIndex('ticket_links_ref').on('ticket_links').columns(['kind', 'ref']).execute();
+      await db.schema.alterTable('tickets').addColumn('origin_ref', 'text').execute();
+      await db.schema
+        .createTable('alert_events')
+        .addColumn('event_ref', 'text', (c) => c.primaryKey())
+        .addColumn('alert_id', 'text', (c) => c.notNull().references('alerts.id'))
+        .execute();
+    },
+  },
   '0008_persist_receipts_commands': {
     async up(db: Kysely<unknown>) {
       // queued → delivered: the PUBACK time, and the message itself for a re-send on reconnect

@@ -194,6 +194,8 @@ export interface TicketTable {
   dispatched_at: number | null;
   closed_at: number | null;
   resolution: string | null;
+  /** the device event that opened the ticket (`deviceId:eventId`), so a replayed event finds it */
+  origin_ref: string | null;
 }
 
 export interface TicketTimelineTable {
@@ -323,6 +325,12 @@ export interface NotificationDeliveryTable {
   detail: string | null;
 }
 
+/** Which device event raised or repeated which alert (a replayed event does not raise it again). */
+export interface AlertEventTable {
+  event_ref: string;
+  alert_id: string;
+}
+
 /** One command to one device and how far it got (hub/src/commands). */
 export interface DeviceCommandTable {
   id: string;
@@ -361,6 +369,7 @@ export interface Database {
   ticket_links: TicketLinkTable;
   maintenance_visits: MaintenanceVisitTable;
   alerts: AlertTable;
+  alert_events: AlertEventTable;
   alert_deliveries: AlertDeliveryTable;
   webhook_targets: WebhookTargetTable;
   settings: SettingTable;

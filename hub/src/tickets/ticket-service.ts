@@ -13,6 +13,7 @@ import { POLICY_DEFINITIONS } from '../policies/definitions.ts';
 import type { PolicyContext, PolicyService } from '../policies/policy-service.ts';
 import type { Store } from '../store/store.ts';
 import type { Database, TicketRow } from '../store/tables.ts';
+import { isoTime } from '../time.ts';
 import {
   allowedFrom,
   FINISHED_STATES,
@@ -67,7 +68,7 @@ export interface RaiseTicket {
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
-const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
+const iso = isoTime;
 
 /**
  * Grid tickets (工单): raised by rules, people and flows; worked through the lifecycle in
@@ -239,6 +240,24 @@ export class TicketService {
     const title = await storeTitle(this.store.db, input.title, placement);
     const result = await this.store.db.transaction().execute(async (trx) => {
       const now = this.now();
+      if (input.link?.kind === 'event') {
+        // The rules run again on an event after a crash: what this event already did is found by
+        // the event, and nothing is counted twice. `created` tells the rule the event opened it.
+        const prior = await trx
+          .selectFrom('ticket_links')
+          .innerJoin('tickets', 'tickets.id', 'ticket_links.ticket_id')
+          .selectAll('tickets')
+          .where('ticket_links.kind', '=', 'event')
+          .where('ticket_links.ref', '=', input.link.ref)
+          // one event may raise several tickets (a fault, and the recurring-fault it completes)
+          .where((eb) =>
+            input.incidentKey
+              ? eb('tickets.incident_key', '=', input.incidentKey)
+              : eb('tickets.category', '=', input.category),
+          )
+          .executeTakeFirst();
+        if (prior) return { row: prior, created: prior.origin_ref === input.link.ref, replay: true };
+      }
       if (input.incidentKey) {
         const open = await trx
           .selectFrom('tickets')
@@ -265,7 +284,7 @@ export class TicketService {
             note: input.note ?? title.title,
             data: input.link ?? null,
           });
-          return { row: updated, created: false };
+          return { row: updated, created: false, replay: false };
         }
       }
       const level = Math.min(4, Math.max(1, input.level ?? this.startLevel(input.category, ctx)));
@@ -329,6 +348,7 @@ export class TicketService {
         dispatched_at: auto ? now : null,
         closed_at: null,
         resolution: null,
+        origin_ref: input.link?.kind === 'event' ? input.link.ref : null,
       };
       await trx.insertInto('tickets').values(row).execute();
       if (input.link) await this.link(trx, row.id, input.link);
@@ -359,9 +379,9 @@ export class TicketService {
           action: 'flag-recurring',
           note: `${previous + 1} tickets of this kind within the window (回头看)`,
         });
-      return { row, created: true };
+      return { row, created: true, replay: false };
     });
-    this.changed(result.row, result.created ? 'created' : 'repeat');
+    if (!result.replay) this.changed(result.row, result.created ? 'created' : 'repeat');
     return { ticket: this.view(result.row), created: result.created };
   }
 

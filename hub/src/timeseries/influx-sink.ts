@@ -1,8 +1,17 @@
-import { join } from 'node:path';
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { Spool } from './spool.ts';
+
+/**
+ * The durable spool of points the sink drains (the ingest journal's spool table: device points
+ * enter it in the same transaction as their message, before the PUBACK).
+ */
+export interface SpoolPort {
+  spoolAppend(lines: string[]): Promise<void>;
+  spoolPeek(limit: number): Promise<{ id: number; line: string }[]>;
+  spoolRemove(ids: number[]): Promise<void>;
+  spoolSize(): Promise<number>;
+}
 
 export interface InfluxOptions {
   url: string;
@@ -18,6 +27,7 @@ export interface InfluxOptions {
 /** Where a point is sent: the time-series sinks implement this; the pipeline never waits for one. */
 export interface TelemetrySink {
   readonly name: string;
+  /** points that are not device messages (presence, the hub's own measures): spooled at once */
   write(lines: readonly string[]): void;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -27,16 +37,17 @@ type Outcome = { ok: true } | { ok: false; retry: boolean; status: number | unde
 
 /**
  * InfluxDB 2.x/3.x write API (VictoriaMetrics accepts it too) through @influxdata/influxdb-client,
- * with a durable spool in front: every point is on disk before it is sent and leaves the spool only
- * when the server accepts it, in order. Network errors, 429 and 5xx are retried with back-off; a 4xx
- * batch is split until the points that can never succeed are found, and those are dropped, counted and
- * logged with the server's reason. A restart resumes the spool.
+ * with a durable spool in front: every point is on disk before it is sent — whatever the server's
+ * state: a back-off delays sending, never spooling — and leaves the spool only when the server
+ * accepts it, in order. Network errors, 429 and 5xx are retried with back-off; a 4xx batch is split
+ * until the points that can never succeed are found, and those are dropped, counted and logged
+ * with the server's reason. A restart resumes the spool.
  */
 export class InfluxSink implements TelemetrySink {
   readonly name = 'influx';
-  private readonly spool: Spool;
-  private pending: string[] = [];
   private writeApi: WriteApi | undefined;
+  /** spool size as of the last drain step (a cheap figure for tests and operations) */
+  private knownSize = 0;
   private failure: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
@@ -45,36 +56,24 @@ export class InfluxSink implements TelemetrySink {
 
   constructor(
     private readonly options: InfluxOptions,
-    dataDir: string,
+    private readonly spool: SpoolPort,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-  ) {
-    this.spool = new Spool(join(dataDir, 'timeseries-spool.sqlite'), options.spoolMaxPoints);
-  }
+  ) {}
 
+  /** Points waiting in the spool, as of the last drain step. */
   get spooled(): number {
-    return this.spool.size() + this.pending.length;
+    return this.knownSize;
   }
 
+  /** Device points were counted as spooled by ingest; count these too. */
   write(lines: readonly string[]): void {
-    for (const l of lines) this.pending.push(l);
-    if (this.pending.length >= this.options.batchSize) this.persist();
-  }
-
-  /** Move buffered points to the spool (disk), reporting any the bound forced out. */
-  private persist(): void {
-    if (this.pending.length === 0) return;
-    const lines = this.pending;
-    this.pending = [];
-    const dropped = this.spool.append(lines);
+    if (lines.length === 0) return;
+    this.knownSize += lines.length;
     this.metrics.seriesPoints.inc({ sink: this.name, outcome: 'spooled' }, lines.length);
-    if (dropped > 0) {
-      this.metrics.seriesPoints.inc({ sink: this.name, outcome: 'dropped-spool-full' }, dropped);
-      this.logger.warn(
-        { dropped, bound: this.options.spoolMaxPoints },
-        'time-series spool full: oldest points dropped',
-      );
-    }
+    this.spool
+      .spoolAppend([...lines])
+      .catch((err: unknown) => this.logger.error({ err }, 'time-series points could not be spooled'));
   }
 
   private async send(lines: readonly string[]): Promise<Outcome> {
@@ -93,7 +92,7 @@ export class InfluxSink implements TelemetrySink {
   private async deliver(batch: { id: number; line: string }[]): Promise<'sent' | 'retry'> {
     const result = await this.send(batch.map((b) => b.line));
     if (result.ok) {
-      this.spool.remove(batch.map((b) => b.id));
+      await this.spool.spoolRemove(batch.map((b) => b.id));
       this.metrics.seriesPoints.inc({ sink: this.name, outcome: 'written' }, batch.length);
       return 'sent';
     }
@@ -105,7 +104,7 @@ export class InfluxSink implements TelemetrySink {
       return 'retry';
     }
     if (batch.length === 1) {
-      this.spool.remove([batch[0]?.id as number]);
+      await this.spool.spoolRemove([batch[0]?.id as number]);
       this.metrics.seriesPoints.inc({ sink: this.name, outcome: 'rejected' });
       this.logger.warn(
         { status: result.status, error: result.message, line: batch[0]?.line.slice(0, 300) },
@@ -121,9 +120,9 @@ export class InfluxSink implements TelemetrySink {
   }
 
   private async drain(): Promise<void> {
-    this.persist();
     while (!this.stopped) {
-      const batch = this.spool.peek(this.options.batchSize);
+      this.knownSize = await this.spool.spoolSize();
+      const batch = await this.spool.spoolPeek(this.options.batchSize);
       if (batch.length === 0) return;
       if ((await this.deliver(batch)) === 'retry') {
         this.backoffMs = Math.min(30_000, Math.max(500, this.backoffMs * 2));
@@ -146,7 +145,6 @@ export class InfluxSink implements TelemetrySink {
   }
 
   async start(): Promise<void> {
-    this.spool.open();
     const { url, token, org, bucket, timeoutMs } = this.options;
     this.writeApi = new InfluxDB({ url, token, timeout: timeoutMs }).getWriteApi(org, bucket, 'ms', {
       maxRetries: 0,
@@ -160,7 +158,8 @@ export class InfluxSink implements TelemetrySink {
       },
     });
     this.stopped = false;
-    const resumed = this.spool.size();
+    const resumed = await this.spool.spoolSize();
+    this.knownSize = resumed;
     if (resumed > 0) this.logger.info({ points: resumed }, 'resuming time-series spool');
     this.schedule();
   }
@@ -169,8 +168,6 @@ export class InfluxSink implements TelemetrySink {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.draining;
-    this.persist();
     await this.writeApi?.close().catch(() => undefined);
-    this.spool.close();
   }
 }

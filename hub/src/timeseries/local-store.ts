@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { DeviceTelemetry } from '../contract/device-event.ts';
 import type { Logger } from '../logger.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 
 export interface LocalSeriesOptions {
   rawRetentionHours: number;
@@ -45,6 +46,8 @@ function take(b: Bucket, v: number): void {
   b.last = v;
 }
 
+type ClosedBucket = [table: 'm1' | 'h1', device: string, field: string, bucket: number, b: Bucket];
+
 export interface SeriesPoint {
   t: string;
   value: number;
@@ -66,10 +69,18 @@ const HOUR = 3_600_000;
 export class LocalSeriesStore {
   private db: BetterSqlite3.Database | undefined;
   private rawPending: [string, string, number, number][] = [];
-  private eventsPending: [string, number, string, string | null][] = [];
+  private eventsPending: [string, number, string, string | null, string | null][] = [];
+  /** journal position of the newest message taken, and of the newest one on disk */
+  private takenSeq = 0;
+  private storedSeq = 0;
   /** per device, per field: last stored raw value and the open minute and hour buckets */
   private readonly state = new Map<string, Map<string, FieldState>>();
-  private closed: [table: 'm1' | 'h1', device: string, field: string, bucket: number, b: Bucket][] = [];
+  private closed: ClosedBucket[] = [];
+  private unwritten: {
+    raw: [string, string, number, number][];
+    events: [string, number, string, string | null, string | null][];
+    buckets: ClosedBucket[];
+  } = { raw: [], events: [], buckets: [] };
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -92,7 +103,8 @@ export class LocalSeriesStore {
     mkdirSync(join(this.file, '..'), { recursive: true });
     const db = new BetterSqlite3(this.file);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // FULL: the journal forgets what this store says it has taken, so that must survive a power cut.
+    db.pragma('synchronous = FULL');
     db.exec(`
       CREATE TABLE IF NOT EXISTS raw (device TEXT NOT NULL, field TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
         PRIMARY KEY (device, field, ts)) WITHOUT ROWID;
@@ -102,9 +114,24 @@ export class LocalSeriesStore {
       CREATE TABLE IF NOT EXISTS h1 (device TEXT NOT NULL, field TEXT NOT NULL, bucket INTEGER NOT NULL,
         n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL,
         PRIMARY KEY (device, field, bucket)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS events (device TEXT NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, code TEXT,
-        PRIMARY KEY (device, ts, type, code)) WITHOUT ROWID;`);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    migrateEvents(db);
+    this.storedSeq = Number(
+      (db.prepare("SELECT value FROM meta WHERE key = 'journalSeq'").get() as { value: string } | undefined)
+        ?.value ?? 0,
+    );
+    this.takenSeq = this.storedSeq;
     this.db = db;
+  }
+
+  /** The newest journal position whose message is on disk here (the journal may forget up to it). */
+  get durableSeq(): number {
+    return this.storedSeq;
+  }
+
+  /** Messages up to this journal position have been added (written at the next flush). */
+  taken(seq: number): void {
+    if (seq > this.takenSeq) this.takenSeq = seq;
   }
 
   /** Take one reading: raw if it changed (or the keep-alive is due), and into the aggregates. */
@@ -147,13 +174,19 @@ export class LocalSeriesStore {
     }
   }
 
-  /** Device events (faults and restores), kept for health figures such as MTBF and MTTR. */
-  addEvent(deviceId: string, at: number, type: string, code: string | null): void {
-    this.eventsPending.push([deviceId, at, type, code]);
+  /** Device events (alarms, faults and restores), kept for health figures such as MTBF and MTTR. */
+  addEvent(
+    deviceId: string,
+    at: number,
+    type: string,
+    code: string | null,
+    eventId: string | null = null,
+  ): void {
+    this.eventsPending.push([deviceId, at, type, code, eventId]);
   }
 
   events(deviceId: string, from: number, to: number): { ts: number; type: string; code: string | null }[] {
-    this.flush();
+    this.flushQuietly();
     return this.handle
       .prepare<[string, number, number], { ts: number; type: string; code: string | null }>(
         'SELECT ts, type, code FROM events WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts',
@@ -165,16 +198,30 @@ export class LocalSeriesStore {
     this.add(t.deviceId, t.at, t.values as Record<string, unknown>);
   }
 
+  /** Reports storage failures and recoveries (set by the composition root). */
+  storage: StorageHealth | undefined;
+
+  /** Flush before a read; a disk that refuses the write must not fail the read (it answers from disk). */
+  private flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      if (!this.storage?.failed('series', err)) throw err;
+    }
+  }
+
   flush(): void {
     if (!this.db) return;
     const db = this.db;
-    const raw = this.rawPending;
+    // What a failed flush (full disk) could not write goes first: deltas must not be lost.
+    const raw = [...this.unwritten.raw, ...this.rawPending];
     this.rawPending = [];
-    const events = this.eventsPending;
+    const events = [...this.unwritten.events, ...this.eventsPending];
     this.eventsPending = [];
     // Closed buckets, then the open ones as deltas (the merge adds them up), which then start over.
-    const buckets = this.closed;
+    const buckets = [...this.unwritten.buckets, ...this.closed];
     this.closed = [];
+    this.unwritten = { raw: [], events: [], buckets: [] };
     for (const [device, fields] of this.state) {
       for (const [field, st] of fields) {
         if (st.m.n > 0) buckets.push(['m1', device, field, st.minute, st.m]);
@@ -183,10 +230,13 @@ export class LocalSeriesStore {
         st.h = empty();
       }
     }
-    if (raw.length === 0 && buckets.length === 0 && events.length === 0) return;
+    const seq = this.takenSeq;
+    if (raw.length === 0 && buckets.length === 0 && events.length === 0 && seq === this.storedSeq) return;
+    // A replayed event (same device and event id) is stored once.
     const insertEvent = db.prepare(
-      'INSERT OR IGNORE INTO events (device, ts, type, code) VALUES (?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO events (device, ts, type, code, event_id) VALUES (?, ?, ?, ?, ?)',
     );
+    const saveSeq = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('journalSeq', ?)");
     const insertRaw = db.prepare('INSERT OR REPLACE INTO raw (device, field, ts, value) VALUES (?, ?, ?, ?)');
     const merge = (table: 'm1' | 'h1') =>
       db.prepare(
@@ -195,21 +245,49 @@ export class LocalSeriesStore {
            min = min(min, excluded.min), max = max(max, excluded.max), last = excluded.last`,
       );
     const statements = { m1: merge('m1'), h1: merge('h1') };
-    db.transaction(() => {
-      for (const r of raw) insertRaw.run(...r);
-      for (const e of events) insertEvent.run(...e);
-      for (const [table, device, field, bucket, b] of buckets)
-        statements[table].run(device, field, bucket, b.n, b.sum, b.min, b.max, b.last);
-    })();
+    try {
+      db.transaction(() => {
+        for (const r of raw) insertRaw.run(...r);
+        for (const e of events) insertEvent.run(...e);
+        for (const [table, device, field, bucket, b] of buckets)
+          statements[table].run(device, field, bucket, b.n, b.sum, b.min, b.max, b.last);
+        saveSeq.run(String(seq));
+      })();
+    } catch (err) {
+      this.unwritten = { raw, events, buckets };
+      throw err;
+    }
+    this.storedSeq = seq;
+    this.storage?.recovered('series');
   }
 
-  prune(now = Date.now()): void {
-    if (!this.db) return;
+  /**
+   * Retention, device by device, yielding to the event loop every few milliseconds: a day of raw
+   * readings for a large fleet is millions of rows, and one DELETE over them would hold alarms
+   * back for seconds. Each step uses the tables' (device, …) keys.
+   */
+  async prune(now = Date.now()): Promise<void> {
     const { rawRetentionHours, minuteRetentionDays, hourRetentionDays } = this.options;
-    this.db.prepare('DELETE FROM raw WHERE ts < ?').run(now - rawRetentionHours * HOUR);
-    this.db.prepare('DELETE FROM m1 WHERE bucket < ?').run(now - minuteRetentionDays * 24 * HOUR);
-    this.db.prepare('DELETE FROM h1 WHERE bucket < ?').run(now - hourRetentionDays * 24 * HOUR);
-    this.db.prepare('DELETE FROM events WHERE ts < ?').run(now - hourRetentionDays * 24 * HOUR);
+    const steps: [string, string, number][] = [
+      ['raw', 'ts', now - rawRetentionHours * HOUR],
+      ['m1', 'bucket', now - minuteRetentionDays * 24 * HOUR],
+      ['h1', 'bucket', now - hourRetentionDays * 24 * HOUR],
+      ['events', 'ts', now - hourRetentionDays * 24 * HOUR],
+    ];
+    for (const [table, column, before] of steps) {
+      if (!this.db) return;
+      const devices = this.db.prepare(`SELECT DISTINCT device FROM ${table}`).pluck().all() as string[];
+      const del = this.db.prepare(`DELETE FROM ${table} WHERE device = ? AND ${column} < ?`);
+      let slice = performance.now();
+      for (const device of devices) {
+        if (!this.db) return;
+        del.run(device, before);
+        if (performance.now() - slice > 5) {
+          await new Promise((r) => setImmediate(r));
+          slice = performance.now();
+        }
+      }
+    }
   }
 
   /**
@@ -224,7 +302,7 @@ export class LocalSeriesStore {
     stepMs: number,
     now = Date.now(),
   ): SeriesPoint[] {
-    this.flush();
+    this.flushQuietly();
     const db = this.handle;
     if (stepMs < MINUTE && from >= now - this.options.rawRetentionHours * HOUR) {
       return db
@@ -250,7 +328,7 @@ export class LocalSeriesStore {
 
   /** The latest value of one field for each device (hourly aggregates, as far back as they are kept). */
   latest(deviceIds: readonly string[], field: string): Map<string, number> {
-    this.flush();
+    this.flushQuietly();
     const stmt = this.handle.prepare<[string, string], { value: number }>(
       'SELECT last AS value FROM h1 WHERE device = ? AND field = ? ORDER BY bucket DESC LIMIT 1',
     );
@@ -269,7 +347,7 @@ export class LocalSeriesStore {
     from: number,
     to: number,
   ): { bucket: number; last: number; min: number; n: number }[] {
-    this.flush();
+    this.flushQuietly();
     return this.handle
       .prepare<[string, string, number, number], { bucket: number; last: number; min: number; n: number }>(
         'SELECT bucket, last, min, n FROM m1 WHERE device = ? AND field = ? AND bucket >= ? AND bucket < ? ORDER BY bucket',
@@ -287,15 +365,17 @@ export class LocalSeriesStore {
 
   async start(): Promise<void> {
     this.open();
-    this.prune();
+    await this.prune();
     this.flushTimer = setInterval(() => {
       try {
         this.flush();
       } catch (err) {
-        this.logger.error({ err }, 'series flush failed');
+        if (!this.storage?.failed('series', err)) this.logger.error({ err }, 'series flush failed');
       }
     }, this.options.flushMs);
-    this.pruneTimer = setInterval(() => this.prune(), HOUR);
+    this.pruneTimer = setInterval(() => {
+      this.prune().catch((err: unknown) => this.logger.error({ err }, 'series retention failed'));
+    }, HOUR);
   }
 
   async stop(): Promise<void> {
@@ -305,4 +385,27 @@ export class LocalSeriesStore {
     this.db?.close();
     this.db = undefined;
   }
+}
+
+/**
+ * The events table before 2026-12 had `code` in a WITHOUT ROWID primary key: SQLite refuses NULL
+ * there, and INSERT OR IGNORE swallowed the refusal, so no event without a code (smoke.alarm,
+ * tamper, battery.low …) was ever stored. Rebuilt as a rowid table keyed by the event id, keeping
+ * what was stored.
+ */
+function migrateEvents(db: BetterSqlite3.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version >= 1) return;
+  db.transaction(() => {
+    const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+    if (old) db.exec('ALTER TABLE events RENAME TO events_v0');
+    db.exec(`CREATE TABLE events (device TEXT NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, code TEXT, event_id TEXT);
+      CREATE UNIQUE INDEX events_device_event ON events (device, event_id) WHERE event_id IS NOT NULL;
+      CREATE INDEX events_device_ts ON events (device, ts);`);
+    if (old) {
+      db.exec('INSERT INTO events (device, ts, type, code) SELECT device, ts, type, code FROM events_v0');
+      db.exec('DROP TABLE events_v0');
+    }
+    db.pragma('user_version = 1');
+  })();
 }

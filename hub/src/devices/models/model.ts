@@ -1,4 +1,5 @@
 import type { TSchema } from 'typebox';
+import type { DeviceEvent, DeviceTelemetry } from '../../contract/device-event.ts';
 import type { CommandType, DeviceType } from '../../contract/payloads.ts';
 
 /**
@@ -23,6 +24,8 @@ export interface DeviceModel {
   power: 'mains' | 'battery';
   /** names of the rules that apply to this model by default */
   defaultRules: string[];
+  /** more messages this model counts as life-safety than its device type does (see ingest/life-safety.ts) */
+  lifeSafety?: (m: DeviceEvent | DeviceTelemetry) => boolean;
   /** commands the hub may send it on its `cmd` topic (TOPICS.command) */
   commands: readonly CommandType[];
   /** the settings a `configure` command may carry (JSON Schema of the settings object) */

@@ -11,7 +11,7 @@ type Code = (typeof ELEVATOR_FAULT_CODES)[number];
  * GB/T 24476 codes and add-on monitor codes with their suggested severity (DOMAIN.md); their names
  * are in hub/src/contract/titles.ts.
  */
-const CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
+export const ELEVATOR_CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
   '11': { severity: 'critical' },
   '09': { severity: 'critical' },
   '10': { severity: 'critical' },
@@ -35,7 +35,7 @@ const CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
 
 /** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
 export function elevatorFaultSeverity(code: string): Severity | undefined {
-  return CODES[code as Code]?.severity;
+  return ELEVATOR_CODES[code as Code]?.severity;
 }
 
 /**
@@ -55,7 +55,7 @@ export function elevatorFaultRule(): Rule {
       if (e.deviceType !== 'elevator-monitor') return;
       const ev = e.event;
       if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
-      const code = CODES[ev.code];
+      const code = ELEVATOR_CODES[ev.code];
       const at = policyAt(e);
       const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
       if (ev.type === 'fault.clear') {

@@ -1,0 +1,47 @@
+import type { DeviceEvent, DeviceTelemetry } from '../contract/device-event.ts';
+import type { ModelCatalogue } from '../devices/models/index.ts';
+import type { PolicyContext } from '../policies/policy-service.ts';
+import { ELEVATOR_CODES } from '../rules/records/elevator.ts';
+
+/** Reads a policy value (the classifier needs the site's flood threshold). */
+export type PolicyReader = <T>(key: string, at: PolicyContext) => T;
+
+/**
+ * Which messages are life-safety (DESIGN.md "Guarantees on a bad day"): they take the lane that
+ * ordinary traffic cannot delay, and are handled before their journal commit. A panic press, a
+ * smoke alarm, a water leak, a water level at or above the site's warning threshold, and the
+ * elevator codes whose severity is critical (entrapment 11, overrun 09/10, unintended movement 05,
+ * overspeed, door open while running — or 01/04 with a passenger in the car). A model may mark
+ * more with its own `lifeSafety` predicate.
+ */
+export function lifeSafetyClassifier(
+  models: ModelCatalogue,
+  policy: PolicyReader,
+): (m: DeviceEvent | DeviceTelemetry) => boolean {
+  return (m) => {
+    if (models.find(m.modelId)?.lifeSafety?.(m) === true) return true;
+    if ('event' in m) {
+      switch (m.deviceType) {
+        case 'panic-button':
+          return m.event.type === 'press';
+        case 'smoke-detector':
+          return m.event.type === 'smoke.alarm';
+        case 'water-leak':
+          return m.event.type === 'leak';
+        case 'elevator-monitor': {
+          if (m.event.type !== 'fault') return false;
+          const code = ELEVATOR_CODES[m.event.code];
+          const severity = m.event.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
+          return severity === 'critical';
+        }
+        default:
+          return false;
+      }
+    }
+    if (m.deviceType === 'water-level') {
+      const at = { deviceId: m.deviceId, siteId: m.siteId, gridPath: m.gridPath, deviceType: m.deviceType };
+      return m.values.level >= policy<number>('water.level.warningCm', at);
+    }
+    return false;
+  };
+}
