@@ -97,7 +97,11 @@ export function chirpstackUp(
   };
 }
 
-export function chirpstackTopic(applicationId: string, devEui: string, event: 'up' | 'join' | 'status'): string {
+export function chirpstackTopic(
+  applicationId: string,
+  devEui: string,
+  event: 'up' | 'join' | 'status',
+): string {
   return `application/${applicationId}/device/${devEui}/event/${event}`;
 }
 
@@ -107,14 +111,21 @@ export async function publishUplink(
   devEui: string,
   body: Parameters<typeof chirpstackUp>[2],
 ): Promise<void> {
-  await client.publishAsync(chirpstackTopic(applicationId, devEui), JSON.stringify(chirpstackUp(devEui, applicationId, body)), {
-    qos: 1,
-  });
+  await client.publishAsync(
+    chirpstackTopic(applicationId, devEui, 'up'),
+    JSON.stringify(chirpstackUp(devEui, applicationId, body)),
+    {
+      qos: 1,
+    },
+  );
 }
 
 /** A random identity of the platform's kind (15-digit IMEI, numeric OneNET dev_id, 16-hex devEui). */
 export function randomImei(): string {
-  return `86${BigInt(`0x${randomBytes(7).toString('hex')}`).toString().padStart(13, '0').slice(0, 13)}`;
+  return `86${BigInt(`0x${randomBytes(7).toString('hex')}`)
+    .toString()
+    .padStart(13, '0')
+    .slice(0, 13)}`;
 }
 export function randomDevEui(): string {
   return randomBytes(8).toString('hex');
