@@ -28,7 +28,7 @@ export function verifyOnenetUrl(
   q: { msg?: string; nonce?: string; signature?: string },
 ): string {
   if (!q.msg || !q.nonce || !q.signature)
-    throw new PushRefused('GH_ERR_INGRESS_MALFORMED', 'verification needs msg, nonce and signature');
+    throw new PushRefused('GH_ERR_INGRESS_UNAUTHENTICATED', 'verification needs msg, nonce and signature');
   if (!sameText(onenetSignature(token, q.nonce, q.msg), unspace(q.signature)))
     throw new PushRefused('GH_ERR_INGRESS_UNAUTHENTICATED', 'signature does not match the token');
   return q.msg;

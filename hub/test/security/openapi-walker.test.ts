@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommunityFile } from '../../src/grid/community-schema.ts';
 import { exampleCommunity, loadTwoStreets } from '../helpers/community.ts';
 import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
+import { ctwingDataReport, onenetBody, onenetDataPoint } from '../../../device-sim/src/platforms.ts';
 import { type ApiClient, startTestHub, type TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -71,7 +72,10 @@ const A = {
   webhook: '',
   notification: '',
   token: '',
+  command: '',
 };
+/** a OneNET and a CTWing integration (hub-wide, not street A's), and two unmatched identities */
+const I = { onenet: '', ctwing: '', ctwingToken: '', register: '861111111111111', dismiss: '862222222222222' };
 let markers: string[];
 
 beforeAll(async () => {
@@ -127,10 +131,36 @@ beforeAll(async () => {
   A.token = (
     await t.api.post<{ id: string }>('/api/v1/people/p-grid-worker-1/tokens', { label: 'atk-a-token' })
   ).body.id;
+  const command = await t.api.post<{ id: string }>(`/api/v1/devices/${A.button}/commands`, {
+    type: 'selftest',
+  });
+  expect(command.status).toBe(201);
+  A.command = command.body.id;
   expect(
     (await t.api.post(`/api/v1/elevators/${A.lift}/maintenance-visits`, { notes: 'atk-a-visit' })).status,
   ).toBe(204);
   markers = ['atk-a-', A.ticket, A.alert, A.webhook, A.notification, A.token];
+  const on = await t.api.post<{ integration: { id: string } }>('/api/v1/integrations', {
+    id: 'walk-onenet',
+    kind: 'onenet',
+    name: 'walker OneNET',
+    models: ['generic-panic-button'],
+    token: 'walker-onenet-token',
+  });
+  I.onenet = on.body.integration.id;
+  const ct = await t.api.post<{ integration: { id: string }; token: string }>('/api/v1/integrations', {
+    id: 'walk-ctwing',
+    kind: 'ctwing',
+    name: 'walker CTWing',
+    models: ['generic-panic-button'],
+  });
+  I.ctwing = ct.body.integration.id;
+  I.ctwingToken = ct.body.token;
+  for (const imei of [I.register, I.dismiss]) {
+    const push = onenetBody('walker-onenet-token', { ...onenetDataPoint('9000', 'press', { type: 'press' }), imei });
+    const res = await fetch(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, { method: 'POST', body: push, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+  }
 
   const doc = (await (await fetch(`${t.url}/docs/json`)).json()) as {
     paths: Record<
@@ -149,7 +179,11 @@ beforeAll(async () => {
     Object.entries(methods).map(([method, op]) => ({
       method: method.toUpperCase(),
       path,
-      public: (Array.isArray(op.security) && op.security.length === 0) || path === '/api/v1/auth/login',
+      // no security, or optional security ({} among the alternatives): a visitor may call it
+      public:
+        (Array.isArray(op.security) &&
+          (op.security.length === 0 || op.security.some((s) => Object.keys(s as object).length === 0))) ||
+        path === '/api/v1/auth/login',
       parameters: op.parameters ?? [],
       ...(op.requestBody ? { body: Object.values(op.requestBody.content)[0]?.schema } : {}),
     })),
@@ -163,6 +197,7 @@ afterAll(async () => t?.cleanup());
 function idFor(path: string, param: string): string {
   if (param === 'tokenId') return A.token;
   if (param === 'key') return 'water.level.alarmCm';
+  if (param === 'commandId') return A.command;
   const before = path.split(`/{${param}}`)[0]?.split('/').pop() ?? '';
   const ids: Record<string, string> = {
     devices: A.button,
@@ -176,7 +211,11 @@ function idFor(path: string, param: string): string {
     sites: 'site-b3',
     'emergency-units': 'eu-block-1',
     departments: 'dept-fire',
+    integrations: I.onenet,
   };
+  // issue 20: an unmatched identity per route (registering one removes it), the push URLs' integrations
+  if (param === 'identity') return path.endsWith('/register') ? I.register : I.dismiss;
+  if (path.startsWith('/api/v1/ingress/')) return path.endsWith('/ctwing') ? I.ctwing : I.onenet;
   const id = ids[before];
   if (!id) throw new Error(`the walker has no street-A target for {${param}} in ${path}: add one to idFor()`);
   return id;
@@ -276,6 +315,13 @@ function bodyOverride(op: Operation): { body: string; type: string } | undefined
       return json({ note: 'walker' });
     case 'POST /api/v1/alerts/{id}/false-alarm':
       return json({ reason: 'walker' });
+    case 'POST /api/v1/integrations/':
+      return json({ kind: 'onenet', name: 'walker', models: ['generic-panic-button'] });
+    // platform pushes, well-formed but unsigned: the ingress test below signs them
+    case 'POST /api/v1/ingress/{id}/onenet':
+      return json({ msg: onenetDataPoint('9000', 'press', { type: 'press' }) });
+    case 'POST /api/v1/ingress/{id}/ctwing':
+      return json(ctwingDataReport({ deviceId: 'walker' }, { type: 'press' }, 1));
     default:
       return undefined;
   }
@@ -397,14 +443,41 @@ describe('the OpenAPI walker', () => {
     });
   }
 
+  it('platform push routes: 401/404 with a stable code unsigned or with a bearer token; accepted when signed', async () => {
+    const ingress = ops.filter((o) => o.path.startsWith('/api/v1/ingress/'));
+    expect(ingress.map(name).sort()).toEqual([
+      'GET /api/v1/ingress/{id}/onenet',
+      'POST /api/v1/ingress/{id}/ctwing',
+      'POST /api/v1/ingress/{id}/onenet',
+    ]);
+    const wrong: string[] = [];
+    for (const op of ingress)
+      for (const token of [undefined, t.api.token, people['p-by-installer'].token]) {
+        const a = await call(op, token);
+        const code = a.status < 500 ? (JSON.parse(a.text) as { error?: { code?: string } }).error?.code : undefined;
+        if (![401, 403, 404].includes(a.status) || !code?.startsWith('GH_ERR_'))
+          wrong.push(`${name(op)} ${token ? 'with a bearer token' : 'unsigned'} → ${a.status} ${a.text.slice(0, 120)}`);
+      }
+    expect(wrong).toEqual([]);
+    // positive control: the same routes, authenticated the platforms' way
+    const signed = onenetBody('walker-onenet-token', onenetDataPoint('9001', 'press', { type: 'press' }));
+    const post = (url: string, body: string) =>
+      fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect((await post(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, signed)).status).toBe(200);
+    const report = JSON.stringify(ctwingDataReport({ deviceId: 'walker' }, { type: 'press' }, 2));
+    expect((await post(`${t.url}/api/v1/ingress/${I.ctwing}/ctwing?token=${I.ctwingToken}`, report)).status).toBe(200);
+  });
+
   it('positive control: the admin’s same requests are understood, and its reads show street A', async () => {
     // reads first, then changes, then what removes or moves things
     const rank = (op: Operation) =>
       op.method === 'GET'
         ? 0
-        : op.method === 'DELETE' || /decommission|rotate-secret|move|resolve|false-alarm/.test(op.path)
-          ? 2
-          : 1;
+        : name(op) === 'DELETE /api/v1/integrations/{id}'
+          ? 3
+          : op.method === 'DELETE' || /decommission|rotate-secret|move|resolve|false-alarm/.test(op.path)
+            ? 2
+            : 1;
     const wrong: string[] = [];
     const seen = new Set<string>();
     for (const op of [...ops].filter((o) => !o.public).sort((x, y) => rank(x) - rank(y))) {
