@@ -9,10 +9,10 @@
  * reads do show street A's things, so the leak detector can fire.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ctwingDataReport, onenetBody, onenetDataPoint } from '../../../device-sim/src/platforms.ts';
 import type { CommunityFile } from '../../src/grid/community-schema.ts';
 import { exampleCommunity, loadTwoStreets } from '../helpers/community.ts';
 import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
-import { ctwingDataReport, onenetBody, onenetDataPoint } from '../../../device-sim/src/platforms.ts';
 import { type ApiClient, startTestHub, type TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -75,7 +75,13 @@ const A = {
   command: '',
 };
 /** a OneNET and a CTWing integration (hub-wide, not street A's), and two unmatched identities */
-const I = { onenet: '', ctwing: '', ctwingToken: '', register: '861111111111111', dismiss: '862222222222222' };
+const I = {
+  onenet: '',
+  ctwing: '',
+  ctwingToken: '',
+  register: '861111111111111',
+  dismiss: '862222222222222',
+};
 let markers: string[];
 
 beforeAll(async () => {
@@ -157,8 +163,15 @@ beforeAll(async () => {
   I.ctwing = ct.body.integration.id;
   I.ctwingToken = ct.body.token;
   for (const imei of [I.register, I.dismiss]) {
-    const push = onenetBody('walker-onenet-token', { ...onenetDataPoint('9000', 'press', { type: 'press' }), imei });
-    const res = await fetch(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, { method: 'POST', body: push, headers: { 'content-type': 'application/json' } });
+    const push = onenetBody('walker-onenet-token', {
+      ...onenetDataPoint('9000', 'press', { type: 'press' }),
+      imei,
+    });
+    const res = await fetch(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, {
+      method: 'POST',
+      body: push,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
   }
 
@@ -454,9 +467,12 @@ describe('the OpenAPI walker', () => {
     for (const op of ingress)
       for (const token of [undefined, t.api.token, people['p-by-installer'].token]) {
         const a = await call(op, token);
-        const code = a.status < 500 ? (JSON.parse(a.text) as { error?: { code?: string } }).error?.code : undefined;
+        const code =
+          a.status < 500 ? (JSON.parse(a.text) as { error?: { code?: string } }).error?.code : undefined;
         if (![401, 403, 404].includes(a.status) || !code?.startsWith('GH_ERR_'))
-          wrong.push(`${name(op)} ${token ? 'with a bearer token' : 'unsigned'} → ${a.status} ${a.text.slice(0, 120)}`);
+          wrong.push(
+            `${name(op)} ${token ? 'with a bearer token' : 'unsigned'} → ${a.status} ${a.text.slice(0, 120)}`,
+          );
       }
     expect(wrong).toEqual([]);
     // positive control: the same routes, authenticated the platforms' way
@@ -465,7 +481,9 @@ describe('the OpenAPI walker', () => {
       fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect((await post(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, signed)).status).toBe(200);
     const report = JSON.stringify(ctwingDataReport({ deviceId: 'walker' }, { type: 'press' }, 2));
-    expect((await post(`${t.url}/api/v1/ingress/${I.ctwing}/ctwing?token=${I.ctwingToken}`, report)).status).toBe(200);
+    expect(
+      (await post(`${t.url}/api/v1/ingress/${I.ctwing}/ctwing?token=${I.ctwingToken}`, report)).status,
+    ).toBe(200);
   });
 
   it('positive control: the admin’s same requests are understood, and its reads show street A', async () => {
