@@ -41,10 +41,18 @@ export async function ingressPush(messages = 4000, concurrency = 32): Promise<In
           // telemetry-like events that raise no ticket: the ingest path, not the rules, is measured
           const body = onenetBody(
             'bench-token-123',
-            onenetDataPoint(String(700000 + (n % devices)), 'gridhub', { eventId: `b-${n}`, type: 'selftest', result: 'ok' }),
+            onenetDataPoint(String(700000 + (n % devices)), 'gridhub', {
+              eventId: `b-${n}`,
+              type: 'selftest',
+              result: 'ok',
+            }),
           );
           const t0 = performance.now();
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
           await res.arrayBuffer();
           if (res.status !== 200) throw new Error(`push ${n}: ${res.status}`);
           times.push(performance.now() - t0);
@@ -61,7 +69,11 @@ export async function ingressPush(messages = 4000, concurrency = 32): Promise<In
     );
     const clients = await Promise.all(
       direct.map((d) =>
-        mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, { clientId: d.id, username: d.id, password: d.secret }),
+        mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+          clientId: d.id,
+          username: d.id,
+          password: d.secret,
+        }),
       ),
     );
     const perClient = Math.ceil(messages / concurrency);
@@ -69,7 +81,11 @@ export async function ingressPush(messages = 4000, concurrency = 32): Promise<In
     await Promise.all(
       clients.map(async (c, k) => {
         for (let n = 0; n < perClient; n++)
-          await c.publishAsync(topic(direct[k]?.id as string, 'event'), JSON.stringify({ eventId: `m-${n}`, type: 'selftest', result: 'ok' }), { qos: 1 });
+          await c.publishAsync(
+            topic(direct[k]?.id as string, 'event'),
+            JSON.stringify({ eventId: `m-${n}`, type: 'selftest', result: 'ok' }),
+            { qos: 1 },
+          );
       }),
     );
     const mqttEventsPerSecond = (perClient * concurrency) / ((performance.now() - m0) / 1000);

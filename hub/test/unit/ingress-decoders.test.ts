@@ -34,15 +34,28 @@ describe('byte frames as model data', () => {
 
   it('refuses what it cannot read instead of guessing', () => {
     expect(decodeFrame(smoke, hex('A6 02 01 07 00 2D'))).toMatchObject({ ok: false });
-    expect(decodeFrame(smoke, hex('A5 03 01'))).toMatchObject({ ok: false, reason: 'unknown frame type 0x03' });
-    expect(decodeFrame(smoke, hex('A5 02 7F 01'))).toMatchObject({ ok: false, reason: expect.stringContaining('unknown code 127') });
-    expect(decodeFrame(smoke, hex('A5 01 57'))).toMatchObject({ ok: false, reason: expect.stringContaining('needs 9 bytes') });
+    expect(decodeFrame(smoke, hex('A5 03 01'))).toMatchObject({
+      ok: false,
+      reason: 'unknown frame type 0x03',
+    });
+    expect(decodeFrame(smoke, hex('A5 02 7F 01'))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('unknown code 127'),
+    });
+    expect(decodeFrame(smoke, hex('A5 01 57'))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('needs 9 bytes'),
+    });
   });
 
   it('decodes the LoRaWAN leak sensor’s frames and maps a codec’s object', () => {
     const leak = riverlinkLoraLeakModel.frame as NonNullable<typeof riverlinkLoraLeakModel.frame>;
     expect(decodeFrame(leak, hex('02 01 59'))).toEqual({ ok: true, kind: 'event', fields: { type: 'leak' } });
-    expect(decodeFrame(leak, hex('01 5A 00 00'))).toEqual({ ok: true, kind: 'telemetry', fields: { battery: 90 } });
+    expect(decodeFrame(leak, hex('01 5A 00 00'))).toEqual({
+      ok: true,
+      kind: 'telemetry',
+      fields: { battery: 90 },
+    });
     expect(applyMapping(riverlinkLoraLeakModel.jsonMapping, { alarm: 'clear', battery: 88 })).toEqual({
       ok: true,
       kind: 'event',
@@ -65,12 +78,21 @@ describe('platform messages', () => {
       frame: { text: 'a5020107002d', encoding: 'hex' },
     });
     expect(() => parseOnenetPush('other', body, 0)).toThrow(/msg_signature/);
-    expect(() => parseOnenetPush('tok', body.replace('"at":1700000000000', '"at":1700000000001'), 0)).toThrow(/msg_signature/);
+    expect(() => parseOnenetPush('tok', body.replace('"at":1700000000000', '"at":1700000000001'), 0)).toThrow(
+      /msg_signature/,
+    );
   });
 
   it('CTWing: the same report always has the same event id; a new uplink another', () => {
     const report = (sn: number) =>
-      JSON.stringify({ messageType: 'dataReport', deviceId: 'd1', IMEI: '861234567890123', timestamp: 1700000000000, upPacketSN: sn, payload: { APPdata: 'pQIBBwAt' } });
+      JSON.stringify({
+        messageType: 'dataReport',
+        deviceId: 'd1',
+        IMEI: '861234567890123',
+        timestamp: 1700000000000,
+        upPacketSN: sn,
+        payload: { APPdata: 'pQIBBwAt' },
+      });
     const a = parseCtwingPush(report(5), 0);
     expect(a.messageId).toBe(parseCtwingPush(report(5), 99).messageId);
     expect(a.messageId).not.toBe(parseCtwingPush(report(6), 0).messageId);
