@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CommunityRun, type RunDevice } from './community-run.ts';
 import { HubApi } from './hub-api.ts';
+import { INGRESS_KINDS, type IngressKind } from './ingress-link.ts';
 import { runLoad } from './load.ts';
 import { loadScenario } from './scenario-file.ts';
 import { formatReport, runScenario } from './scenario-runner.ts';
@@ -22,12 +23,16 @@ Common options:
   --token TOKEN      API token (admin or installer; or $GRIDHUB_TOKEN)
   --help             help for a command: gridhub-sim scenario --help`,
   scenario: `gridhub-sim scenario FILE... [--hub URL] [--token TOKEN] [--mqtt URL] [--speed N]
+      [--ingress DEVICE=KIND,...|KIND] [--chirpstack URL]
 
 Plays each scenario (device-sim/scenarios/*.yaml): registers its devices through the API, applies its
 policies, plays its timeline over MQTT with the devices' own credentials, and checks every expectation.
 Prints a report; exits 0 only if every expectation of every scenario holds.
 
   --mqtt URL   MQTT address (default mqtt://<hub host>:1883)
+  --ingress    play devices through an integration instead of their own MQTT: onenet, ctwing or
+               chirpstack, for all devices (--ingress onenet) or some (--ingress smoke-201=ctwing)
+  --chirpstack URL   the network server's broker ChirpStack devices publish on (e.g. a Mosquitto)
   --speed N    play the timeline N times faster (default 1)`,
   run: `gridhub-sim run [--credentials FILE] [--speed N] [--seconds S] [--mqtt URL]
 
@@ -77,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
       seconds: { type: 'string' },
       anonymous: { type: 'string' },
       subscribe: { type: 'string' },
+      ingress: { type: 'string' },
+      chirpstack: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -149,6 +156,8 @@ async function main(argv: string[]): Promise<number> {
         mqttUrl,
         speed: values.speed ? Number(values.speed) : 1,
         log: (line) => process.stdout.write(`${line}\n`),
+        ingress: parseIngress(values.ingress),
+        chirpstackUrl: values.chirpstack,
       });
       process.stdout.write(`${formatReport(report)}\n`);
       allOk &&= report.ok;
@@ -190,3 +199,15 @@ main(process.argv.slice(2)).then(
     process.exit(2);
   },
 );
+
+/** `--ingress onenet` (every device) or `--ingress a=onenet,b=ctwing`. */
+function parseIngress(text: string | undefined): Record<string, IngressKind> | undefined {
+  if (!text) return undefined;
+  const out: Record<string, IngressKind> = {};
+  for (const part of text.split(',')) {
+    const [name, kind] = part.includes('=') ? part.split('=') : ['*', part];
+    if (!INGRESS_KINDS.includes(kind as IngressKind)) throw new Error(`--ingress: unknown kind '${kind}'`);
+    out[name as string] = kind as IngressKind;
+  }
+  return out;
+}

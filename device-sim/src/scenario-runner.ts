@@ -3,6 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import mqtt, { type MqttClient } from 'mqtt';
 import { answerCommands } from './command-responder.ts';
 import type { HubApi } from './hub-api.ts';
+import { type IngressKind, IngressLinks, type PlatformLink } from './ingress-link.ts';
 import type { Expectation, Scenario } from './scenario-schema.ts';
 
 export interface ExpectationResult {
@@ -25,6 +26,10 @@ export interface RunOptions {
   /** timeline speed-up: 2 plays the timeline twice as fast */
   speed?: number;
   log?: (line: string) => void;
+  /** devices played through an integration: by device name, or '*' for all (overrides the file) */
+  ingress?: Record<string, IngressKind>;
+  /** the ChirpStack network server's broker, for devices on `chirpstack` */
+  chirpstackUrl?: string;
 }
 
 interface SimDevice {
@@ -34,6 +39,8 @@ interface SimDevice {
   model: string;
   site: string;
   client?: MqttClient;
+  /** set when the device reaches the hub through a platform instead of its own MQTT */
+  link?: PlatformLink;
 }
 
 interface ModelSchemas {
@@ -101,13 +108,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
 
   const devices = new Map<string, SimDevice>();
+  const links = new IngressLinks(
+    api,
+    run,
+    [...new Set(Object.values(scenario.devices).map((d) => d.model))],
+    options.chirpstackUrl,
+  );
   for (const [name, d] of Object.entries(scenario.devices)) {
+    const kind = options.ingress?.[name] ?? options.ingress?.['*'] ?? d.ingress ?? 'mqtt';
+    const link = kind === 'mqtt' ? undefined : await links.link(kind);
     const reg = await api.call<{ device: { id: string }; secret: string }>('POST', '/api/v1/devices', {
       model: d.model,
       site: d.site,
       name: `${scenario.name} / ${name}`,
+      ...link?.identity,
     });
-    devices.set(name, { name, id: reg.device.id, secret: reg.secret, model: d.model, site: d.site });
+    devices.set(name, { name, id: reg.device.id, secret: reg.secret, model: d.model, site: d.site, link });
+    if (link) log(`  ${name}: through ${kind} (${JSON.stringify(link.identity)})`);
   }
   const device = (name: string) => {
     const d = devices.get(name);
@@ -149,6 +166,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         continue;
       }
       const d = device(step.device);
+      if (d.link && ('event' in step || 'telemetry' in step)) {
+        const kind = 'event' in step ? 'event' : 'telemetry';
+        const payload = 'event' in step ? { eventId: `${run}-${i}`, ...step.event } : step.telemetry;
+        await d.link.send(kind, payload);
+        log(`  t=${step.at}s ${step.device}: ${kind} through its platform`);
+        continue;
+      }
       const client = await connect(d);
       if ('event' in step) {
         const payload = { eventId: `${run}-${i}`, ...step.event };
@@ -265,6 +289,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
   } finally {
     for (const d of devices.values()) d.client?.end(true);
+    await links.close();
     for (const p of restore)
       await api
         .call('DELETE', `/api/v1/policies/${p.key}?kind=${p.kind}&id=${encodeURIComponent(p.id)}`)

@@ -146,7 +146,19 @@ export const Scenario = Type.Object(
     ),
     devices: Type.Record(
       Type.String(),
-      Type.Object({ model: Type.String(), site: Type.String() }, { additionalProperties: false }),
+      Type.Object(
+        {
+          model: Type.String(),
+          site: Type.String(),
+          ingress: Type.Optional(
+            Type.Enum(['mqtt', 'onenet', 'ctwing', 'chirpstack'], {
+              description:
+                'how the device reaches the hub: its own MQTT (default), or through OneNET, CTWing or ChirpStack (issue 20)',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
     ),
     timeline: Type.Array(ScenarioStep),
     expect: Type.Array(Expectation, { minItems: 1 }),

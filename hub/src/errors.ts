@@ -132,6 +132,44 @@ export const ERROR_CODES = {
     status: 400,
     description: 'A request body or payload nests objects/arrays deeper than the hub accepts.',
   },
+  // Issue 20 (integrations): devices that reach the hub through a carrier platform or a LoRaWAN server.
+  GH_ERR_INTEGRATION_UNKNOWN: {
+    status: 404,
+    description: 'No integration with this id (or not of the kind the push URL names, or disabled).',
+  },
+  GH_ERR_INGRESS_UNAUTHENTICATED: {
+    status: 401,
+    description:
+      'A platform push without a valid signature (OneNET msg_signature), push token or allowed source address (CTWing); nothing was accepted.',
+  },
+  GH_ERR_INGRESS_REPLAYED: {
+    status: 409,
+    description:
+      'A platform push older than the dedupe window (ingest.dedupeRetentionHours), or a verification with a reused nonce: refused as a replay.',
+  },
+  GH_ERR_INGRESS_MALFORMED: {
+    status: 400,
+    description: 'A platform push that is not the platform’s documented JSON (body, fields, types).',
+  },
+  GH_ERR_INGRESS_IDENTITY_UNKNOWN: {
+    status: 404,
+    description:
+      'A platform message for an IMEI, platform device id or devEui no device is registered with; counted and listed as unmatched. Answered with HTTP 200 so the platform does not retry forever.',
+  },
+  GH_ERR_INGRESS_MODEL_NOT_CARRIED: {
+    status: 422,
+    description: 'A platform message for a device whose model the integration does not carry.',
+  },
+  GH_ERR_INGRESS_DECODE: {
+    status: 422,
+    description:
+      'A device frame (hex/Base64) that the model’s byte decoder cannot read: too short, wrong start byte, unknown frame type or code.',
+  },
+  GH_ERR_INGRESS_UPSTREAM_DOWN: {
+    status: 503,
+    description:
+      'The hub is not connected to an integration’s network-server broker (ChirpStack); it reconnects by itself.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

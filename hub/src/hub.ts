@@ -21,6 +21,7 @@ import { GridDirectory } from './grid/grid-directory.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { Journal } from './ingest/journal.ts';
 import { lifeSafetyClassifier } from './ingest/life-safety.ts';
+import { IngressService } from './ingress/ingress.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
@@ -83,6 +84,9 @@ export class Hub {
   readonly influx: InfluxSink | undefined;
   readonly series: SeriesPipeline;
   readonly localSeries: LocalSeriesStore;
+  /** CTWing, OneNET and ChirpStack integrations (issue 20) */
+  readonly ingress: IngressService;
+  private registry: DeviceRegistry | undefined;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
   /** the supervised Node-RED process, when enabled */
@@ -234,6 +238,17 @@ export class Hub {
         outbound: new OutboundPolicy(config.outbound.allow),
       },
     );
+    this.ingress = new IngressService({
+      config,
+      store: this.store,
+      ingest: this.ingest,
+      directory: this.directory,
+      models: this.models,
+      bus: this.bus,
+      metrics: this.metrics,
+      outbound: new OutboundPolicy(config.outbound.allow),
+      logger: child('ingress'),
+    });
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
@@ -338,6 +353,14 @@ export class Hub {
     },
     { name: 'commands', start: () => this.commands.start(), stop: () => this.commands.stop() },
     {
+      name: 'ingress',
+      start: async () => {
+        this.registry = new DeviceRegistry(this.store.db, this.models, this.bus, this.presence);
+        await this.ingress.start(this.registry);
+      },
+      stop: () => this.ingress.stop(),
+    },
+    {
       name: 'http',
       start: async () => {
         const db = this.store.db;
@@ -346,7 +369,15 @@ export class Hub {
           db,
           bus: this.bus,
           access: this.access,
-          registry: new DeviceRegistry(db, this.models, this.bus, this.presence),
+          registry: this.registry ?? new DeviceRegistry(db, this.models, this.bus, this.presence),
+          integrations: this.ingress.integrations,
+          ingressGate: this.ingress.gate,
+          ingress: {
+            maxPushBytes: this.config.ingress.maxPushBytes,
+            // older than the dedupe memory, a push could raise its ticket again: refused as a replay
+            replayWindowMs: this.config.ingest.dedupeRetentionHours * 3600_000,
+          },
+          publicUrl: () => this.config.http.publicUrl,
           commissioning: this.ingest.commissioning,
           models: this.models,
           directory: new GridDirectory(db),
@@ -363,6 +394,16 @@ export class Hub {
             { name: 'broker', ready: () => this.broker.listening },
             { name: 'storage', ready: () => this.storage.healthy, problem: () => this.storage.problem },
             { name: 'broker-sessions', ready: () => this.broker.sessionsHealthy },
+            {
+              // LoRaWAN devices are cut off, the rest of the hub is not: shown, not "not ready".
+              name: 'chirpstack',
+              optional: true,
+              ready: () => this.ingress.chirpstack.allConnected,
+              problem: () => ({
+                code: 'GH_ERR_INGRESS_UPSTREAM_DOWN',
+                message: this.ingress.chirpstack.problems().join('; '),
+              }),
+            },
           ],
           storage: this.storage,
           bodyLimitBytes: this.config.http.bodyLimitBytes,

@@ -60,6 +60,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingressMessages = new Counter({
+    name: 'gridhub_ingress_messages_total',
+    help: 'Platform messages (OneNET, CTWing, ChirpStack) by integration and outcome (accepted, duplicate, or an error code)',
+    labelNames: ['integration', 'kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly deviceCommands = new Counter({
     name: 'gridhub_device_commands_total',
     help: 'Device commands by type and the state they reached (queued, sent, acknowledged, done, failed, expired)',

@@ -9,6 +9,8 @@ import { ensureDebianPackages } from './helpers/system-packages.ts';
 export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
   // a real MQTT client nobody here wrote, for the device path and flood tests
   { command: 'mosquitto_pub', pkg: 'mosquitto-clients' },
+  // a real foreign broker standing in for a ChirpStack network server's (issue 20)
+  { command: '/usr/sbin/mosquitto', pkg: 'mosquitto' },
   // a test certificate for MQTT over TLS
   { command: 'openssl', pkg: 'openssl' },
   // a real time-series server that accepts the InfluxDB v2 write API

@@ -8,6 +8,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadExample } from '../../../hub/test/helpers/community.ts';
+import { Mosquitto } from '../../../hub/test/helpers/mosquitto.ts';
 import { ADMIN_TOKEN, startTestHub, type TestHub, tempDir } from '../../../hub/test/helpers/test-hub.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -53,6 +54,7 @@ describe('shipped scenarios', () => {
       'basement-flood.yaml',
       'detector-commands.yaml',
       'elevator-entrapment.yaml',
+      'fire-confirmed-mixed-ingress.yaml',
       'fire-confirmed.yaml',
       'misbehaving-device.yaml',
       'school-panic.yaml',
@@ -68,6 +70,28 @@ describe('shipped scenarios', () => {
       expect(run.code, run.output).toBe(0);
     });
   }
+
+  it('plays a shipped scenario with its devices on another ingress (--ingress): ChirpStack via Mosquitto', async () => {
+    const broker = new Mosquitto();
+    await broker.start();
+    try {
+      const { args } = await freshHub();
+      const run = await sim([
+        'scenario',
+        join(SCENARIOS, 'fire-confirmed.yaml'),
+        ...args,
+        '--ingress',
+        'smoke-201=chirpstack,smoke-502=onenet',
+        '--chirpstack',
+        broker.url,
+      ]);
+      expect(run.output).toMatch(/smoke-201: through chirpstack/);
+      expect(run.output).toMatch(/smoke-502: through onenet/);
+      expect(run.code, run.output).toBe(0);
+    } finally {
+      await broker.stop();
+    }
+  });
 
   it('exits non-zero with a report naming a broken expectation', async () => {
     const { args } = await freshHub();

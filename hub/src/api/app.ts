@@ -20,6 +20,10 @@ import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
 import type { GridDirectory } from '../grid/grid-directory.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
 import type { CommissioningLog } from '../ingest/commissioning.ts';
+import type { IngressGate } from '../ingress/ingress-gate.ts';
+import { ingressRoutes } from '../ingress/ingress-routes.ts';
+import { integrationRoutes } from '../ingress/integration-routes.ts';
+import type { IntegrationService } from '../ingress/integration-service.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
@@ -46,6 +50,8 @@ import { ErrorResponse } from './schemas.ts';
 
 export interface ReadinessCheck {
   name: string;
+  /** shown in checks and problems, but the hub stays ready (status "degraded") when it fails */
+  optional?: boolean;
   ready(): boolean;
   /** why it is not ready, with a stable code (e.g. GH_ERR_STORAGE_FULL) */
   problem?(): { code: string; message: string } | undefined;
@@ -69,6 +75,10 @@ export interface ApiDeps {
   series: LocalSeriesStore;
   policies: PolicyService;
   readiness: ReadinessCheck[];
+  integrations: IntegrationService;
+  ingressGate: IngressGate;
+  ingress: { maxPushBytes: number; replayWindowMs: number };
+  publicUrl: () => string;
   storage: StorageHealth;
   bodyLimitBytes: number;
   trustProxy: boolean;
@@ -138,7 +148,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       body = new GridhubError('GH_ERR_INTERNAL').toBody();
     }
     deps.metrics.errors.inc({ code: body.error.code, source: 'http' });
-    if (status < 500) req.log.info({ code: body.error.code, url: req.url, status }, 'request refused');
+    // the path only: a push token travels in the query (CTWing cannot send headers)
+    if (status < 500)
+      req.log.info({ code: body.error.code, url: req.url.split('?')[0], status }, 'request refused');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) =>
@@ -194,14 +206,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
     async (_req, reply) => {
       const checks = Object.fromEntries(deps.readiness.map((c) => [c.name, c.ready()]));
-      const ok = Object.values(checks).every(Boolean);
+      const ok = deps.readiness.every((c) => c.optional || checks[c.name]);
+      const degraded = Object.values(checks).some((v) => !v);
       const problems = deps.readiness.flatMap((c) => {
         const p = checks[c.name] ? undefined : c.problem?.();
         return p ? [{ check: c.name, ...p }] : [];
       });
-      return reply
-        .code(ok ? 200 : 503)
-        .send({ status: ok ? 'ready' : 'not ready', checks, ...(problems.length ? { problems } : {}) });
+      return reply.code(ok ? 200 : 503).send({
+        status: ok ? (degraded ? 'degraded' : 'ready') : 'not ready',
+        checks,
+        ...(problems.length ? { problems } : {}),
+      });
     },
   );
   app.get(
@@ -238,6 +253,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
       await api.register(alertRoutes, { alerts: deps.alerts, bus: deps.bus });
       await api.register(seriesRoutes, { series: deps.series, registry: deps.registry });
+      await api.register(integrationRoutes, {
+        prefix: '/integrations',
+        integrations: deps.integrations,
+        publicUrl: deps.publicUrl,
+      });
+      await api.register(ingressRoutes, {
+        prefix: '/ingress',
+        integrations: deps.integrations,
+        gate: deps.ingressGate,
+        ...deps.ingress,
+      });
     },
     { prefix: '/api/v1' },
   );

@@ -28,6 +28,8 @@ const PUBLIC = new Set(['/api/v1/auth/login']);
  */
 const CALLER_OPTIONAL = new Set(['/api/v1/auth/session']);
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Push URLs of carrier platforms: authenticated by the platform's signature or token (ingress routes). */
+const PLATFORM_PREFIX = '/api/v1/ingress/';
 
 /**
  * Authentication for every /api route: a bearer token (devices' tools, Node-RED, scripts) or the
@@ -51,6 +53,7 @@ export const authPlugin = fp<{ access: AccessService; sessions: SessionService }
     app.addHook('onRequest', async (req: FastifyRequest, _reply: FastifyReply) => {
       if (!req.url.startsWith('/api/')) return;
       if (PUBLIC.has(req.url.split('?')[0] as string)) return;
+      if (req.url.startsWith(PLATFORM_PREFIX)) return;
       const header = req.headers.authorization;
       const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
       if (token) {

@@ -8,8 +8,8 @@ const scryptAsync = promisify(scrypt) as (
   opts: object,
 ) => Promise<Buffer>;
 
-/** 256-bit random token, URL-safe, with a prefix that says what it is (so leaks are recognisable). */
-export function newToken(prefix: 'ghk' | 'ghd'): string {
+/** 256-bit random token, URL-safe, with a prefix that says what it is (ghk API, ghd device, ghi integration push), so leaks are recognisable. */
+export function newToken(prefix: 'ghk' | 'ghd' | 'ghi'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -53,6 +53,10 @@ export const PERMISSIONS = {
   'webhook:write': ['admin', 'street-duty'],
   /** send a message through the hub's channels (flows, duty staff) */
   'notify:send': ['admin', 'street-duty', 'grid-staff'],
+  /** register, change and remove platform integrations (CTWing, OneNET, ChirpStack) */
+  'integration:write': ['admin'],
+  /** see integrations (never their secrets) and their unmatched devices, to register them */
+  'integration:read': ['admin', 'installer'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

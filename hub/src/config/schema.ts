@@ -178,6 +178,27 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    ingress: Type.Object(
+      {
+        maxPushBytes: Type.Integer({
+          default: 256 * 1024,
+          minimum: 1024,
+          description:
+            'Largest platform push (OneNET, CTWing) accepted on /api/v1/ingress/…; larger ones are refused (GH_ERR_PAYLOAD_TOO_LARGE).',
+        }),
+        secretKeyFile: Type.String({
+          default: '',
+          description:
+            'File holding the 32-byte key (Base64) that encrypts integration secrets the hub must use (OneNET token, ChirpStack password); empty = dataDir/ingress.key, generated once with mode 0600. Keep it out of store backups.',
+        }),
+        chirpstackReconnectMs: Type.Integer({
+          default: 2000,
+          minimum: 100,
+          description: 'Delay before the hub reconnects to a ChirpStack broker it lost.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     tickets: Type.Object(
       {
         schedulerTickMs: Type.Integer({

@@ -28,6 +28,11 @@ export const DeviceView = Type.Object({
   status: DeviceStatusSchema,
   online: Type.Boolean(),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
+  imei: Type.Union([Type.String(), Type.Null()], { description: 'IMEI of an NB-IoT unit' }),
+  platformDeviceId: Type.Union([Type.String(), Type.Null()], {
+    description: 'the device id a carrier platform (OneNET dev_id, CTWing deviceId) gave it',
+  }),
+  devEui: Type.Union([Type.String(), Type.Null()], { description: 'LoRaWAN DevEUI (lower case)' }),
   installedBy: Type.String(),
   installedAt: Type.String(),
   installNotes: Type.Union([Type.String(), Type.Null()]),
@@ -48,6 +53,23 @@ export const RegisterDeviceBody = Type.Object(
     id: Type.Optional(IdSchema),
     name: Type.Optional(Type.String({ maxLength: 100 })),
     serial: Type.Optional(Type.String({ maxLength: 64, description: 'IMEI or vendor serial' })),
+    imei: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{15}$',
+        description: 'IMEI (15 digits) of an NB-IoT unit that reports through CTWing or OneNET',
+      }),
+    ),
+    platformDeviceId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_.:-]+$',
+        description: 'the device id the platform gave it (OneNET dev_id, CTWing deviceId)',
+      }),
+    ),
+    devEui: Type.Optional(
+      Type.String({ pattern: '^[0-9A-Fa-f]{16}$', description: 'LoRaWAN DevEUI, 16 hex digits' }),
+    ),
     gridNode: Type.Optional(IdSchema),
     emergencyUnit: Type.Optional(IdSchema),
     installNotes: Type.Optional(Type.String({ maxLength: 1000 })),
@@ -89,6 +111,9 @@ export const CSV_COLUMNS = [
   'gridNode',
   'emergencyUnit',
   'installNotes',
+  'imei',
+  'platformDeviceId',
+  'devEui',
 ] as const;
 export const CSV_REQUIRED = ['model', 'site'] as const;
 

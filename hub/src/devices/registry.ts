@@ -21,6 +21,7 @@ import {
   type DeviceView,
   type RegisterDeviceBody,
 } from './device-schemas.ts';
+import { IDENTITY_FIELDS, identityProblems, normaliseIdentity } from './identities.ts';
 import type { ModelCatalogue } from './models/index.ts';
 
 type Trx = Transaction<Database> | Kysely<Database>;
@@ -53,6 +54,9 @@ export function toDeviceView(row: DeviceRow, presence?: PresenceReader): DeviceV
     status: row.status as DeviceStatus,
     online: live ? live.online : row.online === 1,
     lastSeenAt: live ? live.lastSeenAt : row.last_seen_at,
+    imei: row.imei,
+    platformDeviceId: row.platform_device_id,
+    devEui: row.dev_eui,
     installedBy: row.installed_by,
     installedAt: row.installed_at,
     installNotes: row.install_notes,
@@ -143,6 +147,8 @@ export class DeviceRegistry {
         problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `device '${id}' already exists` });
       }
     }
+
+    problems.push(...(await identityProblems(trx, input, takenIds)));
 
     const site = await trx
       .selectFrom('sites')
@@ -266,6 +272,11 @@ export class DeviceRegistry {
         install_photo_url: input.installPhotoUrl ?? null,
         last_seen_at: null,
         online: 0,
+        imei: input.imei ? normaliseIdentity('imei', input.imei) : null,
+        platform_device_id: input.platformDeviceId
+          ? normaliseIdentity('platformDeviceId', input.platformDeviceId)
+          : null,
+        dev_eui: input.devEui ? normaliseIdentity('devEui', input.devEui) : null,
         created_at: now,
         updated_at: now,
       })
@@ -339,7 +350,15 @@ export class DeviceRegistry {
       await slice();
       const line = info.lines;
       const input: RegisterDeviceBody = { model: record.model ?? '', site: record.site ?? '' };
-      for (const col of ['id', 'name', 'serial', 'gridNode', 'emergencyUnit', 'installNotes'] as const) {
+      for (const col of [
+        'id',
+        'name',
+        'serial',
+        'gridNode',
+        'emergencyUnit',
+        'installNotes',
+        ...IDENTITY_FIELDS,
+      ] as const) {
         if (record[col]) input[col] = record[col];
       }
       for (const col of CSV_REQUIRED)

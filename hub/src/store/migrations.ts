@@ -463,6 +463,42 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_ingress_integrations': {
+    async up(db: Kysely<unknown>) {
+      // Platform identities of devices that do not dial the broker (issue 20); each unique when set.
+      for (const column of ['imei', 'platform_device_id', 'dev_eui'] as const) {
+        await db.schema.alterTable('devices').addColumn(column, 'text').execute();
+        await db.schema.createIndex(`devices_${column}`).unique().on('devices').column(column).execute();
+      }
+      await db.schema
+        .createTable('integrations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('models', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        // secrets the hub must use (OneNET token, ChirpStack password): AES-256-GCM, key outside the store
+        .addColumn('secrets_enc', 'text')
+        // secrets the hub only compares (CTWing push token): SHA-256
+        .addColumn('token_hash', 'text')
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('integration_unmatched')
+        .addColumn('integration_id', 'text', (c) => c.notNull().references('integrations.id'))
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('identity_kind', 'text', (c) => c.notNull())
+        .addColumn('first_at', 'text', (c) => c.notNull())
+        .addColumn('last_at', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('excerpt', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('integration_unmatched_pk', ['integration_id', 'identity'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -116,6 +116,36 @@ export interface DeviceTable {
   online: number;
   created_at: string;
   updated_at: string;
+  /** platform identities (issue 20): IMEI of an NB-IoT unit, the platform's device id, a LoRaWAN devEui */
+  imei: string | null;
+  platform_device_id: string | null;
+  dev_eui: string | null;
+}
+
+export interface IntegrationTable {
+  id: string;
+  kind: string;
+  name: string;
+  /** JSON array of model ids */
+  models: string;
+  /** JSON object of settings that are not secret */
+  settings: string;
+  secrets_enc: string | null;
+  token_hash: string | null;
+  enabled: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IntegrationUnmatchedTable {
+  integration_id: string;
+  identity: string;
+  identity_kind: string;
+  first_at: string;
+  last_at: string;
+  count: number;
+  excerpt: string;
 }
 
 export interface AuditLogTable {
@@ -377,7 +407,12 @@ export interface Database {
   notifications: NotificationTable;
   notification_deliveries: NotificationDeliveryTable;
   device_commands: DeviceCommandTable;
+  integrations: IntegrationTable;
+  integration_unmatched: IntegrationUnmatchedTable;
 }
+
+export type IntegrationRow = Selectable<IntegrationTable>;
+export type IntegrationUnmatchedRow = Selectable<IntegrationUnmatchedTable>;
 
 export type DeviceCommandRow = Selectable<DeviceCommandTable>;
 

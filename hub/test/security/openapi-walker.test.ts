@@ -9,6 +9,7 @@
  * reads do show street A's things, so the leak detector can fire.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ctwingDataReport, onenetBody, onenetDataPoint } from '../../../device-sim/src/platforms.ts';
 import type { CommunityFile } from '../../src/grid/community-schema.ts';
 import { exampleCommunity, loadTwoStreets } from '../helpers/community.ts';
 import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
@@ -72,6 +73,14 @@ const A = {
   notification: '',
   token: '',
   command: '',
+};
+/** a OneNET and a CTWing integration (hub-wide, not street A's), and two unmatched identities */
+const I = {
+  onenet: '',
+  ctwing: '',
+  ctwingToken: '',
+  register: '861111111111111',
+  dismiss: '862222222222222',
 };
 let markers: string[];
 
@@ -137,6 +146,34 @@ beforeAll(async () => {
     (await t.api.post(`/api/v1/elevators/${A.lift}/maintenance-visits`, { notes: 'atk-a-visit' })).status,
   ).toBe(204);
   markers = ['atk-a-', A.ticket, A.alert, A.webhook, A.notification, A.token];
+  const on = await t.api.post<{ integration: { id: string } }>('/api/v1/integrations', {
+    id: 'walk-onenet',
+    kind: 'onenet',
+    name: 'walker OneNET',
+    models: ['generic-panic-button'],
+    token: 'walker-onenet-token',
+  });
+  I.onenet = on.body.integration.id;
+  const ct = await t.api.post<{ integration: { id: string }; token: string }>('/api/v1/integrations', {
+    id: 'walk-ctwing',
+    kind: 'ctwing',
+    name: 'walker CTWing',
+    models: ['generic-panic-button'],
+  });
+  I.ctwing = ct.body.integration.id;
+  I.ctwingToken = ct.body.token;
+  for (const imei of [I.register, I.dismiss]) {
+    const push = onenetBody('walker-onenet-token', {
+      ...onenetDataPoint('9000', 'press', { type: 'press' }),
+      imei,
+    });
+    const res = await fetch(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, {
+      method: 'POST',
+      body: push,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(200);
+  }
 
   const doc = (await (await fetch(`${t.url}/docs/json`)).json()) as {
     paths: Record<
@@ -187,7 +224,11 @@ function idFor(path: string, param: string): string {
     sites: 'site-b3',
     'emergency-units': 'eu-block-1',
     departments: 'dept-fire',
+    integrations: I.onenet,
   };
+  // issue 20: an unmatched identity per route (registering one removes it), the push URLs' integrations
+  if (param === 'identity') return path.endsWith('/register') ? I.register : I.dismiss;
+  if (path.startsWith('/api/v1/ingress/')) return path.endsWith('/ctwing') ? I.ctwing : I.onenet;
   const id = ids[before];
   if (!id) throw new Error(`the walker has no street-A target for {${param}} in ${path}: add one to idFor()`);
   return id;
@@ -287,6 +328,13 @@ function bodyOverride(op: Operation): { body: string; type: string } | undefined
       return json({ note: 'walker' });
     case 'POST /api/v1/alerts/{id}/false-alarm':
       return json({ reason: 'walker' });
+    case 'POST /api/v1/integrations/':
+      return json({ kind: 'onenet', name: 'walker', models: ['generic-panic-button'] });
+    // platform pushes, well-formed but unsigned: the ingress test below signs them
+    case 'POST /api/v1/ingress/{id}/onenet':
+      return json({ msg: onenetDataPoint('9000', 'press', { type: 'press' }) });
+    case 'POST /api/v1/ingress/{id}/ctwing':
+      return json(ctwingDataReport({ deviceId: 'walker' }, { type: 'press' }, 1));
     default:
       return undefined;
   }
@@ -408,14 +456,46 @@ describe('the OpenAPI walker', () => {
     });
   }
 
+  it('platform push routes: 401/404 with a stable code unsigned or with a bearer token; accepted when signed', async () => {
+    const ingress = ops.filter((o) => o.path.startsWith('/api/v1/ingress/'));
+    expect(ingress.map(name).sort()).toEqual([
+      'GET /api/v1/ingress/{id}/onenet',
+      'POST /api/v1/ingress/{id}/ctwing',
+      'POST /api/v1/ingress/{id}/onenet',
+    ]);
+    const wrong: string[] = [];
+    for (const op of ingress)
+      for (const token of [undefined, t.api.token, people['p-by-installer'].token]) {
+        const a = await call(op, token);
+        const code =
+          a.status < 500 ? (JSON.parse(a.text) as { error?: { code?: string } }).error?.code : undefined;
+        if (![401, 403, 404].includes(a.status) || !code?.startsWith('GH_ERR_'))
+          wrong.push(
+            `${name(op)} ${token ? 'with a bearer token' : 'unsigned'} → ${a.status} ${a.text.slice(0, 120)}`,
+          );
+      }
+    expect(wrong).toEqual([]);
+    // positive control: the same routes, authenticated the platforms' way
+    const signed = onenetBody('walker-onenet-token', onenetDataPoint('9001', 'press', { type: 'press' }));
+    const post = (url: string, body: string) =>
+      fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect((await post(`${t.url}/api/v1/ingress/${I.onenet}/onenet`, signed)).status).toBe(200);
+    const report = JSON.stringify(ctwingDataReport({ deviceId: 'walker' }, { type: 'press' }, 2));
+    expect(
+      (await post(`${t.url}/api/v1/ingress/${I.ctwing}/ctwing?token=${I.ctwingToken}`, report)).status,
+    ).toBe(200);
+  });
+
   it('positive control: the admin’s same requests are understood, and its reads show street A', async () => {
     // reads first, then changes, then what removes or moves things
     const rank = (op: Operation) =>
       op.method === 'GET'
         ? 0
-        : op.method === 'DELETE' || /decommission|rotate-secret|move|resolve|false-alarm/.test(op.path)
-          ? 2
-          : 1;
+        : name(op) === 'DELETE /api/v1/integrations/{id}'
+          ? 3
+          : op.method === 'DELETE' || /decommission|rotate-secret|move|resolve|false-alarm/.test(op.path)
+            ? 2
+            : 1;
     const wrong: string[] = [];
     const seen = new Set<string>();
     for (const op of [...ops].filter((o) => !o.public).sort((x, y) => rank(x) - rank(y))) {

@@ -2,12 +2,19 @@ import { GridhubError } from '../../errors.ts';
 import { genericModels } from './generic.ts';
 import type { DeviceModel } from './model.ts';
 import { acmeSmokeModel } from './vendor-acme-smoke.ts';
+import { riverlinkLoraLeakModel } from './vendor-lora-water-leak.ts';
+import { anxinNbSmokeModel } from './vendor-nb-smoke-binary.ts';
 
 export type { DeviceModel } from './model.ts';
 export { offlineAfterSeconds } from './model.ts';
 
 /** The catalogue of supported models. Adding a model is adding a record to this list. */
-export const DEVICE_MODELS: readonly DeviceModel[] = [...genericModels, acmeSmokeModel];
+export const DEVICE_MODELS: readonly DeviceModel[] = [
+  ...genericModels,
+  acmeSmokeModel,
+  anxinNbSmokeModel,
+  riverlinkLoraLeakModel,
+];
 
 export class ModelCatalogue {
   private readonly byId: Map<string, DeviceModel>;

@@ -1,6 +1,7 @@
 import type { TSchema } from 'typebox';
 import type { DeviceEvent, DeviceTelemetry } from '../../contract/device-event.ts';
 import type { CommandType, DeviceType } from '../../contract/payloads.ts';
+import type { ByteFrameSpec, JsonMapping } from './frame.ts';
 
 /**
  * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
@@ -30,6 +31,14 @@ export interface DeviceModel {
   commands: readonly CommandType[];
   /** the settings a `configure` command may carry (JSON Schema of the settings object) */
   settingsSchema?: TSchema;
+  /**
+   * How a platform hands this model's messages over (issue 20): a binary frame (CTWing APPdata,
+   * OneNET value, ChirpStack `data`) decoded by offsets, lengths, scales and code tables, and/or vendor
+   * JSON (a ChirpStack codec's `object`, CTWing JSON payloads, OneNET data streams) renamed and mapped.
+   * The result is the hub's payload for the model's schemas, then ingest as for MQTT.
+   */
+  frame?: ByteFrameSpec;
+  jsonMapping?: JsonMapping;
   decodeEvent?: (raw: Record<string, unknown>) => Record<string, unknown>;
   decodeTelemetry?: (raw: Record<string, unknown>) => Record<string, unknown>;
 }

@@ -1,0 +1,365 @@
+import { randomBytes } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import { appendAudit } from '../audit/audit-log.ts';
+import { newToken, sha256Hex } from '../auth/credentials.ts';
+import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
+import type { DeviceView } from '../devices/device-schemas.ts';
+import type { IdentityField } from '../devices/identities.ts';
+import type { ModelCatalogue } from '../devices/models/index.ts';
+import type { DeviceRegistry } from '../devices/registry.ts';
+import { GridhubError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
+import type { IntegrationRow } from '../store/tables.ts';
+import type { GateIntegration, IngressGate } from './ingress-gate.ts';
+import type {
+  ConnectionState,
+  CreateIntegrationBody,
+  IntegrationKind,
+  IntegrationView,
+  RegisterUnmatchedBody,
+  UnmatchedView,
+  UpdateIntegrationBody,
+} from './integration-schemas.ts';
+import type { IntegrationStore } from './integration-store.ts';
+import type { SecretBox } from './secret-box.ts';
+
+export interface ChirpstackSettings {
+  url: string;
+  applicationId: string;
+  username?: string;
+  clientId?: string;
+}
+
+/** An integration as the push routes and the ChirpStack client use it: secrets decrypted, in memory. */
+export interface ActiveIntegration extends GateIntegration {
+  name: string;
+  enabled: boolean;
+  allowIps: string[];
+  allowList: BlockList | undefined;
+  chirpstack: ChirpstackSettings | null;
+  /** OneNET token, in clear (needed for MD5 signatures) */
+  token: string | null;
+  /** CTWing push token, SHA-256 */
+  tokenHash: string | null;
+  password: string | null;
+}
+
+export interface IntegrationListener {
+  integrationChanged(id: string, now: ActiveIntegration | undefined): void;
+  connection(id: string): ConnectionState | null;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function allowList(ips: string[]): BlockList | undefined {
+  if (ips.length === 0) return undefined;
+  const list = new BlockList();
+  for (const entry of ips) {
+    const [addr, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(bits), family);
+  }
+  return list;
+}
+
+function checkIps(ips: string[]): void {
+  for (const entry of ips) {
+    const [addr, bits] = entry.split('/') as [string, string | undefined];
+    const v = isIP(addr);
+    const max = v === 6 ? 128 : 32;
+    if (v === 0 || (bits !== undefined && !(Number(bits) >= 0 && Number(bits) <= max)))
+      throw new GridhubError('GH_ERR_VALIDATION', `allowIps: '${entry}' is not an address or CIDR`);
+  }
+}
+
+/**
+ * Integrations as data (issue 20): an admin registers a CTWing, OneNET or ChirpStack integration,
+ * its secrets and the models it carries. Secrets the hub must use (OneNET token, ChirpStack
+ * password) are sealed with the SecretBox; the CTWing push token is only compared, so only its
+ * SHA-256 is kept. No read returns a secret; create and rotate show it once.
+ */
+export class IntegrationService {
+  private readonly active = new Map<string, ActiveIntegration>();
+  listener: IntegrationListener | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly repo: IntegrationStore,
+    private readonly box: SecretBox,
+    private readonly models: ModelCatalogue,
+    private readonly registry: DeviceRegistry,
+    private readonly gate: IngressGate,
+  ) {}
+
+  find(id: string): ActiveIntegration | undefined {
+    return this.active.get(id);
+  }
+
+  list(): ActiveIntegration[] {
+    return [...this.active.values()];
+  }
+
+  private activate(row: IntegrationRow): ActiveIntegration {
+    const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, row.id) : {};
+    const settings = JSON.parse(row.settings) as { allowIps?: string[]; chirpstack?: ChirpstackSettings };
+    const allowIps = settings.allowIps ?? [];
+    return {
+      id: row.id,
+      kind: row.kind as IntegrationKind,
+      name: row.name,
+      models: new Set(JSON.parse(row.models) as string[]),
+      enabled: row.enabled === 1,
+      allowIps,
+      allowList: allowList(allowIps),
+      chirpstack: settings.chirpstack ?? null,
+      token: secrets.token ?? null,
+      tokenHash: row.token_hash,
+      password: secrets.password ?? null,
+    };
+  }
+
+  private view(row: IntegrationRow): IntegrationView {
+    const a = this.active.get(row.id) ?? this.activate(row);
+    return {
+      id: row.id,
+      kind: a.kind,
+      name: row.name,
+      models: [...a.models],
+      enabled: a.enabled,
+      allowIps: a.allowIps,
+      chirpstack: a.chirpstack,
+      pushPath: a.kind === 'chirpstack' ? null : `/api/v1/ingress/${row.id}/${a.kind}`,
+      hasSecret: row.secrets_enc !== null || row.token_hash !== null,
+      connection: a.kind === 'chirpstack' ? (this.listener?.connection(row.id) ?? null) : null,
+      counts: this.gate.countsOf(row.id),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  private checkModels(models: string[]): void {
+    for (const m of models)
+      if (!this.models.find(m)) throw new GridhubError('GH_ERR_MODEL_UNKNOWN', `unknown model '${m}'`);
+  }
+
+  private publish(id: string, row: IntegrationRow | undefined): void {
+    if (row) this.active.set(id, this.activate(row));
+    else this.active.delete(id);
+    this.listener?.integrationChanged(id, this.active.get(id));
+  }
+
+  private async row(id: string): Promise<IntegrationRow> {
+    const row = await this.repo.get(id);
+    if (!row) throw new GridhubError('GH_ERR_INTEGRATION_UNKNOWN', `no integration '${id}'`);
+    return row;
+  }
+
+  async create(
+    principal: Principal,
+    body: CreateIntegrationBody,
+    baseUrl: string,
+  ): Promise<{ integration: IntegrationView; token: string | null; pushUrl: string | null }> {
+    requirePermission(principal, 'integration:write');
+    this.checkModels(body.models);
+    checkIps(body.allowIps ?? []);
+    const id = body.id ?? `${body.kind}-${randomBytes(4).toString('hex')}`;
+    if (!ID.test(id)) throw new GridhubError('GH_ERR_VALIDATION', `invalid id '${id}'`);
+    if (body.kind === 'chirpstack' && !body.chirpstack)
+      throw new GridhubError(
+        'GH_ERR_VALIDATION',
+        'a ChirpStack integration needs chirpstack.url and applicationId',
+      );
+    let token: string | null = null;
+    const secrets: Record<string, string> = {};
+    let tokenHash: string | null = null;
+    if (body.kind === 'onenet') secrets.token = token = body.token ?? randomBytes(18).toString('base64url');
+    if (body.kind === 'ctwing') {
+      token = newToken('ghi');
+      tokenHash = sha256Hex(token);
+    }
+    if (body.kind === 'chirpstack' && body.chirpstackPassword) secrets.password = body.chirpstackPassword;
+    const now = new Date().toISOString();
+    const row: IntegrationRow = {
+      id,
+      kind: body.kind,
+      name: body.name,
+      models: JSON.stringify(body.models),
+      settings: JSON.stringify({
+        allowIps: body.allowIps ?? [],
+        ...(body.kind === 'chirpstack' ? { chirpstack: body.chirpstack } : {}),
+      }),
+      secrets_enc: Object.keys(secrets).length > 0 ? this.box.seal(secrets, id) : null,
+      token_hash: tokenHash,
+      enabled: body.enabled === false ? 0 : 1,
+      created_by: actorOf(principal),
+      created_at: now,
+      updated_at: now,
+    };
+    await this.store.db.transaction().execute(async (trx) => {
+      if (await trx.selectFrom('integrations').select('id').where('id', '=', id).executeTakeFirst())
+        throw new GridhubError('GH_ERR_CONFLICT', `integration '${id}' already exists`);
+      await this.repo.insert(trx, row);
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'integration.create',
+        entityType: 'integration',
+        entityId: id,
+        data: { kind: body.kind, name: body.name, models: body.models },
+      });
+    });
+    this.publish(id, row);
+    return { integration: this.view(row), token, pushUrl: this.pushUrl(row, baseUrl, token) };
+  }
+
+  private pushUrl(row: IntegrationRow, baseUrl: string, token: string | null): string | null {
+    if (row.kind === 'chirpstack') return null;
+    const url = `${baseUrl}/api/v1/ingress/${row.id}/${row.kind}`;
+    return row.kind === 'ctwing' && token ? `${url}?token=${token}` : url;
+  }
+
+  async update(principal: Principal, id: string, body: UpdateIntegrationBody): Promise<IntegrationView> {
+    requirePermission(principal, 'integration:write');
+    const row = await this.row(id);
+    if (body.models) this.checkModels(body.models);
+    if (body.allowIps) checkIps(body.allowIps);
+    const settings = JSON.parse(row.settings) as Record<string, unknown>;
+    if (body.allowIps) settings.allowIps = body.allowIps;
+    if (body.chirpstack && row.kind === 'chirpstack') settings.chirpstack = body.chirpstack;
+    const set: Partial<IntegrationRow> = {
+      ...(body.name ? { name: body.name } : {}),
+      ...(body.models ? { models: JSON.stringify(body.models) } : {}),
+      ...(body.enabled !== undefined ? { enabled: body.enabled ? 1 : 0 } : {}),
+      settings: JSON.stringify(settings),
+      updated_at: new Date().toISOString(),
+    };
+    if (body.chirpstackPassword !== undefined && row.kind === 'chirpstack') {
+      const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, id) : {};
+      secrets.password = body.chirpstackPassword;
+      set.secrets_enc = this.box.seal(secrets, id);
+    }
+    await this.store.db.transaction().execute(async (trx) => {
+      await this.repo.update(trx, id, set);
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'integration.update',
+        entityType: 'integration',
+        entityId: id,
+        // which fields changed, never the password itself
+        data: { changed: Object.keys(body) },
+      });
+    });
+    const updated = await this.row(id);
+    this.publish(id, updated);
+    return this.view(updated);
+  }
+
+  /** A new push token (the old one stops working at once), shown once. */
+  async rotateToken(
+    principal: Principal,
+    id: string,
+    baseUrl: string,
+  ): Promise<{ integration: IntegrationView; token: string | null; pushUrl: string | null }> {
+    requirePermission(principal, 'integration:write');
+    const row = await this.row(id);
+    if (row.kind === 'chirpstack')
+      throw new GridhubError('GH_ERR_INVALID_TRANSITION', 'a ChirpStack integration has no push token');
+    const token = row.kind === 'ctwing' ? newToken('ghi') : randomBytes(18).toString('base64url');
+    const set: Partial<IntegrationRow> =
+      row.kind === 'ctwing'
+        ? { token_hash: sha256Hex(token) }
+        : { secrets_enc: this.box.seal({ token }, id) };
+    await this.store.db.transaction().execute(async (trx) => {
+      await this.repo.update(trx, id, { ...set, updated_at: new Date().toISOString() });
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'integration.rotate-token',
+        entityType: 'integration',
+        entityId: id,
+      });
+    });
+    const updated = await this.row(id);
+    this.publish(id, updated);
+    return { integration: this.view(updated), token, pushUrl: this.pushUrl(updated, baseUrl, token) };
+  }
+
+  async remove(principal: Principal, id: string): Promise<void> {
+    requirePermission(principal, 'integration:write');
+    await this.row(id);
+    await this.store.db.transaction().execute(async (trx) => {
+      await this.repo.remove(trx, id);
+      await appendAudit(trx, {
+        actor: actorOf(principal),
+        action: 'integration.remove',
+        entityType: 'integration',
+        entityId: id,
+      });
+    });
+    this.publish(id, undefined);
+  }
+
+  async get(principal: Principal, id: string): Promise<IntegrationView> {
+    requirePermission(principal, 'integration:read');
+    return this.view(await this.row(id));
+  }
+
+  async all(principal: Principal): Promise<IntegrationView[]> {
+    requirePermission(principal, 'integration:read');
+    return (await this.repo.all()).map((r) => this.view(r));
+  }
+
+  async unmatched(principal: Principal, id: string): Promise<UnmatchedView[]> {
+    requirePermission(principal, 'integration:read');
+    await this.row(id);
+    await this.repo.dropRegistered();
+    return (await this.repo.unmatched(id)).map((u) => ({
+      identity: u.identity,
+      identityKind: u.identity_kind as IdentityField,
+      firstAt: u.first_at,
+      lastAt: u.last_at,
+      count: u.count,
+      excerpt: u.excerpt,
+    }));
+  }
+
+  /** Register the device an unmatched message named, with that identity (the registry's checks apply). */
+  async registerUnmatched(
+    principal: Principal,
+    id: string,
+    identity: string,
+    body: RegisterUnmatchedBody,
+  ): Promise<{ device: DeviceView; secret: string }> {
+    requirePermission(principal, 'device:register');
+    const integration = await this.row(id);
+    const entry = await this.repo.oneUnmatched(id, identity);
+    if (!entry) throw new GridhubError('GH_ERR_NOT_FOUND', `no unmatched device '${identity}' on '${id}'`);
+    const models = JSON.parse(integration.models) as string[];
+    if (!models.includes(body.model))
+      throw new GridhubError(
+        'GH_ERR_INGRESS_MODEL_NOT_CARRIED',
+        `integration '${id}' carries ${models.join(', ')}, not '${body.model}'`,
+      );
+    const registered = await this.registry.register(principal, {
+      ...body,
+      [entry.identity_kind]: entry.identity,
+    });
+    await this.repo.dropUnmatched(id, identity);
+    return registered;
+  }
+
+  async dismissUnmatched(principal: Principal, id: string, identity: string): Promise<void> {
+    requirePermission(principal, 'integration:write');
+    await this.row(id);
+    if ((await this.repo.dropUnmatched(id, identity)) === 0)
+      throw new GridhubError('GH_ERR_NOT_FOUND', `no unmatched device '${identity}' on '${id}'`);
+  }
+
+  async start(): Promise<void> {
+    for (const row of await this.repo.all()) this.publish(row.id, row);
+  }
+
+  async stop(): Promise<void> {
+    this.active.clear();
+    this.repo.close();
+  }
+}
