@@ -45,9 +45,8 @@ function script(dir: string, ...args: string[]) {
  * node_modules/.bin first, where Node-RED's own npm 10 sits, and npm 10 drops the `libc` fields that
  * npm 11 writes.
  */
-const NPM = process.env.npm_execpath?.endsWith('npm-cli.js')
-  ? [process.execPath, process.env.npm_execpath]
-  : ['npm'];
+const NPM_CLI = process.env.npm_execpath;
+const NPM: [string, ...string[]] = NPM_CLI?.endsWith('npm-cli.js') ? [process.execPath, NPM_CLI] : ['npm'];
 
 /**
  * The environment of a developer's shell: without the npm_* variables of the `npm test` / `npx`

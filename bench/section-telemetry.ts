@@ -1,0 +1,146 @@
+/**
+ * Telemetry ingest: `messages` readings written as fast as `devices` sockets take them, timed until
+ * the broker has taken every one — for the hub, its own count of ingested readings on /metrics; for
+ * bare Aedes (the baseline), a subscriber's count of the readings it routed. Then the hub again with
+ * the InfluxDB sink on, writing to a real VictoriaMetrics, and how fast the sink's points land there.
+ */
+import { join } from 'node:path';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { connectMqtt, dialDevices, type LoadDevice, PublishTemplate } from '../device-sim/src/load.ts';
+import { tempDir } from '../hub/test/helpers/start-hub.ts';
+import { VictoriaMetrics } from '../hub/test/helpers/victoria-metrics.ts';
+import { waitFor } from '../hub/test/helpers/wait.ts';
+import { anonymous, type Broker, bareAedes } from './brokers.ts';
+import { type HubPool, UNLIMITED } from './hub-process.ts';
+import { type Row, ratio } from './results.ts';
+import type { Sizes } from './sizes.ts';
+
+/** Messages per second from the first write until `taken()` reaches `messages`. */
+async function blast(
+  broker: Broker,
+  devices: readonly LoadDevice[],
+  messages: number,
+  taken: () => Promise<number>,
+): Promise<number> {
+  const clients = await dialDevices(broker.url, devices);
+  const templates = devices.map((d) => new PublishTemplate(d.id, 'tl', 'telemetry', 0));
+  const started = performance.now();
+  for (let i = 0; i < messages; i++) {
+    (clients[i % clients.length] as (typeof clients)[number]).write(
+      (templates[i % templates.length] as PublishTemplate).make(i, Date.now()),
+    );
+    if (i % 1000 === 999) await yieldToIo(); // let the sockets flush, as a real fleet's would
+  }
+  await waitFor(async () => (await taken()) >= messages, {
+    timeoutMs: 600_000,
+    intervalMs: 25,
+    what: `${broker.name}: ${messages} readings taken`,
+  });
+  const rate = messages / ((performance.now() - started) / 1000);
+  for (const c of clients) c.close();
+  return Math.round(rate);
+}
+
+async function bareRate(s: Sizes['telemetry']): Promise<number> {
+  const bare = await bareAedes();
+  try {
+    const sub = await connectMqtt(bare.url, { reconnectPeriod: 0 });
+    let received = 0;
+    sub.on('message', () => {
+      received++;
+    });
+    await sub.subscribeAsync('gh/v1/dev/+/telemetry', { qos: 0 });
+    const rate = await blast(bare, anonymous(s.devices), s.messages, async () => received);
+    await sub.endAsync(true);
+    return rate;
+  } finally {
+    await bare.stop();
+  }
+}
+
+async function hubRate(
+  s: Sizes['telemetry'],
+  hubs: HubPool,
+  env: Record<string, string>,
+  influx?: VictoriaMetrics,
+): Promise<{ rate: number; refused: number; influxPointsPerSec?: number }> {
+  const hub = await hubs.start(env);
+  try {
+    await hub.loadCommunity();
+    const devices = await hub.register(s.devices, 'generic-nb-smoke', ['site-b1', 'site-b2'], 'tl');
+    const before = await hub.metric('gridhub_mqtt_messages_total', { kind: 'telemetry' });
+    const started = performance.now();
+    const rate = await blast(
+      hub,
+      devices,
+      s.messages,
+      async () => (await hub.metric('gridhub_mqtt_messages_total', { kind: 'telemetry' })) - before,
+    );
+    let influxPointsPerSec: number | undefined;
+    if (influx) {
+      // the sink's spool is empty once every spooled point was written (or refused: counted apart)
+      const points = (outcome: string) =>
+        hub.metric('gridhub_series_points_total', { sink: 'influx', outcome });
+      await waitFor(
+        async () => (await points('spooled')) > 0 && (await points('written')) >= (await points('spooled')),
+        { timeoutMs: 600_000, intervalMs: 50, what: 'InfluxDB spool drained' },
+      );
+      influxPointsPerSec = Math.round((await points('written')) / ((performance.now() - started) / 1000));
+    }
+    return { rate, refused: await hub.refusals(), influxPointsPerSec };
+  } finally {
+    await hubs.release(hub, !influx);
+  }
+}
+
+export async function telemetrySection(s: Sizes['telemetry'], hubs: HubPool): Promise<Row[]> {
+  const bare = await bareRate(s);
+  const off = await hubRate(s, hubs, UNLIMITED);
+  const vm = new VictoriaMetrics(join(tempDir('gridhub-bench-vm-'), 'vm'));
+  await vm.start();
+  let on: Awaited<ReturnType<typeof hubRate>>;
+  try {
+    on = await hubRate(
+      s,
+      hubs,
+      {
+        ...UNLIMITED,
+        GRIDHUB_INFLUX_URL: vm.url,
+        GRIDHUB_INFLUX_TOKEN: 'bench',
+        GRIDHUB_INFLUX_FLUSH_MS: '200',
+      },
+      vm,
+    );
+  } finally {
+    await vm.stop();
+  }
+  const refused = (r: { refused: number }) => (r.refused ? `the hub refused ${r.refused} messages` : '');
+  return [
+    {
+      section: 'telemetry',
+      figure: 'telemetry ingest, InfluxDB sink off',
+      value: off.rate,
+      unit: 'msg/s',
+      baseline: { label: 'bare Aedes', value: bare },
+      ratio: ratio(off.rate, bare),
+      goal: '≥ 1.0 × bare Aedes',
+      note: refused(off),
+    },
+    {
+      section: 'telemetry',
+      figure: 'telemetry ingest, InfluxDB sink on (VictoriaMetrics)',
+      value: on.rate,
+      unit: 'msg/s',
+      baseline: { label: 'sink off', value: off.rate },
+      ratio: ratio(on.rate, off.rate),
+      goal: '≥ 0.95 × sink off',
+      note: refused(on),
+    },
+    {
+      section: 'telemetry',
+      figure: 'InfluxDB sink: points written, from the first reading until the spool is empty',
+      value: on.influxPointsPerSec ?? null,
+      unit: 'points/s',
+    },
+  ];
+}
