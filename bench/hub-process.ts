@@ -62,6 +62,11 @@ export class HubProcess implements Broker {
       env: { ...inherited, ...all },
     });
     const out = collect(child);
+    let stopping = false;
+    child.once('exit', (code, signal) => {
+      if (!stopping)
+        process.stderr.write(`bench: the hub died (${code ?? signal}):\n${out().slice(-4000)}\n`);
+    });
     // the start-up banner names both addresses (README: Quick start)
     const [http, mqttPort] = await waitFor(
       () => {
@@ -79,9 +84,10 @@ export class HubProcess implements Broker {
       dataDir,
       env,
       async () => {
+        stopping = true;
         await stopChild(child);
         if (child.exitCode !== 0 && child.signalCode === null)
-          process.stderr.write(`hub exited with ${child.exitCode}: ${out().slice(-2000)}\n`);
+          process.stderr.write(`bench: the hub exited with ${child.exitCode}: ${out().slice(-2000)}\n`);
       },
     );
   }

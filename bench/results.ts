@@ -33,7 +33,8 @@ export interface Machine {
 }
 
 export interface BenchResults {
-  mode: 'full' | 'quick';
+  /** full: every section at full size (what the README shows); partial: `--only`; quick: `--quick` */
+  mode: 'full' | 'partial' | 'quick';
   at: string;
   seconds: number;
   machine: Machine;

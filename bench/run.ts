@@ -39,8 +39,11 @@ const { values } = parseArgs({
 });
 const sizes = values.quick ? QUICK : FULL;
 const only = new Set(values.only ? values.only.split(',') : SECTIONS);
+const mode = values.quick ? 'quick' : values.only ? 'partial' : 'full';
+// only a full run replaces bench/results.json, the source of the README's performance section
 const out =
-  values.out ?? new URL(values.quick ? './results.quick.json' : './results.json', import.meta.url).pathname;
+  values.out ??
+  new URL(mode === 'full' ? './results.json' : `./results.${mode}.json`, import.meta.url).pathname;
 
 // Every connection is an open file, in this process and in the broker's. Node cannot raise its own
 // limit, so the bench starts itself again under a shell that raises the soft limit to the hard one;
@@ -126,7 +129,7 @@ async function main(): Promise<void> {
     await hubs.stopAll();
   }
   const results: BenchResults = {
-    mode: values.quick ? 'quick' : 'full',
+    mode,
     at: new Date().toISOString(),
     seconds: Math.round((performance.now() - started) / 1000),
     machine: machine(fileLimit().hard, loadStart),
@@ -137,7 +140,7 @@ async function main(): Promise<void> {
   for (const [name, lines] of Object.entries(details)) say(`${name}\n  ${lines.join('\n  ')}`);
   say(`\n${renderMachine(results)}\n\n${renderTable(results)}\n`);
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  say(`written ${out}${values.quick ? '' : '; `npm run docs` puts it in the README'}`);
+  say(`written ${out}${mode === 'full' ? '; `npm run docs` puts it in the README' : ''}`);
 }
 
 main().then(
