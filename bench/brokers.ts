@@ -17,7 +17,36 @@ export interface Broker {
   url: string;
   /** the broker's process, for /proc */
   pid: number;
+  /** why the process ended before `stop()` (a crash under load), or null while it runs */
+  died(): string | null;
   stop(): Promise<void>;
+}
+
+/**
+ * Watch a broker's process: `died()` says how it ended if it ended before `stop()`, with the first
+ * error line of its output (e.g. "RangeError: Maximum call stack size exceeded").
+ */
+export function watch(
+  name: string,
+  child: ChildProcess,
+  out: () => string,
+): { died(): string | null; stopping(): void } {
+  let stopping = false;
+  let reason: string | null = null;
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    const error = out()
+      .split('\n')
+      .find((l) => /^\w*Error\b|^FATAL|out of memory/i.test(l.trim()));
+    reason = `exited with ${code ?? signal}${error ? `: ${error.trim()}` : ''}`;
+    process.stderr.write(`bench: ${name} ${reason}\n${out().slice(-3000)}\n`);
+  });
+  return {
+    died: () => reason,
+    stopping: () => {
+      stopping = true;
+    },
+  };
 }
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -76,11 +105,16 @@ export async function mosquitto(): Promise<Broker> {
     what: 'mosquitto',
   });
   if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out()}`);
+  const w = watch('Mosquitto', child, out);
   return {
     name: 'Mosquitto',
     pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
-    stop: () => stopChild(child),
+    died: w.died,
+    stop: () => {
+      w.stopping();
+      return stopChild(child);
+    },
   };
 }
 
@@ -96,10 +130,15 @@ export async function bareAedes(): Promise<Broker> {
     },
     { timeoutMs: 30_000, what: 'bare aedes' },
   );
+  const w = watch('bare Aedes', child, out);
   return {
     name: 'bare Aedes',
     pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
-    stop: () => stopChild(child),
+    died: w.died,
+    stop: () => {
+      w.stopping();
+      return stopChild(child);
+    },
   };
 }

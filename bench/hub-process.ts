@@ -11,7 +11,7 @@ import type { LoadDevice } from '../device-sim/src/load.ts';
 import { metricValue } from '../hub/test/helpers/devices.ts';
 import { ApiClient, tempDir } from '../hub/test/helpers/start-hub.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
-import { type Broker, collect, ROOT, stopChild } from './brokers.ts';
+import { type Broker, collect, ROOT, stopChild, watch } from './brokers.ts';
 
 const ADMIN = 'ghk_bench-admin-token-0123456789abcdefghijklmnopqrstuvwx';
 
@@ -32,6 +32,7 @@ export class HubProcess implements Broker {
     readonly pid: number,
     readonly dataDir: string,
     private readonly env: Record<string, string>,
+    readonly died: () => string | null,
     readonly stop: () => Promise<void>,
   ) {
     this.admin = new ApiClient(http, ADMIN);
@@ -62,11 +63,7 @@ export class HubProcess implements Broker {
       env: { ...inherited, ...all },
     });
     const out = collect(child);
-    let stopping = false;
-    child.once('exit', (code, signal) => {
-      if (!stopping)
-        process.stderr.write(`bench: the hub died (${code ?? signal}):\n${out().slice(-4000)}\n`);
-    });
+    const w = watch('the hub', child, out);
     // the start-up banner names both addresses (README: Quick start)
     const [http, mqttPort] = await waitFor(
       () => {
@@ -83,11 +80,10 @@ export class HubProcess implements Broker {
       child.pid as number,
       dataDir,
       env,
+      w.died,
       async () => {
-        stopping = true;
+        w.stopping();
         await stopChild(child);
-        if (child.exitCode !== 0 && child.signalCode === null)
-          process.stderr.write(`bench: the hub exited with ${child.exitCode}: ${out().slice(-2000)}\n`);
       },
     );
   }
@@ -104,9 +100,18 @@ export class HubProcess implements Broker {
     return metricValue(await this.metrics(), name, labels);
   }
 
-  /** Refusals the hub counted (every stable error code, REST and MQTT): a bench load must cause none. */
-  async refusals(): Promise<number> {
-    return this.metric('gridhub_errors_total');
+  /**
+   * The refusals the hub counted so far by stable error code (REST and MQTT), as a note for a row:
+   * empty when there were none, which is what a bench load that measures the pipeline expects.
+   */
+  async refusals(): Promise<string> {
+    const counts = new Map<string, number>();
+    for (const m of (await this.metrics()).matchAll(
+      /^gridhub_errors_total\{[^}]*code="([^"]+)"[^}]*\} (\d+)/gm,
+    ))
+      counts.set(m[1] as string, (counts.get(m[1] as string) ?? 0) + Number(m[2]));
+    const parts = [...counts].filter(([, n]) => n > 0).map(([code, n]) => `${code} × ${n}`);
+    return parts.length ? `the hub refused: ${parts.join(', ')}` : '';
   }
 
   async loadCommunity(): Promise<void> {

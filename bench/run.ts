@@ -95,6 +95,7 @@ async function fleetSections(hubs: HubPool, rows: Row[], details: Record<string,
       sizes.settleMs,
       hubs,
       limitNote,
+      details,
     ),
   );
   await section('growth', rows, () =>
@@ -143,8 +144,20 @@ async function main(): Promise<void> {
   say(`written ${out}${mode === 'full' ? '; `npm run docs` puts it in the README' : ''}`);
 }
 
+// A promise nobody will settle (a broker that vanished mid-call) empties the event loop, and Node
+// would exit 0 with the run unfinished; make that a failure.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('bench failed: stalled (a broker stopped answering; see its output above)\n');
+  process.exit(1);
+});
+
 main().then(
-  () => process.exit(0),
+  () => {
+    finished = true;
+    process.exit(0);
+  },
   (err: unknown) => {
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

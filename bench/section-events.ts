@@ -14,8 +14,9 @@ import type { Sizes } from './sizes.ts';
 interface Ceiling {
   name: string;
   best: number;
-  /** what ended the stepping: the broker broke, the generator ran out of CPU, or no step was left */
-  stoppedBy: 'broker' | 'generator' | 'top step';
+  /** what ended the stepping: the broker broke or crashed, the generator ran out of CPU, no step was left */
+  stoppedBy: 'broker' | 'crash' | 'generator' | 'top step';
+  crash?: string;
   steps: string[];
 }
 
@@ -36,6 +37,11 @@ async function ceiling(
       subscribe,
       drainMs: s.drainMs,
     });
+    const crash = broker.died();
+    if (crash) {
+      steps.push(`${rate}/s: the broker crashed (${crash})`);
+      return { name: broker.name, best, stoppedBy: 'crash', crash: `crashed at ${rate}/s (${crash})`, steps };
+    }
     steps.push(
       `${rate}/s: ${r.received}/${r.sent} delivered, p50 ${r.p50Ms ?? '–'} ms, p99 ${r.p99Ms ?? '–'} ms, sent at ${r.sentPerSec}/s, generator busy ${Math.round(r.generatorBusy * 100)} %`,
     );
@@ -65,7 +71,7 @@ export async function eventsSection(
     }
   }
   const hub = await hubs.start(UNLIMITED);
-  let refused = 0;
+  let refused = '';
   try {
     await hub.loadCommunity();
     const devices = await hub.register(s.devices, 'generic-nb-smoke', ['site-b1', 'site-b2'], 'ev');
@@ -78,11 +84,13 @@ export async function eventsSection(
   const [mq, bare, full] = ceilings as [Ceiling, Ceiling, Ceiling];
   for (const c of ceilings) details[`events: ${c.name}`] = c.steps;
   const bound = (c: Ceiling) =>
-    c.stoppedBy === 'generator'
-      ? `${c.name}: at least this (the load generator's limit on this machine)`
-      : c.stoppedBy === 'top step'
-        ? `${c.name}: at least this (the bench's top step)`
-        : '';
+    c.crash
+      ? `${c.name} ${c.crash}`
+      : c.stoppedBy === 'generator'
+        ? `${c.name}: at least this (the load generator's limit on this machine)`
+        : c.stoppedBy === 'top step'
+          ? `${c.name}: at least this (the bench's top step)`
+          : '';
   const figure = 'highest clean event rate (no loss, p99 < 100 ms), full pipeline';
   const notes = (...parts: string[]) => parts.filter(Boolean).join('; ');
   const rows: Row[] = [
@@ -94,7 +102,7 @@ export async function eventsSection(
       baseline: { label: bare.name, value: bare.best },
       ratio: ratio(full.best, bare.best),
       goal: '≥ 0.8 × bare Aedes, then ≥ 1.0 ×',
-      note: notes(bound(bare), bound(full), refused ? `the hub refused ${refused} messages` : ''),
+      note: notes(bound(bare), bound(full), refused),
     },
     {
       section: 'events',

@@ -3,14 +3,40 @@
  * each size QoS 1 events at 1×, 5×, 10× a base aggregate rate. Per cell: the hub's CPU time per
  * event (/proc, user + system, over the whole run, so idle work such as presence sweeps counts too)
  * and, per fleet, resident memory per connected device. Each figure's baseline is the same figure
- * at the smallest fleet: ratios near 1 mean the cost does not grow with the fleet.
+ * at the smallest fleet: ratios near 1 mean the cost does not grow with the fleet. A hub that
+ * crashes ends the section; the cells it did not reach say so.
  */
 import { dialDevices, type LoadDevice, type RawDevice, runLoad } from '../device-sim/src/load.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
-import type { HubPool } from './hub-process.ts';
+import type { HubPool, HubProcess } from './hub-process.ts';
 import { cpuSeconds, openFiles, rssBytes } from './proc.ts';
 import { type Row, ratio } from './results.ts';
 import type { Sizes } from './sizes.ts';
+
+const n = (v: number) => v.toLocaleString('en-US');
+
+/** Connect the devices of `fleet` beyond those already `held`, up to `size`; memory per device after. */
+async function grow(
+  hub: HubProcess,
+  fleet: readonly LoadDevice[],
+  held: RawDevice[],
+  size: number,
+  o: { files: number; idle: number; settleMs: number; steps: string[] },
+): Promise<number> {
+  let retried = 0;
+  const onRetry = () => {
+    retried++;
+  };
+  const more = fleet.slice(held.length, size);
+  held.push(...(await dialDevices(hub.url, more, { batch: 1000, keepaliveS: 1800, onRetry })));
+  if (retried) o.steps.push(`${n(size)} devices: ${retried} connection attempts failed and were retried`);
+  await waitFor(() => openFiles(hub.pid) >= o.files + held.length, {
+    timeoutMs: 120_000,
+    what: `hub holding ${held.length} devices`,
+  });
+  await new Promise((r) => setTimeout(r, o.settleMs));
+  return Math.round((rssBytes(hub.pid) - o.idle) / size / 102.4) / 10;
+}
 
 export async function growthSection(
   s: Sizes['growth'],
@@ -20,66 +46,67 @@ export async function growthSection(
   details: Record<string, string[]>,
 ): Promise<Row[]> {
   const fleet = registered.devices;
-  const fleets = s.fleets.map((f) => Math.min(f, fleet.length));
+  const fleets = [...new Set(s.fleets.map((f) => Math.min(f, fleet.length)))];
+  const smallest = `${n(fleets[0] ?? 0)} devices`;
   const hub = await hubs.start({}, registered.dataDir);
   const held: RawDevice[] = [];
   const rows: Row[] = [];
   const steps: string[] = [];
-  const first = new Map<number, number>();
+  const firstCpu = new Map<number, number | null>();
   let firstKb: number | null = null;
+  let crashed: string | null = null;
+  const o = { files: openFiles(hub.pid), idle: rssBytes(hub.pid), settleMs, steps };
+  const staff = { username: 'admin', password: hub.admin.token as string };
   try {
-    const staff = { username: 'admin', password: hub.admin.token as string };
-    const files = openFiles(hub.pid);
-    const idle = rssBytes(hub.pid);
-    for (const size of [...new Set(fleets)]) {
-      const more = fleet.slice(held.length, size);
-      held.push(...(await dialDevices(hub.url, more, { batch: 1000, keepaliveS: 1800 })));
-      await waitFor(() => openFiles(hub.pid) >= files + held.length, {
-        timeoutMs: 120_000,
-        what: `hub holding ${held.length} devices`,
-      });
-      await new Promise((r) => setTimeout(r, settleMs));
-      const kb = Math.round((rssBytes(hub.pid) - idle) / size / 102.4) / 10;
+    for (const size of fleets) {
+      const kb = crashed ? null : await grow(hub, fleet, held, size, o);
       firstKb ??= kb;
-      const n = size.toLocaleString('en-US');
       rows.push({
         section: 'growth',
-        figure: `memory per connected device, ${n} devices`,
+        figure: `memory per connected device, ${n(size)} devices`,
         value: kb,
         unit: 'KB',
-        baseline: { label: `${fleets[0]?.toLocaleString('en-US')} devices`, value: firstKb },
+        baseline: { label: smallest, value: firstKb },
         ratio: ratio(kb, firstKb),
         goal: 'flat as the fleet grows',
-        note: `resident ${Math.round(rssBytes(hub.pid) / 2 ** 20)} MB in all`,
+        note: crashed
+          ? `not measured: the hub ${crashed}`
+          : `resident ${Math.round(rssBytes(hub.pid) / 2 ** 20)} MB in all`,
       });
       for (const m of s.multipliers) {
         const rate = s.baseRate * m;
-        const cpu0 = cpuSeconds(hub.pid);
-        const r = await runLoad({
-          url: hub.url,
-          devices: fleet.slice(0, size),
-          connected: held,
-          rate,
-          seconds: s.seconds,
-          qos: 1,
-          subscribe: { topic: 'gh/v1/hub/event/#', options: staff },
-          drainMs: 5000,
-        });
-        const us = r.sent ? Math.round(((cpuSeconds(hub.pid) - cpu0) / r.sent) * 1e6) : null;
-        if (!first.has(m) && us !== null) first.set(m, us);
-        const base = first.get(m) ?? null;
-        steps.push(
-          `${n} devices, ${rate}/s: ${r.acked}/${r.sent} acknowledged, ${r.received} republished, p99 ${r.p99Ms ?? '–'} ms, ${us} µs CPU per event`,
-        );
+        let us: number | null = null;
+        let note = crashed ? `not measured: the hub ${crashed}` : '';
+        if (!crashed) {
+          const cpu0 = cpuSeconds(hub.pid);
+          const r = await runLoad({
+            url: hub.url,
+            devices: fleet.slice(0, size),
+            connected: held,
+            rate,
+            seconds: s.seconds,
+            qos: 1,
+            subscribe: { topic: 'gh/v1/hub/event/#', options: staff },
+            drainMs: 5000,
+          });
+          crashed = hub.died();
+          if (!crashed && r.sent) us = Math.round(((cpuSeconds(hub.pid) - cpu0) / r.sent) * 1e6);
+          note = crashed
+            ? `the hub ${crashed}`
+            : `${r.acked} of ${r.sent} acknowledged, ${r.lossPct} % not republished, p99 ${r.p99Ms ?? '–'} ms`;
+          steps.push(`${n(size)} devices, ${rate}/s: ${note}; ${us ?? '–'} µs CPU per event`);
+        }
+        if (!firstCpu.has(m)) firstCpu.set(m, us);
+        const base = firstCpu.get(m) ?? null;
         rows.push({
           section: 'growth',
-          figure: `CPU per event, ${n} devices, ${m}× (${rate.toLocaleString('en-US')} events/s, QoS 1)`,
+          figure: `CPU per event, ${n(size)} devices, ${m}× (${n(rate)} events/s, QoS 1)`,
           value: us,
           unit: 'µs',
-          baseline: { label: `${fleets[0]?.toLocaleString('en-US')} devices`, value: base },
+          baseline: { label: smallest, value: base },
           ratio: ratio(us, base),
           goal: 'flat as the fleet grows',
-          note: `${r.lossPct} % lost, p99 ${r.p99Ms ?? '–'} ms`,
+          note,
         });
       }
     }

@@ -41,7 +41,8 @@ export const FULL: Sizes = {
   events: {
     devices: 100,
     rates: [
-      5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000, 400_000,
+      1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000,
+      400_000,
     ],
     stepSeconds: 4,
     drainMs: 3000,
@@ -55,7 +56,7 @@ export const FULL: Sizes = {
     importRows: 200_000,
   },
   connections: 50_000,
-  growth: { fleets: [1_000, 10_000, 50_000], baseRate: 500, multipliers: [1, 5, 10], seconds: 5 },
+  growth: { fleets: [1_000, 10_000, 50_000], baseRate: 250, multipliers: [1, 5, 10], seconds: 5 },
 };
 
 export const QUICK: Sizes = {

@@ -62,6 +62,14 @@ export async function connectMqtt(url: string, options: IClientOptions = {}): Pr
 }
 
 // MQTT 3.1.1 packet types (section 2.2.1) and the two fixed packets a device sends besides publishes
+/**
+ * Close an mqtt.js client without waiting on a broker that has gone away (mqtt.js's end() may then
+ * never call back, and a promise nobody settles lets the process exit mid-run).
+ */
+export async function closeMqtt(client: MqttClient): Promise<void> {
+  await Promise.race([client.endAsync(true), new Promise((r) => setTimeout(r, 2000).unref())]);
+}
+
 const CONNACK = 2;
 const PUBACK = 4;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
@@ -76,6 +84,7 @@ const DISCONNECT = Buffer.from([0xe0, 0x00]);
 export class RawDevice {
   acked = 0;
   private pending = Buffer.alloc(0);
+  private connackTimer: NodeJS.Timeout | undefined;
   private readonly connected: Promise<void>;
 
   private constructor(
@@ -83,6 +92,10 @@ export class RawDevice {
     readonly socket: Socket,
   ) {
     this.connected = new Promise((resolve, reject) => {
+      // a broker too busy to answer within a minute counts as a failed attempt
+      const timer = setTimeout(() => socket.destroy(new Error(`${id}: no CONNACK within 60 s`)), 60_000);
+      socket.once('close', () => clearTimeout(timer));
+      this.connackTimer = timer;
       socket.once('error', reject);
       socket.once('close', () => reject(new Error(`${id}: connection closed before CONNACK`)));
       socket.on('data', (chunk: Buffer) => this.read(chunk, resolve, reject));
@@ -156,6 +169,7 @@ export class RawDevice {
       const type = (buf[0] as number) >> 4;
       if (type === CONNACK) {
         const code = buf[at + 2] as number;
+        clearTimeout(this.connackTimer);
         if (code === 0) resolve();
         else reject(Object.assign(new Error(`${this.id}: CONNACK ${code}`), { code }));
       } else if (type === PUBACK) this.acked++;
@@ -176,31 +190,44 @@ export function sourceAddress(i: number, n: number, host: string): string | unde
 }
 
 /**
- * Connect devices over raw sockets, `batch` at a time (all at once: a reconnect storm). Resolves
- * when every one has its CONNACK; rejects on the first refusal.
+ * Connect devices over raw sockets, `batch` at a time (all at once: a reconnect storm). A device
+ * whose connection fails (reset, refused, timed out by a busy broker) dials again after a second,
+ * as real devices do, up to `attempts` times; `onRetry` hears of each failure. Resolves when every
+ * device has its CONNACK; rejects when one has used up its attempts or was refused by CONNACK.
  */
 export async function dialDevices(
   url: string,
   devices: readonly LoadDevice[],
-  o: { batch?: number; keepaliveS?: number } = {},
+  o: { batch?: number; keepaliveS?: number; attempts?: number; onRetry?: (err: Error) => void } = {},
 ): Promise<RawDevice[]> {
   const u = new URL(url);
   const batch = o.batch ?? 500;
   const out: RawDevice[] = [];
-  for (let i = 0; i < devices.length; i += batch) {
-    const slice = devices.slice(i, i + batch).map((d, j) =>
-      RawDevice.dial(u, d, {
+  const dial = async (d: LoadDevice, i: number): Promise<RawDevice> => {
+    for (let attempt = 1; ; attempt++) {
+      const c = RawDevice.dial(u, d, {
         keepaliveS: o.keepaliveS,
-        localAddress: sourceAddress(i + j, devices.length, u.hostname),
-      }),
-    );
-    out.push(...slice);
-    try {
-      await Promise.all(slice.map((d) => d.ready()));
-    } catch (err) {
-      for (const d of out) d.destroy();
-      throw err;
+        localAddress: sourceAddress(i, devices.length, u.hostname),
+      });
+      try {
+        await c.ready();
+        return c;
+      } catch (err) {
+        c.destroy();
+        // a CONNACK refusal is an answer, not a failure to retry
+        if (typeof (err as { code?: unknown }).code === 'number') throw err;
+        if (attempt >= (o.attempts ?? 5)) throw err;
+        o.onRetry?.(err as Error);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
+  };
+  try {
+    for (let i = 0; i < devices.length; i += batch)
+      out.push(...(await Promise.all(devices.slice(i, i + batch).map((d, j) => dial(d, i + j)))));
+  } catch (err) {
+    for (const d of out) d.destroy();
+    throw err;
   }
   return out;
 }
@@ -332,7 +359,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     await new Promise((r) => setTimeout(r, 20));
   clearInterval(pinger);
   if (!o.connected) for (const p of publishers) p.client.close();
-  await subscriber?.endAsync(true);
+  if (subscriber) await closeMqtt(subscriber);
   latencies.sort((a, b) => a - b);
   return {
     rate: o.rate,
