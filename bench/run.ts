@@ -39,6 +39,9 @@ const { values } = parseArgs({
 });
 const sizes = values.quick ? QUICK : FULL;
 const only = new Set(values.only ? values.only.split(',') : SECTIONS);
+for (const name of only)
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`--only: no section ${name} (sections: ${SECTIONS.join(', ')})`);
 const mode = values.quick ? 'quick' : values.only ? 'partial' : 'full';
 // only a full run replaces bench/results.json, the source of the README's performance section
 const out =

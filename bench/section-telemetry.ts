@@ -84,12 +84,14 @@ async function hubRate(
     );
     let influxPointsPerSec: number | undefined;
     if (influx) {
-      // the sink's spool is empty once every spooled point was written (or refused: counted apart)
+      // the sink's spool is empty once every spooled point was written or refused by the server
       const points = (outcome: string) =>
         hub.metric('gridhub_series_points_total', { sink: 'influx', outcome });
       await waitFor(
-        async () => (await points('spooled')) > 0 && (await points('written')) >= (await points('spooled')),
-        { timeoutMs: 600_000, intervalMs: 50, what: 'InfluxDB spool drained' },
+        async () =>
+          (await points('spooled')) > 0 &&
+          (await points('written')) + (await points('rejected')) >= (await points('spooled')),
+        { timeoutMs: 300_000, intervalMs: 50, what: 'InfluxDB spool drained' },
       );
       influxPointsPerSec = Math.round((await points('written')) / ((performance.now() - started) / 1000));
     }

@@ -61,7 +61,6 @@ export async function connectMqtt(url: string, options: IClientOptions = {}): Pr
   return client;
 }
 
-// MQTT 3.1.1 packet types (section 2.2.1) and the two fixed packets a device sends besides publishes
 /**
  * Close an mqtt.js client without waiting on a broker that has gone away (mqtt.js's end() may then
  * never call back, and a promise nobody settles lets the process exit mid-run).
@@ -70,6 +69,7 @@ export async function closeMqtt(client: MqttClient): Promise<void> {
   await Promise.race([client.endAsync(true), new Promise((r) => setTimeout(r, 2000).unref())]);
 }
 
+// MQTT 3.1.1 packet types (section 2.2.1) and the two fixed packets a device sends besides publishes
 const CONNACK = 2;
 const PUBACK = 4;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
@@ -93,9 +93,11 @@ export class RawDevice {
   ) {
     this.connected = new Promise((resolve, reject) => {
       // a broker too busy to answer within a minute counts as a failed attempt
-      const timer = setTimeout(() => socket.destroy(new Error(`${id}: no CONNACK within 60 s`)), 60_000);
-      socket.once('close', () => clearTimeout(timer));
-      this.connackTimer = timer;
+      this.connackTimer = setTimeout(
+        () => socket.destroy(new Error(`${id}: no CONNACK within 60 s`)),
+        60_000,
+      );
+      socket.once('close', () => clearTimeout(this.connackTimer));
       socket.once('error', reject);
       socket.once('close', () => reject(new Error(`${id}: connection closed before CONNACK`)));
       socket.on('data', (chunk: Buffer) => this.read(chunk, resolve, reject));
