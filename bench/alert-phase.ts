@@ -4,7 +4,8 @@
  * timed back to back, and the hub's own event-loop delay metric is read around the phase.
  */
 import mqttPacket from 'mqtt-packet';
-import { dialDevices, type LoadDevice, type RawDevice, runLoad } from '../device-sim/src/load.ts';
+import { runLoad } from '../device-sim/src/load.ts';
+import { dialDevices, type LoadDevice, type RawDevice } from '../device-sim/src/raw-mqtt.ts';
 import type { ApiClient } from '../hub/test/helpers/start-hub.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
 import type { HubProcess } from './hub-process.ts';
@@ -102,17 +103,23 @@ export async function phase(
   const loopMaxMs = eventLoopMaxMs(await hub.metrics());
   const healthMaxMs = await stopHealth();
   for (const p of presses) p.close();
-  const latencies = buttons
-    .filter((b) => o.arrivals.has(b.id))
-    .map((b) => Math.round(((o.arrivals.get(b.id) as number) - (sentAt.get(b.id) as number)) * 10) / 10)
-    .sort((a, b) => a - b);
+  const timed = buttons
+    .map((b, i) => ({
+      i,
+      ms: o.arrivals.has(b.id) ? (o.arrivals.get(b.id) as number) - (sentAt.get(b.id) as number) : null,
+    }))
+    .filter((t): t is { i: number; ms: number } => t.ms !== null);
+  const latencies = timed.map((t) => Math.round(t.ms * 10) / 10).sort((a, b) => a - b);
+  // which presses were slowest (press number: ms), to tell a one-off stall from a steady cost
+  const slowest = [...timed].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  const slow = slowest.map((t) => `#${t.i + 1}: ${Math.round(t.ms)} ms`).join(', ');
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     received: latencies.length,
     loopMaxMs,
     healthMaxMs,
-    detail,
+    detail: `${detail}; slowest presses ${slow || '–'}`,
   };
 }
 

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { LoadDevice } from '../device-sim/src/load.ts';
+import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
 import { tempDir } from '../hub/test/helpers/start-hub.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
 

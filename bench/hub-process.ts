@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LoadDevice } from '../device-sim/src/load.ts';
+import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
 import { metricValue } from '../hub/test/helpers/devices.ts';
 import { ApiClient, tempDir } from '../hub/test/helpers/start-hub.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';

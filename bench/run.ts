@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { LoadDevice } from '../device-sim/src/load.ts';
+import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
 import { ensureDebianPackages } from '../hub/test/helpers/system-packages.ts';
 import { HubPool } from './hub-process.ts';
 import { fileLimit } from './proc.ts';
@@ -75,11 +75,11 @@ function say(line: string): void {
 async function fleetSections(hubs: HubPool, rows: Row[], details: Record<string, string[]>) {
   if (!only.has('connections') && !only.has('growth')) return;
   // Both the hub and this process hold one file per connection; leave room for everything else.
-  const { hard } = fileLimit();
-  const connections = Math.min(sizes.connections, hard - 1000);
+  const files = fileLimit().soft;
+  const connections = Math.min(sizes.connections, files - 1000);
   const limitNote =
     connections < sizes.connections
-      ? `capped at ${connections.toLocaleString('en-US')} by this machine's open-files limit (${hard.toLocaleString('en-US')}, hard)`
+      ? `capped at ${connections.toLocaleString('en-US')} by this machine's open-files limit (${files.toLocaleString('en-US')})`
       : '';
   const size = Math.max(connections, ...sizes.growth.fleets.map((f) => Math.min(f, connections)));
   const registrar = await hubs.start();
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     mode,
     at: new Date().toISOString(),
     seconds: Math.round((performance.now() - started) / 1000),
-    machine: machine(fileLimit().hard, loadStart),
+    machine: machine(fileLimit().soft, loadStart),
     rows,
     details,
   };

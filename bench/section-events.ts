@@ -5,7 +5,8 @@
  * generator itself runs out of CPU before a broker breaks, that broker's figure is a lower bound and
  * the row says so.
  */
-import { type LoadDevice, runLoad } from '../device-sim/src/load.ts';
+import { runLoad } from '../device-sim/src/load.ts';
+import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
 import { anonymous, type Broker, bareAedes, mosquitto } from './brokers.ts';
 import { type HubPool, UNLIMITED } from './hub-process.ts';
 import { type Row, ratio } from './results.ts';
