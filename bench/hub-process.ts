@@ -64,16 +64,22 @@ export class HubProcess implements Broker {
     });
     const out = collect(child);
     const w = watch('the hub', child, out);
-    // the start-up banner names both addresses (README: Quick start)
-    const [http, mqttPort] = await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`hub exited: ${out()}`);
-        const h = /API and console\s+(http:\/\/[^/\s]+)/.exec(out())?.[1];
-        const m = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out())?.[1];
-        return h && m ? [h, m] : undefined;
-      },
-      { timeoutMs: 60_000, what: 'hub started' },
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`the hub exited (${code}) while starting: ${out()}`))),
     );
+    exited.catch(() => undefined);
+    // the start-up banner names both addresses (README: Quick start)
+    const [http, mqttPort] = await Promise.race([
+      exited,
+      waitFor(
+        () => {
+          const h = /API and console\s+(http:\/\/[^/\s]+)/.exec(out())?.[1];
+          const m = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out())?.[1];
+          return h && m ? ([h, m] as const) : undefined;
+        },
+        { timeoutMs: 60_000, what: 'hub started' },
+      ),
+    ]);
     return new HubProcess(
       `mqtt://127.0.0.1:${mqttPort}`,
       http,

@@ -29,7 +29,9 @@ async function ceiling(
 ): Promise<Ceiling> {
   const steps: string[] = [];
   let best = 0;
-  for (const rate of s.rates) {
+  let again = false;
+  for (let k = 0; k < s.rates.length; k++) {
+    const rate = s.rates[k] as number;
     const r = await runLoad({
       url: broker.url,
       devices,
@@ -50,8 +52,17 @@ async function ceiling(
     // this step and any above it would measure the generator, not the broker.
     if (r.sentPerSec < rate * 0.9 || r.generatorBusy > 0.95)
       return { name: broker.name, best, stoppedBy: 'generator', steps };
-    if (r.lossPct > 0 || r.p99Ms === null || r.p99Ms >= 100)
+    if (r.lossPct > 0 || r.p99Ms === null || r.p99Ms >= 100) {
+      // once more before calling it broken: on a shared machine one stall of another process is
+      // enough to lift a p99, and the ceiling is the broker's, not the neighbours'
+      if (!again) {
+        again = true;
+        k--;
+        continue;
+      }
       return { name: broker.name, best, stoppedBy: 'broker', steps };
+    }
+    again = false;
     best = rate;
   }
   return { name: broker.name, best, stoppedBy: 'top step', steps };

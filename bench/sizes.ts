@@ -14,7 +14,8 @@ export interface Sizes {
     stepSeconds: number;
     drainMs: number;
   };
-  telemetry: { devices: number; messages: number };
+  /** `repeats` blasts of `messages` readings per broker; the median rate counts */
+  telemetry: { devices: number; messages: number; repeats: number };
   alerts: {
     presses: number;
     gapMs: number;
@@ -47,7 +48,7 @@ export const FULL: Sizes = {
     stepSeconds: 4,
     drainMs: 3000,
   },
-  telemetry: { devices: 100, messages: 40_000 },
+  telemetry: { devices: 100, messages: 40_000, repeats: 3 },
   alerts: {
     presses: 100,
     gapMs: 100,
@@ -62,7 +63,7 @@ export const FULL: Sizes = {
 export const QUICK: Sizes = {
   settleMs: 100,
   events: { devices: 5, rates: [200, 400], stepSeconds: 0.5, drainMs: 1000 },
-  telemetry: { devices: 5, messages: 500 },
+  telemetry: { devices: 5, messages: 500, repeats: 1 },
   alerts: { presses: 3, gapMs: 50, background: 100, floodDevices: 2, importRows: 300 },
   connections: 50,
   growth: { fleets: [10, 20], baseRate: 50, multipliers: [1, 2], seconds: 0.5 },
