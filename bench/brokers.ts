@@ -118,9 +118,14 @@ export async function mosquitto(): Promise<Broker> {
   };
 }
 
-export async function bareAedes(): Promise<Broker> {
+export interface BareAedes extends Broker {
+  /** the client publishes it has taken so far */
+  published(): Promise<number>;
+}
+
+export async function bareAedes(): Promise<BareAedes> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-aedes.ts')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const out = collect(child);
   const port = await waitFor(
@@ -131,11 +136,32 @@ export async function bareAedes(): Promise<Broker> {
     { timeoutMs: 30_000, what: 'bare aedes' },
   );
   const w = watch('bare Aedes', child, out);
+  // answers to `published()`: one PUBLISHED line per line written to its stdin
+  let answers = 0;
+  let last = 0;
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    partial += d.toString();
+    for (let i = partial.indexOf('\n'); i >= 0; i = partial.indexOf('\n')) {
+      const m = /^PUBLISHED (\d+)$/.exec(partial.slice(0, i));
+      partial = partial.slice(i + 1);
+      if (m) {
+        answers++;
+        last = Number(m[1]);
+      }
+    }
+  });
   return {
     name: 'bare Aedes',
     pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
     died: w.died,
+    published: async () => {
+      const want = answers + 1;
+      child.stdin?.write('\n');
+      await waitFor(() => answers >= want, { timeoutMs: 10_000, intervalMs: 5, what: 'bare Aedes count' });
+      return last;
+    },
     stop: () => {
       w.stopping();
       return stopChild(child);
