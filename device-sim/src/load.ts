@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { dialDevices, type LoadDevice, PublishTemplate, RawDevice, sentAt } from './raw-mqtt.ts';
+import { dialDevices, type LoadDevice, PublishTemplate, type RawDevice, sentAt } from './raw-mqtt.ts';
 
 export type { LoadDevice } from './raw-mqtt.ts';
 
@@ -79,12 +79,12 @@ async function subscribe(
   latencies: number[],
 ): Promise<RawDevice> {
   const { username, password } = s.options ?? {};
-  const client = RawDevice.dial(
-    new URL(url),
-    { id: `load-subscriber-${run}`, ...(password ? { secret: String(password) } : {}) },
+  const [client] = await dialDevices(
+    url,
+    [{ id: `load-subscriber-${run}`, ...(password ? { secret: String(password) } : {}) }],
     { ...(username ? { username } : {}) },
   );
-  await client.ready();
+  if (!client) throw new Error('no subscriber');
   client.onPublish = (packet) => {
     const t = sentAt(packet);
     if (t !== null) latencies.push(Date.now() - t);

@@ -164,7 +164,14 @@ export function sourceAddress(i: number, n: number, host: string): string | unde
 export async function dialDevices(
   url: string,
   devices: readonly LoadDevice[],
-  o: { inFlight?: number; keepaliveS?: number; attempts?: number; onRetry?: (err: Error) => void } = {},
+  o: {
+    inFlight?: number;
+    keepaliveS?: number;
+    attempts?: number;
+    onRetry?: (err: Error) => void;
+    /** instead of each device's id (a staff client signs in as a person) */
+    username?: string;
+  } = {},
 ): Promise<RawDevice[]> {
   const u = new URL(url);
   const out: RawDevice[] = new Array(devices.length);
@@ -174,6 +181,7 @@ export async function dialDevices(
       const c = RawDevice.dial(u, d, {
         keepaliveS: o.keepaliveS,
         localAddress: sourceAddress(i, devices.length, u.hostname),
+        ...(o.username ? { username: o.username } : {}),
       });
       try {
         await c.ready();
