@@ -106,11 +106,21 @@ async function fleetSections(hubs: HubPool, rows: Row[], details: Record<string,
   );
 }
 
+/** Sections that failed: the others still run and are written, and the run exits 1. */
+const failures: string[] = [];
+
 async function section(name: (typeof SECTIONS)[number], rows: Row[], run: () => Promise<Row[]>) {
   if (!only.has(name)) return;
   const t0 = performance.now();
   say(`bench: ${name} …`);
-  rows.push(...(await run()));
+  try {
+    rows.push(...(await run()));
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    process.stderr.write(`bench: ${name} failed: ${err instanceof Error ? err.stack : why}\n`);
+    failures.push(name);
+    rows.push({ section: name, figure: 'the section failed', value: null, unit: '', note: why });
+  }
   say(`bench: ${name} done in ${Math.round((performance.now() - t0) / 1000)} s`);
 }
 
@@ -159,7 +169,8 @@ process.on('beforeExit', () => {
 main().then(
   () => {
     finished = true;
-    process.exit(0);
+    if (failures.length) process.stderr.write(`bench: failed sections: ${failures.join(', ')}\n`);
+    process.exit(failures.length ? 1 : 0);
   },
   (err: unknown) => {
     process.stderr.write(

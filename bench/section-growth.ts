@@ -58,9 +58,23 @@ export async function growthSection(
   let crashed: string | null = null;
   const o = { files: openFiles(hub.pid), idle: rssBytes(hub.pid), settleMs, steps };
   const staff = { username: 'admin', password: hub.admin.token as string };
+  /** Run a step unless the hub has crashed; a failure caused by its crash ends the section's work. */
+  const step = async <T>(work: () => Promise<T>): Promise<T | null> => {
+    if (crashed) return null;
+    try {
+      const v = await work();
+      crashed = hub.died();
+      return crashed ? null : v;
+    } catch (err) {
+      // the process's exit is reported a moment after its sockets fail
+      crashed = await waitFor(() => hub.died(), { timeoutMs: 3000, what: 'the hub exit' }).catch(() => null);
+      if (!crashed) throw err;
+      return null;
+    }
+  };
   try {
     for (const size of fleets) {
-      const kb = crashed ? null : await grow(hub, fleet, held, size, o);
+      const kb = await step(() => grow(hub, fleet, held, size, o));
       firstKb ??= kb;
       rows.push({
         section: 'growth',
@@ -74,23 +88,24 @@ export async function growthSection(
           ? `not measured: the hub ${crashed}`
           : `resident ${Math.round(rssBytes(hub.pid) / 2 ** 20)} MB in all`,
       });
-      if (!crashed)
-        // unrecorded: the connects' after-work (presence, sessions) and the JIT settle first
-        await runLoad({
+      // unrecorded: the connects' after-work (presence, sessions) and the JIT settle first
+      await step(() =>
+        runLoad({
           url: hub.url,
           devices: fleet.slice(0, size),
           connected: held,
           rate: s.baseRate,
           seconds: Math.min(2, s.seconds / 2),
           qos: 1,
-        });
+        }),
+      );
       for (const m of s.multipliers) {
         const rate = s.baseRate * m;
         let us: number | null = null;
         let note = crashed ? `not measured: the hub ${crashed}` : '';
-        if (!crashed) {
-          const cpu0 = cpuSeconds(hub.pid);
-          const r = await runLoad({
+        const cpu0 = crashed ? 0 : cpuSeconds(hub.pid);
+        const r = await step(() =>
+          runLoad({
             url: hub.url,
             devices: fleet.slice(0, size),
             connected: held,
@@ -99,14 +114,13 @@ export async function growthSection(
             qos: 1,
             subscribe: { topic: 'gh/v1/hub/event/#', options: staff },
             drainMs: 5000,
-          });
-          crashed = hub.died();
-          if (!crashed && r.sent) us = Math.round(((cpuSeconds(hub.pid) - cpu0) / r.sent) * 1e6);
-          note = crashed
-            ? `the hub ${crashed}`
-            : `${r.acked} of ${r.sent} acknowledged, ${r.lossPct} % not republished, p99 ${r.p99Ms ?? '–'} ms`;
-          steps.push(`${n(size)} devices, ${rate}/s: ${note}; ${us ?? '–'} µs CPU per event`);
-        }
+          }),
+        );
+        if (r) {
+          if (r.sent) us = Math.round(((cpuSeconds(hub.pid) - cpu0) / r.sent) * 1e6);
+          note = `${r.acked} of ${r.sent} acknowledged, ${r.lossPct} % not republished, p99 ${r.p99Ms ?? '–'} ms`;
+        } else if (!note) note = `the hub ${crashed}`;
+        steps.push(`${n(size)} devices, ${rate}/s: ${note}; ${us ?? '–'} µs CPU per event`);
         if (!firstCpu.has(m)) firstCpu.set(m, us);
         const base = firstCpu.get(m) ?? null;
         rows.push({
