@@ -1,44 +1,74 @@
+/**
+ * The brokers the benchmark compares, each in its own process: Mosquitto (Debian), bare Aedes with no
+ * hooks, and the hub (hub-process.ts). All are reached only as a client would reach them.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from '../hub/test/helpers/test-hub.ts';
+import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
+import { tempDir } from '../hub/test/helpers/start-hub.ts';
 import { waitFor } from '../hub/test/helpers/wait.ts';
 
-export interface Target {
+export interface Broker {
   name: string;
+  /** mqtt://127.0.0.1:port */
   url: string;
-  devices: { id: string; secret?: string }[];
-  subscribe: { topic: string; options?: { username: string; password: string } };
-  /** the hub's HTTP address (for its /metrics), when the target is the hub */
-  http?: string;
-  /** the broker's process, for its memory (/proc) */
+  /** the broker's process, for /proc */
   pid: number;
-  /** the hub's API with the admin token, when the target is the hub */
-  api?: (method: string, path: string, body?: string, type?: string) => Promise<unknown>;
+  /** why the process ended before `stop()` (a crash under load), or null while it runs */
+  died(): string | null;
   stop(): Promise<void>;
 }
 
-const ROOT = new URL('../', import.meta.url).pathname;
-const ADMIN = 'ghk_bench-admin-token-0123456789abcdefghijklmnopqrstuvwx';
+/**
+ * Watch a broker's process: `died()` says how it ended if it ended before `stop()`, with the first
+ * error line of its output (e.g. "RangeError: Maximum call stack size exceeded").
+ */
+export function watch(
+  name: string,
+  child: ChildProcess,
+  out: () => string,
+): { died(): string | null; stopping(): void } {
+  let stopping = false;
+  let reason: string | null = null;
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    const error = out()
+      .split('\n')
+      .find((l) => /^\w*Error\b|^FATAL|out of memory/i.test(l.trim()));
+    reason = `exited with ${code ?? signal}${error ? `: ${error.trim()}` : ''}`;
+    process.stderr.write(`bench: ${name} ${reason}\n${out().slice(-3000)}\n`);
+  });
+  return {
+    died: () => reason,
+    stopping: () => {
+      stopping = true;
+    },
+  };
+}
 
-function collect(child: ChildProcess): () => string {
+export const ROOT = new URL('../', import.meta.url).pathname;
+
+/** The last 64 KB of a child's output, for the error when it dies. */
+export function collect(child: ChildProcess): () => string {
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
+  const add = (d: Buffer) => {
+    out = (out + d.toString()).slice(-65_536);
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
   return () => out;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   await exited;
+  clearTimeout(timer);
 }
 
 async function freePort(): Promise<number> {
@@ -49,13 +79,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const anonymous = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `bench-${i}` }));
+/** Devices without credentials, for the bare brokers (which accept anyone). */
+export const anonymous = (n: number, prefix = 'bench'): LoadDevice[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}` }));
 
-export async function mosquitto(devices: number): Promise<Target> {
+export async function mosquitto(): Promise<Broker> {
   // mosquitto cannot listen on port 0 and report it; a port just freed is as close as it gets.
   const port = await freePort();
   const conf = join(tempDir('gridhub-bench-mq-'), 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n`);
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'max_queued_messages 1000000',
+      // TCP_NODELAY on every client socket, as the hub does (mosquitto's default is off)
+      'set_tcp_nodelay true',
+      '',
+    ].join('\n'),
+  );
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = collect(child);
   await waitFor(() => /listen socket on port/.test(out()) || child.exitCode !== null, {
@@ -63,89 +105,66 @@ export async function mosquitto(devices: number): Promise<Target> {
     what: 'mosquitto',
   });
   if (child.exitCode !== null) throw new Error(`mosquitto exited: ${out()}`);
+  const w = watch('Mosquitto', child, out);
   return {
-    name: 'Mosquitto 2',
+    name: 'Mosquitto',
     pid: child.pid as number,
     url: `mqtt://127.0.0.1:${port}`,
-    devices: anonymous(devices),
-    subscribe: { topic: 'gh/v1/dev/+/event' },
-    stop: () => stopChild(child),
-  };
-}
-
-export async function bareAedes(devices: number): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-aedes.ts')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = collect(child);
-  const port = await waitFor(() => /PORT (\d+)/.exec(out())?.[1], { timeoutMs: 20_000, what: 'bare aedes' });
-  return {
-    name: 'bare Aedes 1.2',
-    pid: child.pid as number,
-    url: `mqtt://127.0.0.1:${port}`,
-    devices: anonymous(devices),
-    subscribe: { topic: 'gh/v1/dev/+/event' },
-    stop: () => stopChild(child),
-  };
-}
-
-/** The whole hub in its own process: auth, ACL, validation, dedupe, rules, time-series sink. */
-export async function hub(devices: number): Promise<Target> {
-  const dataDir = tempDir('gridhub-bench-hub-');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'hub/src/main.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      GRIDHUB_DATA_DIR: dataDir,
-      GRIDHUB_HTTP_HOST: '127.0.0.1',
-      GRIDHUB_HTTP_PORT: '0',
-      GRIDHUB_MQTT_HOST: '127.0.0.1',
-      GRIDHUB_MQTT_PORT: '0',
-      GRIDHUB_LOG_LEVEL: 'warn',
-      GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN: ADMIN,
-      // the benchmark measures the pipeline, not the per-device rate limit
-      GRIDHUB_MQTT_RATE_PER_SECOND: '1000000',
-      GRIDHUB_MQTT_RATE_BURST: '1000000',
-      GRIDHUB_MQTT_MAX_QUEUED_MESSAGES: '1000000',
+    died: w.died,
+    stop: () => {
+      w.stopping();
+      return stopChild(child);
     },
+  };
+}
+
+export interface BareAedes extends Broker {
+  /** the client publishes it has taken so far */
+  published(): Promise<number>;
+}
+
+export async function bareAedes(): Promise<BareAedes> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-aedes.ts')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const out = collect(child);
-  const http = await waitFor(() => /API and console\s+(http:\/\/[^/\s]+)/.exec(out())?.[1], {
-    timeoutMs: 30_000,
-    what: 'hub',
-  });
-  const mqttPort = /MQTT\s+mqtt:\/\/[^:]+:(\d+)/.exec(out())?.[1];
-  const call = async (method: string, path: string, body?: string, type = 'application/json') => {
-    const res = await fetch(`${http}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': type }) },
-      body,
-    });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<unknown>;
-  };
-  await call(
-    'POST',
-    '/api/v1/grid/import',
-    readFileSync(join(ROOT, 'hub/examples/community.yaml'), 'utf8'),
-    'application/yaml',
+  const port = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`bare Aedes exited: ${out()}`);
+      return /PORT (\d+)/.exec(out())?.[1];
+    },
+    { timeoutMs: 30_000, what: 'bare aedes' },
   );
-  const csv = [
-    'id,model,site',
-    ...Array.from({ length: devices }, (_, i) => `bench-${i},generic-nb-smoke,site-b${1 + (i % 3)}`),
-  ].join('\n');
-  const reg = (await call('POST', '/api/v1/devices/import', csv, 'text/csv')) as {
-    registered: { id: string; secret: string }[];
-  };
+  const w = watch('bare Aedes', child, out);
+  // answers to `published()`: one PUBLISHED line per line written to its stdin
+  let answers = 0;
+  let last = 0;
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    partial += d.toString();
+    for (let i = partial.indexOf('\n'); i >= 0; i = partial.indexOf('\n')) {
+      const m = /^PUBLISHED (\d+)$/.exec(partial.slice(0, i));
+      partial = partial.slice(i + 1);
+      if (m) {
+        answers++;
+        last = Number(m[1]);
+      }
+    }
+  });
   return {
-    name: 'gridhub (full pipeline)',
-    http,
+    name: 'bare Aedes',
     pid: child.pid as number,
-    api: call,
-    url: `mqtt://127.0.0.1:${mqttPort}`,
-    devices: reg.registered,
-    subscribe: { topic: 'gh/v1/hub/event/#', options: { username: 'admin', password: ADMIN } },
-    stop: () => stopChild(child),
+    url: `mqtt://127.0.0.1:${port}`,
+    died: w.died,
+    published: async () => {
+      const want = answers + 1;
+      child.stdin?.write('\n');
+      await waitFor(() => answers >= want, { timeoutMs: 10_000, intervalMs: 5, what: 'bare Aedes count' });
+      return last;
+    },
+    stop: () => {
+      w.stopping();
+      return stopChild(child);
+    },
   };
 }

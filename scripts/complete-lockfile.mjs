@@ -6,8 +6,11 @@
  * then refuses the lock as out of sync. Each added entry names its os/cpu/libc (read from the package
  * name, as these packages are named), so `npm ci` skips it on every other platform without fetching.
  *
- * Run after changing dependencies: `npm install && node scripts/complete-lockfile.mjs`.
- * `--check` (part of `npm test`) fails when the lock needs completing.
+ * The file is written exactly as npm writes it (see `npmStringify`), so a later `npm install` leaves
+ * it byte for byte unchanged and a fresh clone stays clean.
+ *
+ * Run after changing dependencies: `npm install && node scripts/complete-lockfile.mjs [LOCKFILE]`.
+ * `--check` (part of `npm test`) fails when the lock needs completing or is not in npm's own layout.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -35,7 +38,9 @@ function platformOf(name) {
   return { os: [os], cpu: [cpu], ...(libc ? { libc } : {}) };
 }
 
-const file = new URL('../package-lock.json', import.meta.url);
+// A lock file other than the project's may be named (the test runs the script on a temporary copy).
+const named = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const file = named ?? new URL('../package-lock.json', import.meta.url);
 const lock = JSON.parse(readFileSync(file, 'utf8'));
 const added = [];
 for (const [path, entry] of Object.entries(lock.packages)) {
@@ -53,6 +58,44 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     added.push(`${dep}@${spec}`);
   }
 }
+// npm's own key order (@npmcli/arborist `swKeyOrder`): these first, in this order; the rest by locale.
+const NPM_KEY_ORDER = [
+  'name',
+  'version',
+  'lockfileVersion',
+  'resolved',
+  'integrity',
+  'requires',
+  'packages',
+  'dependencies',
+];
+
+/**
+ * JSON the way npm serialises package-lock.json (json-stringify-nice, as @npmcli/arborist calls it):
+ * in every object, scalar and array values before nested objects; within each group the keys of
+ * NPM_KEY_ORDER first, the others by `localeCompare(…, 'en')`; two-space indent and a final newline.
+ * Writing our entries any other way makes npm re-order them at the next install.
+ */
+function npmStringify(value) {
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const compare = (a, b) => {
+    const ia = NPM_KEY_ORDER.indexOf(a);
+    const ib = NPM_KEY_ORDER.indexOf(b);
+    if (ia >= 0 || ib >= 0) return ia < 0 ? 1 : ib < 0 ? -1 : ia - ib;
+    return a.localeCompare(b, 'en');
+  };
+  const sorted = (_key, v) =>
+    isObject(v)
+      ? Object.fromEntries(
+          Object.entries(v).sort(([ak, av], [bk, bv]) =>
+            isObject(av) === isObject(bv) ? compare(ak, bk) : isObject(av) ? 1 : -1,
+          ),
+        )
+      : v;
+  return `${JSON.stringify(value, sorted, 2)}\n`;
+}
+
+const text = npmStringify(lock);
 if (process.argv.includes('--check')) {
   if (added.length > 0) {
     process.stderr.write(
@@ -60,10 +103,13 @@ if (process.argv.includes('--check')) {
     );
     process.exit(1);
   }
+  if (text !== readFileSync(file, 'utf8')) {
+    process.stderr.write(
+      'package-lock.json is not laid out as npm writes it (npm install would rewrite it): run node scripts/complete-lockfile.mjs\n',
+    );
+    process.exit(1);
+  }
   process.exit(0);
 }
-lock.packages = Object.fromEntries(
-  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
-);
-writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
+writeFileSync(file, text);
 process.stdout.write(`complete-lockfile: added ${added.length} platform entries\n`);

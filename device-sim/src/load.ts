@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
+import { dialDevices, type LoadDevice, PublishTemplate, type RawDevice, sentAt } from './raw-mqtt.ts';
 
-export interface LoadDevice {
-  id: string;
-  secret?: string;
-}
+export type { LoadDevice } from './raw-mqtt.ts';
 
 export interface LoadOptions {
   url: string;
@@ -17,6 +16,10 @@ export interface LoadOptions {
   subscribe?: { topic: string; options?: IClientOptions };
   /** an event (the default; dedupe and rules run for it) or a telemetry reading */
   kind?: 'event' | 'telemetry';
+  /** the devices' connections, already open and left open (default: connect them, close them after) */
+  connected?: readonly RawDevice[];
+  /** QoS of the publishes (default 0); with 1 the PUBACKs are counted */
+  qos?: 0 | 1;
   /** stop before `seconds` are up when this resolves (background load) */
   until?: Promise<void>;
   /** how long to keep listening after the last message for stragglers */
@@ -29,56 +32,38 @@ export interface LoadResult {
   rate: number;
   sent: number;
   received: number;
+  /** PUBACKs received (QoS 1 only; 0 otherwise) */
+  acked: number;
   lossPct: number;
+  /** the rate the generator really sent at (below `rate` when it ran out of CPU) */
+  sentPerSec: number;
+  /** share of the time this process's event loop was busy while sending (near 1: the generator is the limit) */
+  generatorBusy: number;
   deliveredPerSec: number;
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
 }
 
-const TS_DIGITS = 13;
-const SEQ_DIGITS = 10;
+/**
+ * mqtt.js with TCP_NODELAY on its socket (also after a reconnect). mqtt.js has no option for it, and
+ * without it Nagle's algorithm holds a small packet back until the previous one is acknowledged,
+ * which the peer's delayed ACK stretches to ≈40 ms.
+ */
+export async function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, options);
+  const noDelay = () => (client.stream as Partial<Socket>).setNoDelay?.(true);
+  noDelay();
+  client.on('connect', noDelay);
+  return client;
+}
 
 /**
- * One device's publish packet encoded once, with fixed-width placeholders for the sequence number and
- * the send time patched in place per message: the generator does no JSON or MQTT encoding per message,
- * so it is not what limits the measured rate. `run` keeps event ids unique across runs (a hub rightly
- * discards a repeated id as a redelivery).
+ * Close an mqtt.js client without waiting on a broker that has gone away (mqtt.js's end() may then
+ * never call back, and a promise nobody settles lets the process exit mid-run).
  */
-class Template {
-  private readonly packet: Buffer;
-  private readonly seqAt: number;
-  private readonly tsAt: number;
-
-  constructor(
-    deviceId: string,
-    run: string,
-    private readonly kind: 'event' | 'telemetry',
-  ) {
-    const ts = '0'.repeat(TS_DIGITS);
-    const payload =
-      kind === 'event'
-        ? `{"eventId":"${deviceId}-${run}-${'0'.repeat(SEQ_DIGITS)}","type":"selftest","result":"ok","ts":${ts}}`
-        : `{"battery":50,"ts":${ts}}`;
-    this.packet = mqttPacket.generate({
-      cmd: 'publish',
-      topic: `gh/v1/dev/${deviceId}/${kind}`,
-      payload,
-      qos: 0,
-      retain: false,
-      dup: false,
-    });
-    const text = this.packet.toString('latin1');
-    this.seqAt = text.indexOf(`-${'0'.repeat(SEQ_DIGITS)}"`) + 1;
-    this.tsAt = text.lastIndexOf(ts);
-  }
-
-  make(seq: number, now: number): Buffer {
-    const b = Buffer.from(this.packet);
-    if (this.kind === 'event') b.write(String(seq).padStart(SEQ_DIGITS, '0'), this.seqAt, 'latin1');
-    b.write(String(now).padStart(TS_DIGITS, '0'), this.tsAt, 'latin1');
-    return b;
-  }
+export async function closeMqtt(client: MqttClient): Promise<void> {
+  await Promise.race([client.endAsync(true), new Promise((r) => setTimeout(r, 2000).unref())]);
 }
 
 function percentile(sorted: number[], p: number): number | null {
@@ -86,43 +71,57 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** A bare-socket subscriber (QoS 0) that records each message's end-to-end latency. */
+async function subscribe(
+  url: string,
+  s: NonNullable<LoadOptions['subscribe']>,
+  run: string,
+  latencies: number[],
+): Promise<RawDevice> {
+  const { username, password } = s.options ?? {};
+  const [client] = await dialDevices(
+    url,
+    // a gridhub staff client id is `<person id>:<suffix>`; other brokers accept it as well
+    [
+      {
+        id: username ? `${username}:load-${run}` : `load-subscriber-${run}`,
+        ...(password ? { secret: String(password) } : {}),
+      },
+    ],
+    { ...(username ? { username } : {}) },
+  );
+  if (!client) throw new Error('no subscriber');
+  client.onPublish = (packet) => {
+    const t = sentAt(packet);
+    if (t !== null) latencies.push(Date.now() - t);
+  };
+  await client.subscribe(s.topic);
+  return client;
+}
+
 /**
- * N devices publishing at an aggregate rate for a duration, paced in 10 ms ticks; a subscriber takes
- * the send time out of each message it receives (`"ts":` in the payload, or `"at":` when a hub
- * republishes the normalised event) and records the end-to-end latency.
+ * N devices publishing at an aggregate rate for a duration, paced in 10 ms ticks (each device's
+ * messages of one tick go out in one write); a subscriber takes the send time out of each message
+ * it receives (`"ts":` in the payload, or `"at":` when a hub republishes the normalised event) and
+ * records the end-to-end latency.
  */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
-  let received = 0;
-  let subscriber: MqttClient | undefined;
-  if (o.subscribe) {
-    const user = o.subscribe.options?.username;
-    subscriber = await mqtt.connectAsync(o.url, {
-      reconnectPeriod: 0,
-      // a gridhub staff client id is `<person id>:<suffix>`; other brokers accept it as well
-      ...(user ? { clientId: `${user}:load-${randomBytes(3).toString('hex')}` } : {}),
-      ...o.subscribe.options,
-    });
-    await subscriber.subscribeAsync(o.subscribe.topic, { qos: 0 });
-    subscriber.on('message', (_topic, payload) => {
-      received++;
-      const m = /"(?:at|ts)":(\d{13})/.exec(payload.toString('latin1'));
-      if (m) latencies.push(Date.now() - Number(m[1]));
-    });
-  }
-
   const run = randomBytes(3).toString('hex');
-  const publishers: { client: MqttClient; template: Template }[] = [];
-  for (const d of o.devices) {
-    const client = await mqtt.connectAsync(o.url, {
-      clientId: d.id,
-      username: d.id,
-      password: d.secret,
-      reconnectPeriod: 0,
-      keepalive: 60,
-    });
-    publishers.push({ client, template: new Template(d.id, run, o.kind ?? 'event') });
-  }
+  const subscriber = o.subscribe ? await subscribe(o.url, o.subscribe, run, latencies) : undefined;
+  const received = () => subscriber?.received ?? 0;
+
+  const qos = o.qos ?? 0;
+  const devices = o.connected ?? (await dialDevices(o.url, o.devices, { keepaliveS: 60 }));
+  const ackedBefore = devices.map((d) => d.acked);
+  const publishers = devices.map((client, i) => ({
+    client,
+    template: new PublishTemplate(o.devices[i]?.id as string, run, o.kind ?? 'event', qos),
+  }));
+  const pinger = setInterval(() => {
+    for (const p of publishers) p.client.ping();
+    subscriber?.ping();
+  }, 30_000);
 
   const total = Math.round(o.rate * o.seconds);
   let stopped = false;
@@ -132,36 +131,50 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let sent = 0;
   let seq = 0;
   const started = Date.now();
+  const elu = performance.eventLoopUtilization();
   let reported = started;
   await new Promise<void>((resolve) => {
     const tick = () => {
       if (o.progress && Date.now() - reported >= 1000) {
         reported = Date.now();
-        o.progress(sent, received);
+        o.progress(sent, received());
       }
       const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * o.rate));
+      const corked = new Set<Socket>();
       while (sent < due) {
         const p = publishers[sent % publishers.length] as (typeof publishers)[number];
-        p.client.stream.write(p.template.make(seq++, Date.now()));
+        if (!corked.has(p.client.socket)) {
+          p.client.socket.cork();
+          corked.add(p.client.socket);
+        }
+        p.client.write(p.template.make(seq++, Date.now()));
         sent++;
       }
+      for (const socket of corked) socket.uncork();
       if (sent >= total || stopped) resolve();
       else setTimeout(tick, 10);
     };
     tick();
   });
   const sendSeconds = (Date.now() - started) / 1000;
+  const generatorBusy = Math.round(performance.eventLoopUtilization(elu).utilization * 100) / 100;
+  const acked = () => publishers.reduce((n, p, i) => n + p.client.acked - (ackedBefore[i] ?? 0), 0);
   const drainUntil = Date.now() + (o.drainMs ?? 2000);
-  while (subscriber && received < sent && Date.now() < drainUntil)
+  while (((subscriber && received() < sent) || (qos === 1 && acked() < sent)) && Date.now() < drainUntil)
     await new Promise((r) => setTimeout(r, 20));
-  await Promise.all([...publishers.map((p) => p.client.endAsync(true)), subscriber?.endAsync(true)]);
+  clearInterval(pinger);
+  if (!o.connected) for (const p of publishers) p.client.close();
+  subscriber?.close();
   latencies.sort((a, b) => a - b);
   return {
     rate: o.rate,
     sent,
-    received,
-    lossPct: !subscriber || sent === 0 ? 0 : Math.round(((sent - received) / sent) * 10_000) / 100,
-    deliveredPerSec: Math.round(received / sendSeconds),
+    received: received(),
+    acked: qos === 1 ? acked() : 0,
+    lossPct: !subscriber || sent === 0 ? 0 : Math.round(((sent - received()) / sent) * 10_000) / 100,
+    sentPerSec: Math.round(sent / sendSeconds),
+    generatorBusy,
+    deliveredPerSec: Math.round(received() / sendSeconds),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.length ? (latencies[latencies.length - 1] as number) : null,

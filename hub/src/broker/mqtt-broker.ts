@@ -163,6 +163,11 @@ export class MqttBroker {
       socket.destroy();
       return;
     }
+    // TCP_NODELAY: an alert or PUBACK goes out at once instead of waiting, by Nagle's algorithm, for
+    // the ACK of the previous small packet, which the client's delayed ACK holds back ≈40 ms (quiet
+    // panic → alert p50 53 → 14 ms in issue 16's experiment). TLS sockets are net.Sockets too; for
+    // WebSocket, `ws` sets it on the upgraded socket itself (this stream has no setNoDelay).
+    (socket as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
     const limit = new FrameLimit(this.frameLimit);
     const conn = Duplex.from({ readable: limit, writable: socket });
     limit.on('error', (err) => {

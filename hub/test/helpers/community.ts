@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { CommunityFile } from '../../src/grid/community-schema.ts';
-import type { ApiClient } from './test-hub.ts';
+import type { ApiClient } from './start-hub.ts';
 
 export const EXAMPLE_COMMUNITY_PATH = new URL('../../examples/community.yaml', import.meta.url);
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
-import type { ApiClient, TestHub } from './test-hub.ts';
+import type { ApiClient, TestHub } from './start-hub.ts';
 
 export interface Registered {
   id: string;

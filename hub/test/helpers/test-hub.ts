@@ -1,31 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * The hub helpers for test files: everything in `start-hub.ts` (which must stay free of vitest, as
+ * the benchmark imports it) plus helpers that register vitest hooks.
+ */
+import { rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
-import { loadConfig } from '../../src/config/load.ts';
-import { Hub } from '../../src/hub.ts';
-import { createLogger } from '../../src/logger.ts';
+import { tempDir } from './start-hub.ts';
 
-export const ADMIN_TOKEN = 'ghk_test-admin-token-0123456789abcdefghijklmnopqrstuv';
-
-export interface TestHub {
-  hub: Hub;
-  url: string;
-  dataDir: string;
-  api: ApiClient;
-  /** stop the hub; the data directory stays until `cleanup` */
-  stop(): Promise<void>;
-  cleanup(): Promise<void>;
-}
-
-export interface StartOptions {
-  dataDir?: string;
-  overrides?: Record<string, unknown>;
-}
-
-export function tempDir(prefix = 'gridhub-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export * from './start-hub.ts';
 
 /** Temp directories for one test file, removed after its last test. */
 export function tempDirs(prefix?: string): () => string {
@@ -38,93 +19,4 @@ export function tempDirs(prefix?: string): () => string {
     dirs.push(d);
     return d;
   };
-}
-
-/** A real hub on port 0 in a temp directory, with a known bootstrap admin token. */
-export async function startTestHub(options: StartOptions = {}): Promise<TestHub> {
-  const dataDir = options.dataDir ?? tempDir();
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir,
-      'log.level': process.env.GRIDHUB_TEST_LOG ?? 'silent',
-      'http.host': '127.0.0.1',
-      'http.port': 0,
-      'mqtt.host': '127.0.0.1',
-      'mqtt.port': 0,
-      'auth.bootstrapAdminToken': ADMIN_TOKEN,
-      'nodeRed.enabled': false,
-      // Tests' webhook receivers listen on loopback, which outbound HTTP refuses by default; the
-      // security suite proves that default with `'outbound.allow': []`.
-      'outbound.allow': ['127.0.0.1'],
-      ...options.overrides,
-    },
-  });
-  const hub = new Hub(config, createLogger(config.log.level));
-  await hub.start();
-  const url = hub.addresses.http;
-  let stopped = false;
-  const stop = async () => {
-    if (!stopped) await hub.stop();
-    stopped = true;
-  };
-  return {
-    hub,
-    url,
-    dataDir,
-    api: new ApiClient(url, ADMIN_TOKEN),
-    stop,
-    async cleanup() {
-      await stop();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-export interface ApiResponse<T = unknown> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-/** Talks HTTP to the real server (no inject), as the console and integrators do. */
-export class ApiClient {
-  constructor(
-    readonly baseUrl: string,
-    readonly token?: string,
-  ) {}
-
-  as(token: string): ApiClient {
-    return new ApiClient(this.baseUrl, token);
-  }
-
-  async request<T = unknown>(
-    method: string,
-    path: string,
-    body?: unknown,
-    contentType = 'application/json',
-  ): Promise<ApiResponse<T>> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      headers['content-type'] = contentType;
-      payload = typeof body === 'string' ? body : JSON.stringify(body);
-    }
-    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
-    const text = await res.text();
-    let parsed: unknown = text;
-    if (res.headers.get('content-type')?.includes('json') && text) parsed = JSON.parse(text);
-    return { status: res.status, body: parsed as T, headers: res.headers };
-  }
-
-  get<T = unknown>(path: string) {
-    return this.request<T>('GET', path);
-  }
-  post<T = unknown>(path: string, body?: unknown, contentType?: string) {
-    return this.request<T>('POST', path, body ?? {}, contentType);
-  }
-  put<T = unknown>(path: string, body: unknown) {
-    return this.request<T>('PUT', path, body);
-  }
 }
