@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { ADMIN_TOKEN, ApiClient } from './test-hub.ts';
+import { ADMIN_TOKEN, ApiClient } from './start-hub.ts';
 import { waitFor } from './wait.ts';
 
 /** A port that was free a moment ago (the OS picks it: listen on port 0, then release it). */
@@ -65,7 +65,7 @@ export class HubProcess {
     });
     this.child = child;
     const keep = (d: Buffer) => {
-      this.output = (this.output + d.toString()).slice(-20_000);
+      this.output = (this.output + d.toString()).slice(-200_000);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
