@@ -48,7 +48,9 @@ export class HubProcess {
       this.httpPort = await freePort();
       this.mqttPort = await freePort();
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts', '--no-node-red'], {
+    // GRIDHUB_TEST_NODE_ARGS: extra node flags for the hub process (e.g. --cpu-prof when profiling)
+    const nodeArgs = process.env.GRIDHUB_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'hub/src/main.ts', '--no-node-red'], {
       cwd: new URL('../../..', import.meta.url).pathname,
       env: {
         ...process.env,
