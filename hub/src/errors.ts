@@ -86,6 +86,11 @@ export const ERROR_CODES = {
     description: 'A client was disconnected for flooding (throttled for too long).',
   },
   GH_ERR_OVERLOADED: { status: 503, description: 'The hub’s ingest queue is full; the message was refused.' },
+  GH_ERR_SLOW_CONSUMER: {
+    status: 503,
+    description:
+      'An MQTT client did not read what the hub sent it (more than mqtt.maxBufferedBytes unread) and was disconnected.',
+  },
   GH_ERR_STORAGE_FULL: {
     status: 507,
     description:

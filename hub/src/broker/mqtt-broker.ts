@@ -112,6 +112,9 @@ export class MqttBroker {
   private held = 0;
   private stopping = false;
   private readonly log: Logger;
+  /** the transport socket under each connection aedes sees, for the slow-consumer sweep */
+  private readonly sockets = new WeakMap<object, Duplex>();
+  private slowSweep: NodeJS.Timeout | undefined;
   private persistence: BrokerPersistence | undefined;
   private readonly hooks: SessionHooks;
 
@@ -170,6 +173,7 @@ export class MqttBroker {
     (socket as Duplex & { setNoDelay?: (noDelay: boolean) => unknown }).setNoDelay?.(true);
     const limit = new FrameLimit(this.frameLimit);
     const conn = Duplex.from({ readable: limit, writable: socket });
+    this.sockets.set(conn, socket);
     limit.on('error', (err) => {
       if (err instanceof FrameTooLargeError) {
         this.refuse(
@@ -482,6 +486,22 @@ export class MqttBroker {
     }
   }
 
+  /**
+   * A client that does not read what the hub sends it (a phone on a dead link, a stuck dashboard)
+   * would make the hub buffer without limit: beyond `mqtt.maxBufferedBytes` it is disconnected.
+   * A persistent session keeps its QoS 1 queue in the broker until it is back.
+   */
+  private sweepSlowConsumers(): void {
+    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
+    for (const client of Object.values(clients)) {
+      const socket = this.sockets.get((client as unknown as { conn: object }).conn);
+      const buffered = socket?.writableLength ?? 0;
+      if (buffered <= this.deps.config.maxBufferedBytes) continue;
+      this.refuse('GH_ERR_SLOW_CONSUMER', { clientId: client.id, buffered }, 'client does not read; disconnected');
+      client.close();
+    }
+  }
+
   /** Topic filters a staff person's live sessions subscribe to (operations and tests: is a flow listening?). */
   staffSubscriptions(personId: string): string[] {
     const clients = Object.values(
@@ -569,7 +589,12 @@ export class MqttBroker {
     this.persistence = this.deps.persistence();
     const aedes = new Aedes({
       persistence: this.persistence,
-      concurrency: 1000,
+      // No cap on messages in delivery. With a cap, mqemitter queues the rest and drains its queue by
+      // recursion whenever deliveries finish synchronously (nobody subscribed): a backlog of some
+      // thousand messages overflowed the stack and ended the process (1,000 devices × 5 events/s).
+      // A cap bounds nothing either (its queue is unbounded) and lets one slow subscriber hold back
+      // every alert behind it; slow clients are disconnected instead (sweepSlowConsumers).
+      concurrency: 0,
       drainTimeout: 30_000,
       maxTopicLevels: 16,
       // Every hook is guarded: one bad message or a failing disk must never end the process.
@@ -618,6 +643,8 @@ export class MqttBroker {
     // A persistence failure must degrade the broker, never end the process (an unhandled 'error').
     (aedes as unknown as EventEmitter).on('error', (err: Error) => this.log.error({ err }, 'broker error'));
     await aedes.listen();
+    this.slowSweep = setInterval(() => this.sweepSlowConsumers(), 1000);
+    this.slowSweep.unref();
     this.aedes = aedes;
     aedes.on('connackSent', (connack, client) => {
       // At CONNACK, before aedes reads the client's first publish: a device that connects and at
@@ -737,6 +764,7 @@ export class MqttBroker {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.slowSweep);
     for (const off of this.unsubscribe.splice(0)) off();
     this.httpServer?.off('upgrade', this.onUpgrade);
     this.wss?.close();

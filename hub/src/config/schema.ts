@@ -89,6 +89,12 @@ export const ConfigSchema = Type.Object(
           exclusiveMinimum: 0,
           description: 'A connection throttled without pause for this long is disconnected.',
         }),
+        maxBufferedBytes: Type.Integer({
+          default: 8 * 1024 * 1024,
+          minimum: 64 * 1024,
+          description:
+            'A client whose unread output (bytes the hub sent that it has not read) exceeds this is disconnected (GH_ERR_SLOW_CONSUMER); a persistent session keeps its QoS 1 queue meanwhile.',
+        }),
         maxQueuedMessages: Type.Integer({
           default: 10_000,
           minimum: 100,

@@ -127,7 +127,23 @@ export class DeviceRegistry {
   }
 
   /** Resolve model, site, grid node and emergency unit of a registration; every problem is listed. */
-  private async plan(trx: Trx, principal: Principal, input: RegisterDeviceBody, takenIds: Set<string>) {
+  private async plan(
+    trx: Trx,
+    principal: Principal,
+    input: RegisterDeviceBody,
+    takenIds: Set<string>,
+    memo?: Map<string, Promise<unknown>>,
+  ) {
+    // A CSV import asks the same few sites, grid nodes and units for every row: one query each.
+    const once = <T>(key: string, query: () => Promise<T>): Promise<T> => {
+      if (!memo) return query();
+      let hit = memo.get(key) as Promise<T> | undefined;
+      if (!hit) {
+        hit = query();
+        memo.set(key, hit);
+      }
+      return hit;
+    };
     const problems: FieldProblem[] = [];
     const model = this.models.find(input.model);
     if (!model)
@@ -150,12 +166,14 @@ export class DeviceRegistry {
 
     problems.push(...(await identityProblems(trx, input, takenIds)));
 
-    const site = await trx
-      .selectFrom('sites')
-      .innerJoin('grid_nodes', 'grid_nodes.id', 'sites.grid_node_id')
-      .select(['sites.id', 'sites.grid_node_id', 'grid_nodes.path'])
-      .where('sites.id', '=', input.site)
-      .executeTakeFirst();
+    const site = await once(`site:${input.site}`, () =>
+      trx
+        .selectFrom('sites')
+        .innerJoin('grid_nodes', 'grid_nodes.id', 'sites.grid_node_id')
+        .select(['sites.id', 'sites.grid_node_id', 'grid_nodes.path'])
+        .where('sites.id', '=', input.site)
+        .executeTakeFirst(),
+    );
     let gridNodeId = site?.grid_node_id;
     let emergencyUnitId: string | null = null;
     if (!site) {
@@ -170,11 +188,10 @@ export class DeviceRegistry {
       if (input.gridNode !== undefined && input.gridNode !== site.grid_node_id) {
         // A device may be bound to a coarser grid than its site's (an ancestor), never to an unrelated
         // one: a device wired to the wrong grid is exactly what installers must never suffer.
-        const given = await trx
-          .selectFrom('grid_nodes')
-          .select('path')
-          .where('id', '=', input.gridNode)
-          .executeTakeFirst();
+        const gridNode = input.gridNode;
+        const given = await once(`grid:${gridNode}`, () =>
+          trx.selectFrom('grid_nodes').select('path').where('id', '=', gridNode).executeTakeFirst(),
+        );
         if (!given)
           problems.push({
             field: 'gridNode',
@@ -192,18 +209,23 @@ export class DeviceRegistry {
           });
         } else gridNodeId = input.gridNode;
       }
-      const covering = await trx
-        .selectFrom('emergency_unit_sites')
-        .select('unit_id')
-        .where('site_id', '=', site.id)
-        .executeTakeFirst();
+      const covering = await once(`covering:${site.id}`, () =>
+        trx
+          .selectFrom('emergency_unit_sites')
+          .select('unit_id')
+          .where('site_id', '=', site.id)
+          .executeTakeFirst(),
+      );
       if (input.emergencyUnit !== undefined) {
-        const unit = await trx
-          .selectFrom('emergency_units')
-          .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
-          .select(['emergency_units.id', 'grid_nodes.path'])
-          .where('emergency_units.id', '=', input.emergencyUnit)
-          .executeTakeFirst();
+        const unitId = input.emergencyUnit;
+        const unit = await once(`unit:${unitId}`, () =>
+          trx
+            .selectFrom('emergency_units')
+            .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
+            .select(['emergency_units.id', 'grid_nodes.path'])
+            .where('emergency_units.id', '=', unitId)
+            .executeTakeFirst(),
+        );
         // The unit is who gets paged: it must be the site's own, or one in the caller's
         // jurisdiction whose grid contains the site — never another street's leaders.
         const own = unit !== undefined && covering?.unit_id === unit.id;
@@ -345,6 +367,7 @@ export class DeviceRegistry {
     if (problems.length > 0) return { dryRun, rows: records.length, problems, registered: [] };
 
     const taken = new Set<string>();
+    const memo = new Map<string, Promise<unknown>>();
     const planned: { line: number; input: RegisterDeviceBody; planned: Planned }[] = [];
     for (const { record, info } of records) {
       await slice();
@@ -364,9 +387,9 @@ export class DeviceRegistry {
       for (const col of CSV_REQUIRED)
         if (!record[col]) problems.push({ line, column: col, reason: 'required value is empty' });
       if (!record.model || !record.site) continue;
-      const result = await this.plan(this.db, principal, input, taken);
+      const result = await this.plan(this.db, principal, input, taken, memo);
       for (const p of result.problems) problems.push({ line, column: p.field, reason: p.reason });
-      if (result.planned) planned.push({ line, input, planned: result.planned });
+      if (result.planned && !dryRun) planned.push({ line, input, planned: result.planned });
     }
     if (dryRun) return { dryRun, rows: records.length, problems, registered: [] };
     if (problems.length > 0) {
@@ -589,7 +612,12 @@ async function readCsv(csv: string, slice: () => Promise<void>): Promise<CsvReco
     columns: (header: string[]) => header.map((h) => h.trim()),
     skip_empty_lines: true,
     trim: true,
-    info: true,
+    // keep only the line number of each record: csv-parse's full info object per row is what a
+    // 200,000-row file spends most of its memory (and garbage collection) on
+    on_record: (record: Record<string, string>, context: { lines: number }) => ({
+      record,
+      info: { lines: context.lines },
+    }),
   });
   const text = csv.replace(/^\uFEFF/, '');
   const records: CsvRecord[] = [];

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { ADMIN_TOKEN, ApiClient } from './test-hub.ts';
+import { ADMIN_TOKEN, ApiClient } from './start-hub.ts';
 import { waitFor } from './wait.ts';
 
 /** A port that was free a moment ago (the OS picks it: listen on port 0, then release it). */
@@ -48,7 +48,9 @@ export class HubProcess {
       this.httpPort = await freePort();
       this.mqttPort = await freePort();
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts', '--no-node-red'], {
+    // GRIDHUB_TEST_NODE_ARGS: extra node flags for the hub process (e.g. --cpu-prof when profiling)
+    const nodeArgs = process.env.GRIDHUB_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'hub/src/main.ts', '--no-node-red'], {
       cwd: new URL('../../..', import.meta.url).pathname,
       env: {
         ...process.env,
@@ -65,7 +67,7 @@ export class HubProcess {
     });
     this.child = child;
     const keep = (d: Buffer) => {
-      this.output = (this.output + d.toString()).slice(-20_000);
+      this.output = (this.output + d.toString()).slice(-200_000);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);

@@ -300,9 +300,10 @@ describe('alerts', () => {
     const first = await startTestHub({ dataDir, overrides: FAST });
     // Both first steps can be reached (a token each), so neither is skipped as having no channel.
     const people = await loadExample(first.api, ['p-school-principal', 'p-school-safety']);
+    // 5 s between steps: long enough that a slow start does not reach the step after the one due.
     await first.api.put('/api/v1/policies/alert.stepDelaySeconds', {
       scope: { kind: 'grid', id: 'x-school-1' },
-      value: { critical: 1 },
+      value: { critical: 5 },
     });
     await first.api.put('/api/v1/policies/alert.renotifySeconds', {
       scope: { kind: 'grid', id: 'x-school-1' },
@@ -314,7 +315,7 @@ describe('alerts', () => {
     );
     expect(raised.step).toBe(0);
     await first.stop();
-    await waitFor(() => Date.now() >= at + 2500, { timeoutMs: 4000, what: 'downtime past the step time' });
+    await waitFor(() => Date.now() >= at + 5500, { timeoutMs: 8000, what: 'downtime past the step time' });
 
     const second = await startTestHub({ dataDir, overrides: FAST });
     const apps = await leaderApps(second, people, ['p-school-safety']);
