@@ -5,7 +5,8 @@ import type { AccessService } from '../../auth/access.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../../auth/principal.ts';
 import type { Bus } from '../../bus.ts';
 import { GridhubError } from '../../errors.ts';
-import { type ImportEffects, importCommunity } from '../../grid/community-import.ts';
+import { type ImportEffects, importCommunity, oneAtATime } from '../../grid/community-import.ts';
+import { readCommunityBody } from '../../grid/community-reader.ts';
 import {
   type CommunityFile,
   DepartmentInput,
@@ -18,6 +19,7 @@ import {
   SiteInput,
   SiteView,
 } from '../../grid/community-schema.ts';
+import type { CommunityFormat } from '../../grid/community-text.ts';
 import type { GridDirectory } from '../../grid/grid-directory.ts';
 import type { Db } from '../../store/store.ts';
 import { FINISHED_STATES } from '../../tickets/lifecycle.ts';
@@ -25,6 +27,7 @@ import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
+const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml'];
 
 /** The body of a single-entry PUT: the community-file entry, with the id taken from the URL. */
 function withoutId<T extends TSchema>(schema: T): TSchema {
@@ -39,53 +42,74 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
   access: AccessService;
   bus: Bus;
 }> = async (app, { db, directory, access, bus }) => {
+  const serial = oneAtATime();
   const load = async (principal: Principal, doc: unknown) => {
     requirePermission(principal, 'grid:write');
-    const effects: ImportEffects = { people: new Set(), devices: new Set() };
-    const summary = await importCommunity(db, doc, actorOf(principal), effects);
-    // After the commit: sessions granted under the old model end, moved devices reconnect.
-    access.grantsChanged(effects.people);
-    for (const deviceId of effects.devices) bus.emit('device.changed', { deviceId, change: 'moved' });
-    return summary;
+    return serial(async () => {
+      const effects: ImportEffects = { people: new Set(), devices: new Set() };
+      try {
+        return await importCommunity(db, doc, actorOf(principal), effects);
+      } finally {
+        // After what was written (all of it, or the chunks before a failure): sessions granted
+        // under the old model end, moved devices reconnect.
+        access.grantsChanged(effects.people);
+        for (const deviceId of effects.devices) bus.emit('device.changed', { deviceId, change: 'moved' });
+      }
+    });
   };
 
-  app.addContentTypeParser(
-    ['application/yaml', 'text/yaml', 'application/x-yaml'],
-    { parseAs: 'string' },
-    (_req, body, done) => {
-      try {
-        const doc: unknown = parseYaml(body as string);
-        if (valueNestingExceeds(doc))
-          return done(
-            new GridhubError(
-              'GH_ERR_NESTING_TOO_DEEP',
-              `the document nests deeper than ${MAX_NESTING} levels`,
-            ),
-            undefined,
-          );
-        done(null, doc);
-      } catch (err) {
-        done(
-          new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      const doc: unknown = parseYaml(body as string);
+      if (valueNestingExceeds(doc))
+        return done(
+          new GridhubError('GH_ERR_NESTING_TOO_DEEP', `the document nests deeper than ${MAX_NESTING} levels`),
           undefined,
         );
-      }
-    },
-  );
+      done(null, doc);
+    } catch (err) {
+      done(
+        new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),
+        undefined,
+      );
+    }
+  });
 
-  app.post(
-    '/grid/import',
-    {
-      schema: {
-        tags,
-        summary: 'Load a community file (JSON or YAML): idempotent, all-or-nothing, every problem listed',
-        description:
-          'See hub/examples/community.yaml. Entries are upserted by id; entries absent from the file are left alone.',
-        response: { 200: ImportSummary, ...errorResponses },
+  // The whole-file import takes its body as bytes: a city's file is read off the event loop
+  // (community-reader.ts), and only once the caller was found allowed to write the grid.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser(['application/json', ...YAML_TYPES]);
+    const raw =
+      (format: CommunityFormat) =>
+      (
+        _req: unknown,
+        body: string | Buffer,
+        done: (err: null, body: { format: CommunityFormat; bytes: Buffer }) => void,
+      ) =>
+        done(null, { format, bytes: body as Buffer });
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, raw('json'));
+    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, raw('yaml'));
+    scope.post(
+      '/grid/import',
+      {
+        schema: {
+          tags,
+          summary:
+            'Load a community file (JSON or YAML): idempotent, checked as a whole, every problem listed',
+          description:
+            'See hub/examples/community.yaml. Entries are upserted by id; entries absent from the file are left alone. ' +
+            'Any problem refuses the whole file and nothing is written. A large file is written in short steps; ' +
+            'if writing stops part-way (507: the disk is full), send the same file again to complete it.',
+          response: { 200: ImportSummary, ...errorResponses },
+        },
       },
-    },
-    async (req) => load(req.principal, req.body),
-  );
+      async (req) => {
+        requirePermission(req.principal, 'grid:write');
+        const { format, bytes } = req.body as { format: CommunityFormat; bytes: Buffer };
+        return load(req.principal, await readCommunityBody(bytes, format));
+      },
+    );
+  });
 
   const entries = [
     {
