@@ -21,8 +21,10 @@ import {
 } from '../../grid/community-schema.ts';
 import type { CommunityFormat } from '../../grid/community-text.ts';
 import type { GridDirectory } from '../../grid/grid-directory.ts';
+import { gridSummary } from '../../grid/grid-summary.ts';
 import type { Db } from '../../store/store.ts';
 import { FINISHED_STATES } from '../../tickets/lifecycle.ts';
+import { jsonArray } from '../json-array.ts';
 import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
@@ -117,35 +119,35 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
       key: 'gridNodes',
       schema: GridNodeInput,
       view: GridNodeView,
-      list: (p: Principal) => directory.nodes(p),
+      list: (p: Principal, only?: string) => directory.nodes(p, only),
     },
     {
       path: '/sites',
       key: 'sites',
       schema: SiteInput,
       view: SiteView,
-      list: (p: Principal) => directory.sites(p),
+      list: (p: Principal, only?: string) => directory.sites(p, only),
     },
     {
       path: '/emergency-units',
       key: 'emergencyUnits',
       schema: EmergencyUnitInput,
       view: EmergencyUnitInput,
-      list: (p: Principal) => directory.emergencyUnits(p),
+      list: (p: Principal, only?: string) => directory.emergencyUnits(p, only),
     },
     {
       path: '/departments',
       key: 'departments',
       schema: DepartmentInput,
       view: DepartmentInput,
-      list: (p: Principal) => directory.departments(p),
+      list: (p: Principal, only?: string) => directory.departments(p, only),
     },
     {
       path: '/people',
       key: 'people',
       schema: PersonInput,
       view: PersonView,
-      list: (p: Principal) => directory.people(p),
+      list: (p: Principal, only?: string) => directory.people(p, only),
     },
   ] as const;
 
@@ -160,7 +162,7 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
           response: { 200: Type.Array(entry.view as TSchema), ...errorResponses },
         },
       },
-      async (req) => entry.list(req.principal) as Promise<unknown[]>,
+      async (req, reply) => jsonArray<unknown>(reply, await entry.list(req.principal)),
     );
     app.get(
       `${entry.path}/:id`,
@@ -174,7 +176,7 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
       },
       async (req): Promise<unknown> => {
         if (entry.key === 'gridNodes') return directory.node(req.principal, req.params.id);
-        const found = (await entry.list(req.principal)).find((e) => e.id === req.params.id);
+        const [found] = await entry.list(req.principal, req.params.id);
         if (!found)
           throw new GridhubError(
             'GH_ERR_NOT_FOUND',
@@ -222,54 +224,10 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
         },
       },
     },
-    async (req) => {
-      const nodes = await directory.nodes(req.principal);
-      const j = req.principal.jurisdiction;
-      // Counted per grid node and site in SQL; only those groups in the caller's jurisdiction are kept.
-      const devices = (
-        await db
-          .selectFrom('devices')
-          .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-          .select((eb) => [
-            'grid_nodes.path',
-            'devices.site_id',
-            eb.fn.countAll<number>().as('n'),
-            eb.fn.sum<number>(eb('devices.online', '=', 0)).as('offline'),
-          ])
-          .where('devices.status', '!=', 'decommissioned')
-          .groupBy(['grid_nodes.path', 'devices.site_id'])
-          .execute()
-      ).filter((d) => covers(j, { gridPath: d.path, siteId: d.site_id }));
-      const open = (
-        await db
-          .selectFrom('tickets')
-          .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
-          .select((eb) => [
-            'grid_nodes.path',
-            'tickets.site_id',
-            'tickets.level',
-            eb.fn.countAll<number>().as('n'),
-          ])
-          .where('tickets.state', 'not in', [...FINISHED_STATES])
-          .groupBy(['grid_nodes.path', 'tickets.site_id', 'tickets.level'])
-          .execute()
-      ).filter((t) => covers(j, { gridPath: t.path, siteId: t.site_id }));
-      const sum = <T>(rows: T[], f: (r: T) => number) => rows.reduce((a, r) => a + Number(f(r)), 0);
-      return nodes.map((n) => {
-        const under = devices.filter((d) => d.path.startsWith(n.path));
-        const tickets = open.filter((t) => t.path.startsWith(n.path));
-        return {
-          id: n.id,
-          devices: sum(under, (d) => d.n),
-          offline: sum(under, (d) => d.offline ?? 0),
-          openTickets: [1, 2, 3, 4].map((l) =>
-            sum(
-              tickets.filter((t) => t.level === l),
-              (t) => t.n,
-            ),
-          ),
-        };
-      });
-    },
+    async (req, reply) =>
+      jsonArray(
+        reply,
+        await gridSummary(db, req.principal.jurisdiction, await directory.nodes(req.principal)),
+      ),
   );
 };
