@@ -23,11 +23,6 @@ export interface AlertStatsRow {
 
 /** Bound parameters per query stay far below SQLite's limit. */
 const THRESHOLDS_PER_QUERY = 500;
-/**
- * Alerts per range. Groups are nearly as many as alerts (a device rarely alarms twice), so a range
- * costs about as much in JavaScript as in SQL; 2,000 keep both to a few milliseconds.
- */
-const RANGE = 2000;
 
 /**
  * Acknowledgement statistics per emergency unit and severity, summed in SQL a rowid range at a time
@@ -125,7 +120,6 @@ export async function alertStats(
       }
     },
     slice,
-    RANGE,
   );
   return [...groups.entries()]
     .sort(([, a], [, b]) => a.first - b.first)

@@ -1,4 +1,4 @@
-import { eachPage, rowid } from '../store/pages.ts';
+import { eachRowidPage, rowid } from '../store/pages.ts';
 import type { Db } from '../store/store.ts';
 import type { GridNodeKind } from './community-schema.ts';
 
@@ -85,7 +85,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     siteUnit: new Map(),
   };
   const after = (a: number) => [rowid, '>', a] as const;
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('grid_nodes')
@@ -100,7 +100,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     slice,
   );
   const duty = new Map<string, StoredDuty[]>();
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('grid_duty')
@@ -121,7 +121,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
       list.sort((a, b) => a.position - b.position),
     );
   await slice();
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('people')
@@ -144,7 +144,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     },
     slice,
   );
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('departments')
@@ -158,7 +158,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     },
     slice,
   );
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('sites')
@@ -185,7 +185,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     },
     slice,
   );
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('emergency_units')
@@ -200,7 +200,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
     slice,
   );
   const members = new Map<string, { person_id: string; position: number }[]>();
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('emergency_unit_members')
@@ -219,7 +219,7 @@ export async function loadStored(db: Db, slice: () => Promise<void>): Promise<St
       id,
       list.sort((a, b) => a.position - b.position).map((m) => m.person_id),
     );
-  await eachPage(
+  await eachRowidPage(
     (a, limit) =>
       db
         .selectFrom('emergency_unit_sites')

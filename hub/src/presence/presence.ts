@@ -5,7 +5,7 @@ import type { DeviceType } from '../contract/payloads.ts';
 import { type ModelCatalogue, offlineAfterSeconds } from '../devices/models/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { eachPage } from '../store/pages.ts';
+import { eachRowidPage } from '../store/pages.ts';
 import type { Store } from '../store/store.ts';
 import { timeSlicer } from '../yield.ts';
 
@@ -201,7 +201,7 @@ export class Presence {
     // Re-arm: a device stored as online keeps its deadline from its stored last-seen time; one whose
     // deadline passed while the hub was down goes offline now. Read a page at a time.
     let online = 0;
-    await eachPage(
+    await eachRowidPage(
       (after, limit) =>
         this.store.db
           .selectFrom('devices')

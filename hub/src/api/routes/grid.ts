@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AccessService } from '../../auth/access.ts';
 import { actorOf, type Principal, requirePermission } from '../../auth/principal.ts';
 import type { Bus } from '../../bus.ts';
-import { GridhubError } from '../../errors.ts';
+import { GridhubError, isGridhubError } from '../../errors.ts';
 import { type ImportEffects, importCommunity, oneAtATime } from '../../grid/community-import.ts';
 import { readCommunityBody } from '../../grid/community-reader.ts';
 import {
@@ -50,6 +50,19 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
       const effects: ImportEffects = { people: new Set(), devices: new Set() };
       try {
         return await importCommunity(db, doc, actorOf(principal), effects);
+      } catch (err) {
+        // A refused file wrote nothing; anything else stopped the writing part-way.
+        if (!isGridhubError(err))
+          app.log.warn(
+            {
+              err,
+              module: 'grid',
+              peopleAffected: effects.people.size,
+              devicesAffected: effects.devices.size,
+            },
+            'community import stopped part-way: what was written stays; sending the same file again completes it',
+          );
+        throw err;
       } finally {
         // After what was written (all of it, or the chunks before a failure): sessions granted
         // under the old model end, moved devices reconnect.
