@@ -12,7 +12,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chainEntries, GENESIS_HASH } from '../hub/src/audit/audit-log.ts';
 import { loadConfig } from '../hub/src/config/load.ts';
 import { Hub } from '../hub/src/hub.ts';
 import { createLogger } from '../hub/src/logger.ts';
@@ -24,6 +23,7 @@ import {
   nodeCount,
 } from '../hub/test/helpers/large-community.ts';
 import { LoopWatch } from '../hub/test/helpers/loop-watch.ts';
+import { seedFleet } from './large-store-seed.ts';
 
 // Not hub/test/helpers/test-hub.ts: it imports vitest, which cannot load outside a vitest run.
 const ADMIN_TOKEN = 'ghk_bench-admin-token-0123456789abcdefghijklmnopqrstuv';
@@ -145,111 +145,6 @@ async function get(t: TestHub, path: string, token?: string): Promise<string> {
   return `${res.status}, ${(res.text.length / 1024).toFixed(0)} KiB`;
 }
 
-/** Devices, alerts and tickets written straight into SQLite: the fleet a city collects over years. */
-function seed(t: TestHub): void {
-  const db = t.hub.store.sqlite;
-  const micro = db
-    .prepare('SELECT g.id, g.path, s.id AS site FROM sites s JOIN grid_nodes g ON g.id = s.grid_node_id')
-    .all() as { id: string; path: string; site: string }[];
-  const now = Date.now();
-  const iso = new Date(now - 60_000).toISOString();
-  // One device in fifty went silent three days ago: the restart's sweep takes them offline.
-  const silent = new Date(now - 3 * 86_400_000).toISOString();
-  const insertDevice = db.prepare(
-    `INSERT INTO devices (id, model_id, type, name, site_id, grid_node_id, status, secret_hash,
-       secret_rotated_at, installed_by, installed_at, last_seen_at, online, created_at, updated_at)
-     VALUES (?, 'generic-nb-smoke', 'smoke-detector', ?, ?, ?, 'active', 'x', ?, 'bench', ?, ?, 1, ?, ?)`,
-  );
-  const insertAlert = db.prepare(
-    `INSERT INTO alerts (id, incident_key, severity, cause, title, device_id, device_type, site_id,
-       grid_node_id, grid_path, emergency_unit_id, state, chain, acked_by, acked_at, resolved_at,
-       resolution, created_at, updated_at)
-     VALUES (?, ?, ?, 'smoke.alarm', 'bench', ?, 'smoke-detector', ?, ?, ?, NULL, 'resolved', '[]', ?, ?, ?,
-       'resolved', ?, ?)`,
-  );
-  const insertTicket = db.prepare(
-    `INSERT INTO tickets (id, category, source, severity, level, state, title, grid_node_id, site_id,
-       device_id, created_at, updated_at, accepted_at, closed_at, due_at, satisfaction, rework_count)
-     VALUES (?, 'fire', 'device-rule', 'major', ?, ?, 'bench', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  db.transaction(() => {
-    for (let i = 0; i < DEVICES; i++) {
-      const at = micro[i % micro.length] as { id: string; path: string; site: string };
-      insertDevice.run(
-        `bd-${i}`,
-        `烟感 ${i}`,
-        at.site,
-        at.id,
-        iso,
-        iso,
-        i % 50 === 0 ? silent : iso,
-        iso,
-        iso,
-      );
-    }
-    for (let i = 0; i < ALERTS; i++) {
-      const at = micro[i % micro.length] as { id: string; path: string; site: string };
-      const created = now - (ALERTS - i) * 60_000;
-      const acked = i % 3 === 0 ? null : created + (i % 300) * 1000;
-      insertAlert.run(
-        `ba-${i}`,
-        `bench:${i}`,
-        i % 5 === 0 ? 'critical' : 'major',
-        `bd-${i % DEVICES}`,
-        at.site,
-        at.id,
-        at.path,
-        acked ? 'p-admin' : null,
-        acked,
-        created + 3_600_000,
-        created,
-        created,
-      );
-    }
-    for (let i = 0; i < TICKETS; i++) {
-      const at = micro[i % micro.length] as { id: string; path: string; site: string };
-      const created = now - (TICKETS - i) * 60_000;
-      const closed = i % 4 === 0 ? null : created + (i % 500) * 60_000;
-      insertTicket.run(
-        `bt-${i}`,
-        1 + (i % 4),
-        closed ? 'closed' : 'accepted',
-        at.id,
-        at.site,
-        `bd-${i % DEVICES}`,
-        created,
-        created,
-        created + 60_000,
-        closed,
-        created + 240 * 60_000,
-        closed && i % 2 ? 5 : null,
-        i % 10 === 0 ? 1 : 0,
-      );
-    }
-  })();
-  // A long audit chain beside the import's own entries, so verify walks a real chain.
-  const last = db.prepare('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
-    | { hash: string }
-    | undefined;
-  const rows = chainEntries(
-    last?.hash ?? GENESIS_HASH,
-    Array.from({ length: Math.round(100_000 * scale) }, (_, i) => ({
-      actor: 'bench',
-      action: 'device.register',
-      entityType: 'device',
-      entityId: `bd-${i}`,
-      data: { i },
-    })),
-  );
-  const insertAudit = db.prepare(
-    `INSERT INTO audit_log (at, actor, action, entity_type, entity_id, data, prev_hash, hash)
-     VALUES (@at, @actor, @action, @entity_type, @entity_id, @data, @prev_hash, @hash)`,
-  );
-  db.transaction(() => {
-    for (const r of rows) insertAudit.run(r);
-  })();
-}
-
 async function main(): Promise<void> {
   const dataDir = tempDir('gridhub-bench-large-');
   const overrides = { 'http.bodyLimitBytes': 64 * 1024 * 1024 };
@@ -272,14 +167,20 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
     return;
   }
-  seed(t);
+  seedFleet(t.hub, {
+    devices: DEVICES,
+    alerts: ALERTS,
+    tickets: TICKETS,
+    auditEntries: Math.round(100_000 * scale),
+  });
   await t.stop();
   await measure('hub start (presence re-arms the fleet)', async () => {
     t = await startTestHub({ dataDir, overrides });
     return `${DEVICES} devices stored online, ${Math.ceil(DEVICES / 50)} of them past their deadline`;
   });
-  const worker = JSON.parse(
-    (await t.api.post('/api/v1/people/p-grid-worker-1/tokens', { label: 'bench' })).text,
+  // The street duty room of the example's street: the city's entries are outside its jurisdiction.
+  const duty = JSON.parse(
+    (await t.api.post('/api/v1/people/p-street-duty/tokens', { label: 'bench' })).text,
   ) as { token: string };
   for (const [path, token] of [
     ['/api/v1/stats/alerts'],
@@ -297,7 +198,7 @@ async function main(): Promise<void> {
     ['/api/v1/alerts?limit=100'],
     ['/api/v1/tickets?limit=100'],
     ['/api/v1/audit?limit=1000'],
-    ['/api/v1/audit?limit=100', worker.token],
+    ['/api/v1/audit?limit=100', duty.token],
     ['/api/v1/audit/verify'],
   ] as [string, string?][]) {
     await measure(`GET ${path.replace('/api/v1', '')}${token ? ' (grid worker)' : ''}`, () =>

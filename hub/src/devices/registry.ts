@@ -489,6 +489,7 @@ export class DeviceRegistry {
       .orderBy('devices.id')
       .limit(q.limit)
       .execute();
+    await slice();
     return { total, items: await this.named(rows.map((r) => this.view(r))) };
   }
 

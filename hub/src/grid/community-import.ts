@@ -2,9 +2,10 @@ import { GridhubError } from '../errors.ts';
 import type { Db } from '../store/store.ts';
 import { timeSlicer } from '../yield.ts';
 import { check, schemaCheck } from './community-check.ts';
+import { planImport } from './community-plan.ts';
 import type { ImportProblem, ImportSummary } from './community-schema.ts';
 import { loadStored } from './community-stored.ts';
-import { type ImportEffects, planImport, writeSteps } from './community-write.ts';
+import { type ImportEffects, importSteps, writeSteps } from './community-write.ts';
 
 export type { ImportEffects } from './community-write.ts';
 
@@ -39,9 +40,9 @@ export async function importCommunity(
   const stored = await loadStored(db, slice);
   const { problems, paths } = await check(schema.doc, stored, slice);
   if (problems.length > 0) throw invalid(problems);
-  const { summary, steps } = await planImport(schema.doc, stored, paths, actor, slice);
-  await writeSteps(db, steps, effects, slice);
-  return summary;
+  const plan = await planImport(schema.doc, stored, paths, slice);
+  await writeSteps(db, importSteps(plan, actor), effects, slice);
+  return plan.summary;
 }
 
 /**

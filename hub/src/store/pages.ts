@@ -30,7 +30,7 @@ export async function eachPage<R, K>(
   cursor: (row: R) => K,
   each: (rows: R[]) => void | Promise<void>,
   slice: () => Promise<void>,
-  firstLimit = 1000,
+  firstLimit = 250,
 ): Promise<void> {
   let after: K | undefined;
   for (let limit = firstLimit; ; ) {
@@ -73,7 +73,7 @@ export async function eachRange(
   max: number,
   f: (lo: number, hi: number) => Promise<void>,
   slice: () => Promise<void>,
-  firstSize = 1000,
+  firstSize = 250,
 ): Promise<void> {
   for (let lo = 1, size = firstSize; lo <= max; ) {
     const started = performance.now();

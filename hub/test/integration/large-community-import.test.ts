@@ -8,6 +8,9 @@
  * delay and the longest main-thread run without a yield (printed, not asserted: they depend on the
  * machine).
  *
+ * Long lists are streamed in batches: 300 devices in one answer are exactly the devices, fields
+ * and total that pages of 100 (serialised whole) give.
+ *
  * And the promise about a write that fails part-way (docs/decisions.md): a file with a problem
  * writes nothing; a write fault in the middle (a real SQLite trigger refusing one row) leaves the
  * chunks already committed, each with its audit entries and the chain intact, and sending the same
@@ -250,5 +253,38 @@ describe('a community import that stops part-way', () => {
     // And once more: nothing left to do.
     const third = await postImport(t, body);
     expect(third.body.gridNodes).toEqual({ created: 0, updated: 0, unchanged: nodes });
+  });
+});
+
+describe('long lists, streamed', () => {
+  let t: TestHub;
+  beforeAll(async () => {
+    t = await startTestHub();
+    await loadExample(t.api);
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('answers 300 devices in one streamed page exactly as three whole pages of 100 do', async () => {
+    const csv = [
+      'model,site,name',
+      ...Array.from({ length: 300 }, (_, i) => `generic-nb-smoke,site-b1,烟感 ${i}`),
+    ];
+    const imported = await t.api.post<{ registered: unknown[] }>(
+      '/api/v1/devices/import',
+      csv.join('\n'),
+      'text/csv',
+    );
+    expect(imported.body.registered).toHaveLength(300);
+    type Page = { total: number; items: Record<string, unknown>[] };
+    const whole = await t.api.get<Page>('/api/v1/devices?limit=1000');
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-type')).toMatch(/^application\/json/);
+    const pages: Page[] = [];
+    for (const offset of [0, 100, 200])
+      pages.push((await t.api.get<Page>(`/api/v1/devices?limit=100&offset=${offset}`)).body);
+    expect(whole.body.total).toBe(300);
+    expect(pages.map((p) => p.total)).toEqual([300, 300, 300]);
+    expect(JSON.stringify(whole.body.items)).toBe(JSON.stringify(pages.flatMap((p) => p.items)));
+    expect(Object.keys(whole.body)).toEqual(['total', 'items']);
   });
 });

@@ -28,6 +28,14 @@ import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
+const SummaryList = Type.Array(
+  Type.Object({
+    id: Type.String(),
+    devices: Type.Integer(),
+    offline: Type.Integer(),
+    openTickets: Type.Array(Type.Integer(), { description: 'open tickets at level 1, 2, 3, 4' }),
+  }),
+);
 const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml'];
 
 /** The body of a single-entry PUT: the community-file entry, with the id taken from the URL. */
@@ -165,16 +173,17 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
 
   for (const entry of entries) {
     const section = entry.path.replace(/^\//, '').split('/')[0] ?? 'grid';
+    const list = Type.Array(entry.view as TSchema);
     app.get(
       entry.path,
       {
         schema: {
           tags: [section],
           summary: `List ${entry.key} in your jurisdiction`,
-          response: { 200: Type.Array(entry.view as TSchema), ...errorResponses },
+          response: { 200: list, ...errorResponses },
         },
       },
-      async (req, reply) => jsonArray<unknown>(reply, await entry.list(req.principal)),
+      async (req, reply) => jsonArray<unknown>(reply, await entry.list(req.principal), list),
     );
     app.get(
       `${entry.path}/:id`,
@@ -223,23 +232,14 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Your grid subtree with device counts, offline devices and open tickets per level',
         description:
           'Counts include only devices and tickets in your jurisdiction (a property manager: their sites).',
-        response: {
-          200: Type.Array(
-            Type.Object({
-              id: Type.String(),
-              devices: Type.Integer(),
-              offline: Type.Integer(),
-              openTickets: Type.Array(Type.Integer(), { description: 'open tickets at level 1, 2, 3, 4' }),
-            }),
-          ),
-          ...errorResponses,
-        },
+        response: { 200: SummaryList, ...errorResponses },
       },
     },
     async (req, reply) =>
       jsonArray(
         reply,
         await gridSummary(db, req.principal.jurisdiction, await directory.nodes(req.principal)),
+        SummaryList,
       ),
   );
 };
