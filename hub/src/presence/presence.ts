@@ -16,7 +16,7 @@ type Placed = DevicePlacement & { deviceType: DeviceType };
  * losing power, a flush of a large fleet): each chunk is a few milliseconds, and the loop is
  * yielded to between chunks so an alarm never waits behind 100,000 presence rows.
  */
-const WRITE_CHUNK = 500;
+const WRITE_CHUNK = 250;
 
 interface Tracked {
   device: Placed;
