@@ -152,8 +152,9 @@ async function get(t: TestHub, path: string, token?: string): Promise<string> {
   return `${res.status}, ${(res.bytes / 1024).toFixed(0)} KiB`;
 }
 
+const dataDir = tempDir('gridhub-bench-large-');
+
 async function main(): Promise<void> {
-  const dataDir = tempDir('gridhub-bench-large-');
   const overrides = { 'http.bodyLimitBytes': 64 * 1024 * 1024 };
   let t = await startTestHub({ dataDir, overrides });
   await t.api.post('/api/v1/grid/import', exampleCommunityYaml(), 'application/yaml');
@@ -254,5 +255,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err);
+  rmSync(dataDir, { recursive: true, force: true });
   process.exit(1);
 });
