@@ -24,6 +24,7 @@ import type {
   DeliveryView,
   WebhookTargetBody,
 } from './alert-schemas.ts';
+import { alertStats } from './alert-stats.ts';
 import { alertMessage } from './message.ts';
 import { PersonChannel, type PersonSessions } from './person-channel.ts';
 import { VolatileAlerts } from './volatile-alerts.ts';
@@ -949,36 +950,27 @@ export class AlertService {
   > {
     requirePermission(principal, 'alert:read');
     const see = await this.visibility(principal);
-    const rows = (await this.db.selectFrom('alerts').selectAll().execute()).filter(see);
-    const groups = new Map<string, AlertRow[]>();
-    for (const r of rows) {
-      const k = `${r.emergency_unit_id ?? ''}\u0000${r.severity}`;
-      groups.set(k, [...(groups.get(k) ?? []), r]);
-    }
-    return [...groups.entries()].map(([k, list]) => {
-      const [unit, severity] = k.split('\u0000') as [string, string];
-      const acked = list.filter((r) => r.acked_at != null);
-      const secs = acked.map((r) => ((r.acked_at as number) - r.created_at) / 1000);
-      const within = acked.filter(
-        (r) =>
-          (r.acked_at as number) - r.created_at <=
-          this.perSeverity('alert.ackSeconds', r.severity, {
-            gridPath: r.grid_path,
-            siteId: r.site_id,
-            deviceId: r.device_id,
-          }),
-      );
-      return {
-        unitId: unit || null,
-        severity,
-        alerts: list.length,
-        acknowledged: acked.length,
-        meanSecondsToAck: secs.length
-          ? Math.round((secs.reduce((a, b) => a + b, 0) / secs.length) * 100) / 100
-          : null,
-        ackedWithinDeadline: list.length ? Math.round((within.length / list.length) * 10_000) / 10_000 : null,
-      };
-    });
+    // Every deadline a policy can give (perSeverity falls back to critical, then 60 s), so SQL can
+    // count acknowledgements within each and every group take its own.
+    const key = 'alert.ackSeconds';
+    const maps = [
+      this.policies.definition(key).default as Record<string, number>,
+      ...(this.policies.list().find((p) => p.definition.key === key)?.overrides ?? []).map(
+        (o) => o.value as Record<string, number>,
+      ),
+    ];
+    const deadlines = [60_000, ...maps.flatMap((m) => Object.values(m).map((s) => s * 1000))];
+    return alertStats(
+      this.db,
+      see,
+      (g) =>
+        this.perSeverity(key, g.severity, {
+          gridPath: g.grid_path,
+          siteId: g.site_id,
+          deviceId: g.device_id,
+        }),
+      deadlines,
+    );
   }
 
   // ---- webhook targets ----

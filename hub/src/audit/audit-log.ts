@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import type { AuditRow, Database } from '../store/tables.ts';
+import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { AuditLogTable, AuditRow, Database } from '../store/tables.ts';
 
 export interface AuditEntry {
   actor: string;
@@ -10,7 +10,8 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-const GENESIS = '0'.repeat(64);
+/** The `prev_hash` of the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
 
 function entryHash(prevHash: string, at: string, e: AuditEntry, data: string): string {
   return createHash('sha256')
@@ -18,50 +19,88 @@ function entryHash(prevHash: string, at: string, e: AuditEntry, data: string): s
     .digest('hex');
 }
 
-/**
- * Append to the hash-chained audit log inside the caller's transaction, so the change and its
- * audit entry commit together. SQLite serialises writers, so the chain cannot fork.
- */
-export async function appendAudit(
-  trx: Transaction<Database> | Kysely<Database>,
-  entry: AuditEntry,
-): Promise<void> {
-  const last = await trx
-    .selectFrom('audit_log')
-    .select('hash')
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const prevHash = last?.hash ?? GENESIS;
-  const at = new Date().toISOString();
-  const data = JSON.stringify(entry.data ?? null);
-  await trx
-    .insertInto('audit_log')
-    .values({
+/** Rows for `entries`, each chained to the one before it, the first to `prevHash`. */
+export function chainEntries(
+  prevHash: string,
+  entries: readonly AuditEntry[],
+  at = new Date().toISOString(),
+): Insertable<AuditLogTable>[] {
+  let prev = prevHash;
+  return entries.map((entry) => {
+    const data = JSON.stringify(entry.data ?? null);
+    const hash = entryHash(prev, at, entry, data);
+    const row = {
       at,
       actor: entry.actor,
       action: entry.action,
       entity_type: entry.entityType,
       entity_id: entry.entityId,
       data,
-      prev_hash: prevHash,
-      hash: entryHash(prevHash, at, entry, data),
-    })
-    .execute();
+      prev_hash: prev,
+      hash,
+    };
+    prev = hash;
+    return row;
+  });
+}
+
+/** Rows per INSERT: 8 columns each, well under SQLite's limit on bound parameters. */
+const INSERT_ROWS = 500;
+
+/**
+ * Append to the hash-chained audit log inside the caller's transaction, so the changes and their
+ * audit entries commit together. SQLite serialises writers, so the chain cannot fork. Many entries
+ * (a bulk import's chunk) share one read of the chain's head and one time stamp.
+ */
+export async function appendAudit(
+  trx: Transaction<Database> | Kysely<Database>,
+  entry: AuditEntry | readonly AuditEntry[],
+): Promise<void> {
+  const entries = Array.isArray(entry) ? entry : [entry as AuditEntry];
+  if (entries.length === 0) return;
+  const last = await trx
+    .selectFrom('audit_log')
+    .select('hash')
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const rows = chainEntries(last?.hash ?? GENESIS_HASH, entries);
+  for (let i = 0; i < rows.length; i += INSERT_ROWS)
+    await trx
+      .insertInto('audit_log')
+      .values(rows.slice(i, i + INSERT_ROWS))
+      .execute();
+}
+
+/**
+ * Walks the chain a page at a time: feed it rows in `seq` order; `broken` is the first sequence
+ * number whose hash does not match, or null while the chain is intact.
+ */
+export class ChainVerifier {
+  private prev = GENESIS_HASH;
+  broken: number | null = null;
+  entries = 0;
+
+  /** Check the next rows (after a broken link, rows are only counted). */
+  check(rows: readonly AuditRow[]): void {
+    for (const row of rows) {
+      this.entries++;
+      if (this.broken !== null) continue;
+      const expected = entryHash(
+        this.prev,
+        row.at,
+        { actor: row.actor, action: row.action, entityType: row.entity_type, entityId: row.entity_id },
+        row.data,
+      );
+      if (row.prev_hash !== this.prev || row.hash !== expected) this.broken = row.seq;
+      this.prev = row.hash;
+    }
+  }
 }
 
 /** Walk the chain; returns the first sequence number whose hash does not match, or null if intact. */
 export function firstBrokenLink(rows: readonly AuditRow[]): number | null {
-  let prev = GENESIS;
-  for (const row of rows) {
-    const expected = entryHash(
-      prev,
-      row.at,
-      { actor: row.actor, action: row.action, entityType: row.entity_type, entityId: row.entity_id },
-      row.data,
-    );
-    if (row.prev_hash !== prev || row.hash !== expected) return row.seq;
-    prev = row.hash;
-  }
-  return null;
+  const v = new ChainVerifier();
+  v.check(rows);
+  return v.broken;
 }

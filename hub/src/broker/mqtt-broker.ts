@@ -492,12 +492,17 @@ export class MqttBroker {
    * A persistent session keeps its QoS 1 queue in the broker until it is back.
    */
   private sweepSlowConsumers(): void {
-    const clients = (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
+    const clients =
+      (this.aedes as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
     for (const client of Object.values(clients)) {
       const socket = this.sockets.get((client as unknown as { conn: object }).conn);
       const buffered = socket?.writableLength ?? 0;
       if (buffered <= this.deps.config.maxBufferedBytes) continue;
-      this.refuse('GH_ERR_SLOW_CONSUMER', { clientId: client.id, buffered }, 'client does not read; disconnected');
+      this.refuse(
+        'GH_ERR_SLOW_CONSUMER',
+        { clientId: client.id, buffered },
+        'client does not read; disconnected',
+      );
       client.close();
     }
   }

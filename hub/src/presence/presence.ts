@@ -1,12 +1,22 @@
+import { sql } from 'kysely';
 import type { Bus } from '../bus.ts';
 import type { DevicePlacement, PresenceChange } from '../contract/device-event.ts';
 import type { DeviceType } from '../contract/payloads.ts';
 import { type ModelCatalogue, offlineAfterSeconds } from '../devices/models/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { eachRowidPage } from '../store/pages.ts';
 import type { Store } from '../store/store.ts';
+import { timeSlicer } from '../yield.ts';
 
 type Placed = DevicePlacement & { deviceType: DeviceType };
+
+/**
+ * Devices written per transaction when many change at once (a restart after downtime, a street
+ * losing power, a flush of a large fleet): each chunk is a few milliseconds, and the loop is
+ * yielded to between chunks so an alarm never waits behind 100,000 presence rows.
+ */
+const WRITE_CHUNK = 250;
 
 interface Tracked {
   device: Placed;
@@ -34,6 +44,7 @@ export class Presence {
   private readonly unsubscribe: (() => void)[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   constructor(
     private readonly store: Store,
@@ -97,6 +108,10 @@ export class Presence {
         .prepare('UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?')
         .run(online ? 1 : 0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId);
     }
+    this.announce(t, online, reason);
+  }
+
+  private announce(t: Tracked, online: boolean, reason: PresenceChange['reason']): void {
     this.metrics.devicesOnline.inc(online ? 1 : -1);
     this.bus.emit('device.presence', { ...t.device, online, at: online ? t.lastSeen : this.now(), reason });
   }
@@ -131,67 +146,109 @@ export class Presence {
     }
   }
 
-  sweep(): void {
-    const now = this.now();
-    for (const t of this.tracked.values()) {
-      if (t.online && t.deadline <= now) this.change(t, false, 'deadline');
+  /**
+   * Every online device past its deadline goes offline. Many at once (after downtime, or a whole
+   * street losing power) are written in chunks of one transaction each, with yields between.
+   */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = this.now();
+      const due: Tracked[] = [];
+      for (const t of this.tracked.values()) if (t.online && t.deadline <= now) due.push(t);
+      const slice = timeSlicer();
+      for (let i = 0; i < due.length; i += WRITE_CHUNK) {
+        // Still due: a message may have arrived while an earlier chunk was written.
+        const chunk = due.slice(i, i + WRITE_CHUNK).filter((t) => t.online && t.deadline <= this.now());
+        this.write(
+          chunk.map((t) => [0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId]),
+        );
+        for (const t of chunk) {
+          t.online = false;
+          this.announce(t, false, 'deadline');
+        }
+        await slice();
+      }
+    } finally {
+      this.sweeping = false;
     }
+  }
+
+  /** One transaction of `UPDATE devices SET online, last_seen_at` rows. */
+  private write(rows: [number, string | null, string][]): void {
+    if (rows.length === 0 || !this.store.isOpen) return;
+    const update = this.store.sqlite.prepare<[number, string | null, string]>(
+      'UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?',
+    );
+    this.store.sqlite.transaction(() => {
+      for (const r of rows) update.run(...r);
+    })();
   }
 
   async flush(): Promise<void> {
     const dirty = [...this.tracked.values()].filter((t) => t.dirty);
-    if (dirty.length === 0 || !this.store.isOpen) return;
-    const update = this.store.sqlite.prepare<[string, number, string]>(
-      'UPDATE devices SET last_seen_at = ?, online = ? WHERE id = ?',
-    );
-    this.store.sqlite.transaction(() => {
-      for (const t of dirty) {
-        update.run(new Date(t.lastSeen).toISOString(), t.online ? 1 : 0, t.device.deviceId);
-        t.dirty = false;
-      }
-    })();
+    const slice = timeSlicer();
+    for (let i = 0; i < dirty.length && this.store.isOpen; i += WRITE_CHUNK) {
+      const chunk = dirty.slice(i, i + WRITE_CHUNK);
+      this.write(chunk.map((t) => [t.online ? 1 : 0, new Date(t.lastSeen).toISOString(), t.device.deviceId]));
+      for (const t of chunk) t.dirty = false;
+      await slice();
+    }
   }
 
   async start(): Promise<void> {
     // Re-arm: a device stored as online keeps its deadline from its stored last-seen time; one whose
-    // deadline passed while the hub was down goes offline now.
-    const rows = await this.store.db
-      .selectFrom('devices')
-      .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-      .select([
-        'devices.id',
-        'devices.model_id',
-        'devices.type',
-        'devices.site_id',
-        'devices.grid_node_id',
-        'devices.emergency_unit_id',
-        'devices.last_seen_at',
-        'grid_nodes.path',
-      ])
-      .where('devices.online', '=', 1)
-      .where('devices.status', '!=', 'decommissioned')
-      .execute();
-    for (const r of rows) {
-      const lastSeen = r.last_seen_at ? Date.parse(r.last_seen_at) : 0;
-      const device: Placed = {
-        deviceId: r.id,
-        modelId: r.model_id,
-        deviceType: r.type as DeviceType,
-        siteId: r.site_id,
-        gridNodeId: r.grid_node_id,
-        gridPath: r.path,
-        emergencyUnitId: r.emergency_unit_id,
-      };
-      this.tracked.set(r.id, {
-        device,
-        online: true,
-        lastSeen,
-        deadline: lastSeen + this.offlineAfterMs(r.model_id),
-        dirty: false,
-      });
-      this.metrics.devicesOnline.inc();
-    }
-    this.logger.info({ online: rows.length }, 'presence re-armed from store');
+    // deadline passed while the hub was down goes offline now. Read a page at a time.
+    let online = 0;
+    await eachRowidPage(
+      (after, limit) =>
+        this.store.db
+          .selectFrom('devices')
+          .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
+          .select([
+            'devices.id',
+            'devices.model_id',
+            'devices.type',
+            'devices.site_id',
+            'devices.grid_node_id',
+            'devices.emergency_unit_id',
+            'devices.last_seen_at',
+            'grid_nodes.path',
+            sql<number>`devices.rowid`.as('rid'),
+          ])
+          .where('devices.online', '=', 1)
+          .where('devices.status', '!=', 'decommissioned')
+          .where(sql<number>`devices.rowid`, '>', after)
+          .orderBy(sql`devices.rowid`)
+          .limit(limit)
+          .execute(),
+      (rows) => {
+        for (const r of rows) {
+          const lastSeen = r.last_seen_at ? Date.parse(r.last_seen_at) : 0;
+          const device: Placed = {
+            deviceId: r.id,
+            modelId: r.model_id,
+            deviceType: r.type as DeviceType,
+            siteId: r.site_id,
+            gridNodeId: r.grid_node_id,
+            gridPath: r.path,
+            emergencyUnitId: r.emergency_unit_id,
+          };
+          this.tracked.set(r.id, {
+            device,
+            online: true,
+            lastSeen,
+            deadline: lastSeen + this.offlineAfterMs(r.model_id),
+            dirty: false,
+          });
+        }
+        online += rows.length;
+        this.metrics.devicesOnline.inc(rows.length);
+      },
+      timeSlicer(),
+    );
+    this.logger.info({ online }, 'presence re-armed from store');
     this.unsubscribe.push(
       this.bus.on('device.event', (e) => this.seen(e, e.receivedAt, 'message')),
       this.bus.on('device.telemetry', (t) => this.seen(t, t.receivedAt, 'message')),
@@ -200,8 +257,10 @@ export class Presence {
       ),
       this.bus.on('device.changed', (c) => this.refresh(c.deviceId)),
     );
-    this.sweep();
-    this.sweepTimer = setInterval(() => this.sweep(), this.options.sweepMs);
+    await this.sweep();
+    this.sweepTimer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.logger.error({ err }, 'presence sweep failed'));
+    }, this.options.sweepMs);
     this.flushTimer = setInterval(() => {
       this.flush().catch((err: unknown) => this.logger.error({ err }, 'presence flush failed'));
     }, this.options.flushMs);

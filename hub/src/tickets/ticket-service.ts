@@ -11,6 +11,7 @@ import { placeDevice, placeGridNode, placeSite, under } from '../grid/placement.
 import type { Logger } from '../logger.ts';
 import { POLICY_DEFINITIONS } from '../policies/definitions.ts';
 import type { PolicyContext, PolicyService } from '../policies/policy-service.ts';
+import { maxRowid } from '../store/pages.ts';
 import type { Store } from '../store/store.ts';
 import type { Database, TicketRow } from '../store/tables.ts';
 import { isoTime } from '../time.ts';
@@ -36,6 +37,7 @@ import type {
   TicketStats,
   TicketView,
 } from './ticket-schemas.ts';
+import { TICKET_COUNTS, ticketStats } from './ticket-stats.ts';
 import { nameTickets, storeTitle, ticketRefs, titleView, withTicketNames } from './ticket-titles.ts';
 
 type Trx = Transaction<Database>;
@@ -870,38 +872,15 @@ export class TicketService {
     }
     if (q.from) query = query.where('tickets.created_at', '>=', Date.parse(q.from));
     if (q.to) query = query.where('tickets.created_at', '<', Date.parse(q.to));
-    const rows = await query.selectAll('tickets').where('tickets.state', '!=', 'rejected').execute();
-    const rates = (list: TicketRow[]) => {
-      const closed = list.filter((t) => t.closed_at != null);
-      const rated = list.filter((t) => t.satisfaction != null);
-      const accepted = list.filter((t) => t.accepted_at != null);
-      const ratio = (n: number, d: number) => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
-      const mean = (xs: number[]) =>
-        xs.length === 0 ? null : Math.round((xs.reduce((a, b) => a + b, 0) / xs.length / 60_000) * 100) / 100;
-      return {
-        tickets: list.length,
-        closed: closed.length,
-        closureRate: ratio(closed.length, list.length),
-        onTimeRate: ratio(
-          closed.filter((t) => t.due_at == null || (t.closed_at as number) <= t.due_at).length,
-          closed.length,
-        ),
-        reworkRate: ratio(closed.filter((t) => t.rework_count > 0).length, closed.length),
-        satisfactionRate: ratio(rated.filter((t) => (t.satisfaction as number) >= 4).length, rated.length),
-        meanMinutesToAccept: mean(accepted.map((t) => (t.accepted_at as number) - t.created_at)),
-        meanMinutesToClose: mean(closed.map((t) => (t.closed_at as number) - t.created_at)),
-      };
-    };
-    const group = <K extends string | number>(key: (t: TicketRow) => K) => {
-      const m = new Map<K, TicketRow[]>();
-      for (const t of rows) m.set(key(t), [...(m.get(key(t)) ?? []), t]);
-      return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-    };
-    return {
-      total: rates(rows),
-      byGrid: group((t) => t.grid_node_id).map(([gridNodeId, list]) => ({ gridNodeId, ...rates(list) })),
-      byLevel: group((t) => t.level).map(([level, list]) => ({ level, ...rates(list) })),
-    };
+    const filtered = query.where('tickets.state', '!=', 'rejected');
+    return ticketStats(await maxRowid(this.store.db, 'tickets'), (lo, hi) =>
+      filtered
+        .select(TICKET_COUNTS)
+        .where(sql<number>`tickets.rowid`, '>=', lo)
+        .where(sql<number>`tickets.rowid`, '<', hi)
+        .groupBy(['tickets.grid_node_id', 'tickets.level'])
+        .execute(),
+    );
   }
 
   /** Record an elevator maintenance visit (property manager or maintenance company). */

@@ -50,21 +50,25 @@ export class HubProcess {
     }
     // GRIDHUB_TEST_NODE_ARGS: extra node flags for the hub process (e.g. --cpu-prof when profiling)
     const nodeArgs = process.env.GRIDHUB_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'hub/src/main.ts', '--no-node-red'], {
-      cwd: new URL('../../..', import.meta.url).pathname,
-      env: {
-        ...process.env,
-        GRIDHUB_DATA_DIR: this.dataDir,
-        GRIDHUB_HTTP_HOST: '127.0.0.1',
-        GRIDHUB_HTTP_PORT: String(this.httpPort),
-        GRIDHUB_MQTT_HOST: '127.0.0.1',
-        GRIDHUB_MQTT_PORT: String(this.mqttPort),
-        GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
-        GRIDHUB_LOG_LEVEL: process.env.GRIDHUB_TEST_LOG ?? 'error',
-        ...this.env,
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, '--import', 'tsx', 'hub/src/main.ts', '--no-node-red'],
+      {
+        cwd: new URL('../../..', import.meta.url).pathname,
+        env: {
+          ...process.env,
+          GRIDHUB_DATA_DIR: this.dataDir,
+          GRIDHUB_HTTP_HOST: '127.0.0.1',
+          GRIDHUB_HTTP_PORT: String(this.httpPort),
+          GRIDHUB_MQTT_HOST: '127.0.0.1',
+          GRIDHUB_MQTT_PORT: String(this.mqttPort),
+          GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
+          GRIDHUB_LOG_LEVEL: process.env.GRIDHUB_TEST_LOG ?? 'error',
+          ...this.env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.child = child;
     const keep = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-200_000);

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type TSchema } from 'typebox';
 import { parse as parseYaml } from 'yaml';
 import type { AccessService } from '../../auth/access.ts';
-import { actorOf, covers, type Principal, requirePermission } from '../../auth/principal.ts';
+import { actorOf, type Principal, requirePermission } from '../../auth/principal.ts';
 import type { Bus } from '../../bus.ts';
-import { GridhubError } from '../../errors.ts';
-import { type ImportEffects, importCommunity } from '../../grid/community-import.ts';
+import { GridhubError, isGridhubError } from '../../errors.ts';
+import { type ImportEffects, importCommunity, oneAtATime } from '../../grid/community-import.ts';
+import { readCommunityBody } from '../../grid/community-reader.ts';
 import {
   type CommunityFile,
   DepartmentInput,
@@ -18,13 +19,24 @@ import {
   SiteInput,
   SiteView,
 } from '../../grid/community-schema.ts';
+import type { CommunityFormat } from '../../grid/community-text.ts';
 import type { GridDirectory } from '../../grid/grid-directory.ts';
+import { gridSummary } from '../../grid/grid-summary.ts';
 import type { Db } from '../../store/store.ts';
-import { FINISHED_STATES } from '../../tickets/lifecycle.ts';
+import { jsonArray } from '../json-array.ts';
 import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
+const SummaryList = Type.Array(
+  Type.Object({
+    id: Type.String(),
+    devices: Type.Integer(),
+    offline: Type.Integer(),
+    openTickets: Type.Array(Type.Integer(), { description: 'open tickets at level 1, 2, 3, 4' }),
+  }),
+);
+const YAML_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml'];
 
 /** The body of a single-entry PUT: the community-file entry, with the id taken from the URL. */
 function withoutId<T extends TSchema>(schema: T): TSchema {
@@ -39,53 +51,87 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
   access: AccessService;
   bus: Bus;
 }> = async (app, { db, directory, access, bus }) => {
+  const serial = oneAtATime();
   const load = async (principal: Principal, doc: unknown) => {
     requirePermission(principal, 'grid:write');
-    const effects: ImportEffects = { people: new Set(), devices: new Set() };
-    const summary = await importCommunity(db, doc, actorOf(principal), effects);
-    // After the commit: sessions granted under the old model end, moved devices reconnect.
-    access.grantsChanged(effects.people);
-    for (const deviceId of effects.devices) bus.emit('device.changed', { deviceId, change: 'moved' });
-    return summary;
+    return serial(async () => {
+      const effects: ImportEffects = { people: new Set(), devices: new Set() };
+      try {
+        return await importCommunity(db, doc, actorOf(principal), effects);
+      } catch (err) {
+        // A refused file wrote nothing; anything else stopped the writing part-way.
+        if (!isGridhubError(err))
+          app.log.warn(
+            {
+              err,
+              module: 'grid',
+              peopleAffected: effects.people.size,
+              devicesAffected: effects.devices.size,
+            },
+            'community import stopped part-way: what was written stays; sending the same file again completes it',
+          );
+        throw err;
+      } finally {
+        // After what was written (all of it, or the chunks before a failure): sessions granted
+        // under the old model end, moved devices reconnect.
+        access.grantsChanged(effects.people);
+        for (const deviceId of effects.devices) bus.emit('device.changed', { deviceId, change: 'moved' });
+      }
+    });
   };
 
-  app.addContentTypeParser(
-    ['application/yaml', 'text/yaml', 'application/x-yaml'],
-    { parseAs: 'string' },
-    (_req, body, done) => {
-      try {
-        const doc: unknown = parseYaml(body as string);
-        if (valueNestingExceeds(doc))
-          return done(
-            new GridhubError(
-              'GH_ERR_NESTING_TOO_DEEP',
-              `the document nests deeper than ${MAX_NESTING} levels`,
-            ),
-            undefined,
-          );
-        done(null, doc);
-      } catch (err) {
-        done(
-          new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      const doc: unknown = parseYaml(body as string);
+      if (valueNestingExceeds(doc))
+        return done(
+          new GridhubError('GH_ERR_NESTING_TOO_DEEP', `the document nests deeper than ${MAX_NESTING} levels`),
           undefined,
         );
-      }
-    },
-  );
+      done(null, doc);
+    } catch (err) {
+      done(
+        new GridhubError('GH_ERR_COMMUNITY_INVALID', `YAML is not readable: ${(err as Error).message}`),
+        undefined,
+      );
+    }
+  });
 
-  app.post(
-    '/grid/import',
-    {
-      schema: {
-        tags,
-        summary: 'Load a community file (JSON or YAML): idempotent, all-or-nothing, every problem listed',
-        description:
-          'See hub/examples/community.yaml. Entries are upserted by id; entries absent from the file are left alone.',
-        response: { 200: ImportSummary, ...errorResponses },
+  // The whole-file import takes its body as bytes: a city's file is read off the event loop
+  // (community-reader.ts), and only once the caller was found allowed to write the grid.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser(['application/json', ...YAML_TYPES]);
+    const raw =
+      (format: CommunityFormat) =>
+      (
+        _req: unknown,
+        body: string | Buffer,
+        done: (err: null, body: { format: CommunityFormat; bytes: Buffer }) => void,
+      ) =>
+        done(null, { format, bytes: body as Buffer });
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, raw('json'));
+    scope.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, raw('yaml'));
+    scope.post(
+      '/grid/import',
+      {
+        schema: {
+          tags,
+          summary:
+            'Load a community file (JSON or YAML): idempotent, checked as a whole, every problem listed',
+          description:
+            'See hub/examples/community.yaml. Entries are upserted by id; entries absent from the file are left alone. ' +
+            'Any problem refuses the whole file and nothing is written. A large file is written in short steps; ' +
+            'if writing stops part-way (507: the disk is full), send the same file again to complete it.',
+          response: { 200: ImportSummary, ...errorResponses },
+        },
       },
-    },
-    async (req) => load(req.principal, req.body),
-  );
+      async (req) => {
+        requirePermission(req.principal, 'grid:write');
+        const { format, bytes } = req.body as { format: CommunityFormat; bytes: Buffer };
+        return load(req.principal, await readCommunityBody(bytes, format));
+      },
+    );
+  });
 
   const entries = [
     {
@@ -93,50 +139,51 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
       key: 'gridNodes',
       schema: GridNodeInput,
       view: GridNodeView,
-      list: (p: Principal) => directory.nodes(p),
+      list: (p: Principal, only?: string) => directory.nodes(p, only),
     },
     {
       path: '/sites',
       key: 'sites',
       schema: SiteInput,
       view: SiteView,
-      list: (p: Principal) => directory.sites(p),
+      list: (p: Principal, only?: string) => directory.sites(p, only),
     },
     {
       path: '/emergency-units',
       key: 'emergencyUnits',
       schema: EmergencyUnitInput,
       view: EmergencyUnitInput,
-      list: (p: Principal) => directory.emergencyUnits(p),
+      list: (p: Principal, only?: string) => directory.emergencyUnits(p, only),
     },
     {
       path: '/departments',
       key: 'departments',
       schema: DepartmentInput,
       view: DepartmentInput,
-      list: (p: Principal) => directory.departments(p),
+      list: (p: Principal, only?: string) => directory.departments(p, only),
     },
     {
       path: '/people',
       key: 'people',
       schema: PersonInput,
       view: PersonView,
-      list: (p: Principal) => directory.people(p),
+      list: (p: Principal, only?: string) => directory.people(p, only),
     },
   ] as const;
 
   for (const entry of entries) {
     const section = entry.path.replace(/^\//, '').split('/')[0] ?? 'grid';
+    const list = Type.Array(entry.view as TSchema);
     app.get(
       entry.path,
       {
         schema: {
           tags: [section],
           summary: `List ${entry.key} in your jurisdiction`,
-          response: { 200: Type.Array(entry.view as TSchema), ...errorResponses },
+          response: { 200: list, ...errorResponses },
         },
       },
-      async (req) => entry.list(req.principal) as Promise<unknown[]>,
+      async (req, reply) => jsonArray<unknown>(reply, await entry.list(req.principal), list),
     );
     app.get(
       `${entry.path}/:id`,
@@ -150,7 +197,7 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
       },
       async (req): Promise<unknown> => {
         if (entry.key === 'gridNodes') return directory.node(req.principal, req.params.id);
-        const found = (await entry.list(req.principal)).find((e) => e.id === req.params.id);
+        const [found] = await entry.list(req.principal, req.params.id);
         if (!found)
           throw new GridhubError(
             'GH_ERR_NOT_FOUND',
@@ -185,67 +232,14 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Your grid subtree with device counts, offline devices and open tickets per level',
         description:
           'Counts include only devices and tickets in your jurisdiction (a property manager: their sites).',
-        response: {
-          200: Type.Array(
-            Type.Object({
-              id: Type.String(),
-              devices: Type.Integer(),
-              offline: Type.Integer(),
-              openTickets: Type.Array(Type.Integer(), { description: 'open tickets at level 1, 2, 3, 4' }),
-            }),
-          ),
-          ...errorResponses,
-        },
+        response: { 200: SummaryList, ...errorResponses },
       },
     },
-    async (req) => {
-      const nodes = await directory.nodes(req.principal);
-      const j = req.principal.jurisdiction;
-      // Counted per grid node and site in SQL; only those groups in the caller's jurisdiction are kept.
-      const devices = (
-        await db
-          .selectFrom('devices')
-          .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-          .select((eb) => [
-            'grid_nodes.path',
-            'devices.site_id',
-            eb.fn.countAll<number>().as('n'),
-            eb.fn.sum<number>(eb('devices.online', '=', 0)).as('offline'),
-          ])
-          .where('devices.status', '!=', 'decommissioned')
-          .groupBy(['grid_nodes.path', 'devices.site_id'])
-          .execute()
-      ).filter((d) => covers(j, { gridPath: d.path, siteId: d.site_id }));
-      const open = (
-        await db
-          .selectFrom('tickets')
-          .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
-          .select((eb) => [
-            'grid_nodes.path',
-            'tickets.site_id',
-            'tickets.level',
-            eb.fn.countAll<number>().as('n'),
-          ])
-          .where('tickets.state', 'not in', [...FINISHED_STATES])
-          .groupBy(['grid_nodes.path', 'tickets.site_id', 'tickets.level'])
-          .execute()
-      ).filter((t) => covers(j, { gridPath: t.path, siteId: t.site_id }));
-      const sum = <T>(rows: T[], f: (r: T) => number) => rows.reduce((a, r) => a + Number(f(r)), 0);
-      return nodes.map((n) => {
-        const under = devices.filter((d) => d.path.startsWith(n.path));
-        const tickets = open.filter((t) => t.path.startsWith(n.path));
-        return {
-          id: n.id,
-          devices: sum(under, (d) => d.n),
-          offline: sum(under, (d) => d.offline ?? 0),
-          openTickets: [1, 2, 3, 4].map((l) =>
-            sum(
-              tickets.filter((t) => t.level === l),
-              (t) => t.n,
-            ),
-          ),
-        };
-      });
-    },
+    async (req, reply) =>
+      jsonArray(
+        reply,
+        await gridSummary(db, req.principal.jurisdiction, await directory.nodes(req.principal)),
+        SummaryList,
+      ),
   );
 };
