@@ -37,3 +37,49 @@ export function valueNestingExceeds(value: unknown, max = MAX_NESTING): boolean 
   }
   return false;
 }
+
+/**
+ * The same bound for YAML text, before it is parsed (the `yaml` parser recurses per level, so a
+ * `a: [[[[…]]]]` of 50,000 levels overflows the stack or runs out of memory while parsing). Flow
+ * collections are counted like JSON's brackets (outside quotes and comments); block nesting is
+ * bounded by indentation (a level takes at least one more space, and the hub's files use two).
+ */
+export function yamlNestingExceeds(text: string, max = MAX_NESTING): boolean {
+  let depth = 0;
+  let quote = 0; // 0, or the quote character's code
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) {
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      // indentation, and compact sequence entries (`- - - x` nests three levels on one line)
+      if (c === 0x20 || (c === 0x2d && text.charCodeAt(i + 1) === 0x20)) {
+        if (++indent > max * 4) return true;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (quote !== 0) {
+      if (quote === 0x22 && c === 0x5c) i++;
+      else if (c === quote) {
+        if (quote === 0x27 && text.charCodeAt(i + 1) === 0x27)
+          i++; // '' inside '…'
+        else quote = 0;
+      }
+      continue;
+    }
+    if (c === 0x23 && (i === 0 || text.charCodeAt(i - 1) <= 0x20)) {
+      // a comment: skip to the end of the line
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 0x0a) i++;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}

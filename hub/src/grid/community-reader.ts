@@ -42,6 +42,8 @@ export async function readCommunityBody(
   const worker = new Worker(new URL('./community-reader-boot.mjs', import.meta.url), {
     workerData: { bytes, format } satisfies ReaderStart,
     transferList: [bytes],
+    // a pathological document can exhaust the worker, never the hub's own heap or stack
+    resourceLimits: { maxOldGenerationSizeMb: 1024, stackSizeMb: 8 },
   });
   try {
     let doc: unknown;

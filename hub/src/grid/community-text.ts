@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import { jsonNestingExceeds, MAX_NESTING, valueNestingExceeds } from '../api/nesting.ts';
+import { jsonNestingExceeds, MAX_NESTING, valueNestingExceeds, yamlNestingExceeds } from '../api/nesting.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
 
 export type CommunityFormat = 'json' | 'yaml';
@@ -47,6 +47,9 @@ function parseJson(text: string): unknown {
 }
 
 function parseYamlText(text: string): unknown {
+  // before parsing: the YAML parser recurses per level of nesting
+  if (yamlNestingExceeds(text))
+    throw new GridhubError('GH_ERR_NESTING_TOO_DEEP', `the document nests deeper than ${MAX_NESTING} levels`);
   let doc: unknown;
   try {
     doc = parseYaml(text);

@@ -304,9 +304,22 @@ describe('nesting (issue 14 item 9)', () => {
     const res = await p['p-street-duty'].post<{ error: { code: string } }>('/api/v1/notify', body);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('GH_ERR_NESTING_TOO_DEEP');
-    const yaml = `${'- '.repeat(200)}x\n`;
-    const y = await t.api.post<{ error: { code: string } }>('/api/v1/grid/import', yaml, 'application/yaml');
-    expect(y.body.error.code).toBe('GH_ERR_NESTING_TOO_DEEP');
+    // YAML is refused before it is parsed (its parser recurses): flow, block and compact forms, deep
+    // enough to have ended the process once (red team: 50,000 levels ran it out of memory).
+    for (const yaml of [
+      `${'- '.repeat(200)}x\n`,
+      `${'- '.repeat(50_000)}x\n`,
+      `a: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`,
+      Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n'),
+    ]) {
+      const y = await t.api.post<{ error: { code: string } }>(
+        '/api/v1/grid/import',
+        yaml,
+        'application/yaml',
+      );
+      expect(y.status).toBe(400);
+      expect(y.body.error.code).toBe('GH_ERR_NESTING_TOO_DEEP');
+    }
     // Positive control: ordinary nesting goes through.
     const ok = await p['p-street-duty'].post('/api/v1/notify', {
       to: { kind: 'person', id: 'p-grid-worker-1' },

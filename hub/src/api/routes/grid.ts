@@ -24,7 +24,7 @@ import type { GridDirectory } from '../../grid/grid-directory.ts';
 import { gridSummary } from '../../grid/grid-summary.ts';
 import type { Db } from '../../store/store.ts';
 import { jsonArray } from '../json-array.ts';
-import { MAX_NESTING, valueNestingExceeds } from '../nesting.ts';
+import { MAX_NESTING, valueNestingExceeds, yamlNestingExceeds } from '../nesting.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
 const tags = ['grid'];
@@ -81,6 +81,12 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
   };
 
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    // before parsing: the YAML parser recurses per level of nesting
+    if (yamlNestingExceeds(body as string))
+      return done(
+        new GridhubError('GH_ERR_NESTING_TOO_DEEP', `the document nests deeper than ${MAX_NESTING} levels`),
+        undefined,
+      );
     try {
       const doc: unknown = parseYaml(body as string);
       if (valueNestingExceeds(doc))
