@@ -255,6 +255,7 @@ export class Hub {
       : undefined;
     this.localSeries = LocalSeriesStore.in(config.dataDir, config.series, child('series-store'));
     this.localSeries.storage = this.storage;
+    this.presence.storage = this.storage;
     this.series = new SeriesPipeline(
       this.bus,
       this.localSeries,

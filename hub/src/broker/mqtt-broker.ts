@@ -476,6 +476,15 @@ export class MqttBroker {
     );
   }
 
+  /** An aedes event handler that throws would throw out of aedes and end the process: log it instead. */
+  private safely(event: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.hookFailed(event, null, err);
+    }
+  }
+
   /** Run a hook; if it throws, log and count it and answer the client with `fallback` instead. */
   private guard(hook: string, client: Client | null, run: () => void, fallback: () => void): void {
     try {
@@ -651,37 +660,45 @@ export class MqttBroker {
     this.slowSweep = setInterval(() => this.sweepSlowConsumers(), 1000);
     this.slowSweep.unref();
     this.aedes = aedes;
-    aedes.on('connackSent', (connack, client) => {
-      // At CONNACK, before aedes reads the client's first publish: a device that connects and at
-      // once publishes a retained "offline" must end offline (its online must not land after it).
-      const state = this.states.get(client);
-      if (!state || (connack as { returnCode?: number }).returnCode !== 0) return;
-      if (state.identity.kind === 'device')
-        this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
-    });
+    aedes.on('connackSent', (connack, client) =>
+      this.safely('connackSent', () => {
+        // At CONNACK, before aedes reads the client's first publish: a device that connects and at
+        // once publishes a retained "offline" must end offline (its online must not land after it).
+        const state = this.states.get(client);
+        if (!state || (connack as { returnCode?: number }).returnCode !== 0) return;
+        if (state.identity.kind === 'device')
+          this.deps.presence.seen(state.identity.device, Date.now(), 'connect');
+      }),
+    );
     this.hooks.attach(aedes);
     // aedes stores a SUBSCRIBE's whole filter list for a persistent session, refused filters
     // (SUBACK 0x80) included; left there they would fill the session's queue with what it may not see.
-    aedes.on('subscribe', (subs, client) => {
-      const refused = subs.filter((s) => (s.qos as number) === 128).map((s) => s.topic);
-      if (refused.length > 0 && !client.clean)
-        this.persistence
-          ?.removeSubscriptions({ id: client.id }, refused)
-          .catch((err: unknown) => this.log.error({ err }, 'dropping refused subscriptions failed'));
-    });
-    aedes.on('clientReady', (client) => {
-      const state = this.states.get(client);
-      if (!state) return;
-      this.deps.metrics.mqttConnections.inc({ kind: state.identity.kind });
-    });
-    aedes.on('clientDisconnect', (client) => {
-      const state = this.states.get(client);
-      if (!state) return;
-      this.deps.metrics.mqttConnections.dec({ kind: state.identity.kind });
-      if (state.identity.kind === 'device')
-        this.clientsByDevice.get(state.identity.device.deviceId)?.delete(client);
-      else this.clientsByPerson.get(state.identity.principal.personId)?.delete(client);
-    });
+    aedes.on('subscribe', (subs, client) =>
+      this.safely('subscribe', () => {
+        const refused = subs.filter((s) => (s.qos as number) === 128).map((s) => s.topic);
+        if (refused.length > 0 && !client.clean)
+          this.persistence
+            ?.removeSubscriptions({ id: client.id }, refused)
+            .catch((err: unknown) => this.log.error({ err }, 'dropping refused subscriptions failed'));
+      }),
+    );
+    aedes.on('clientReady', (client) =>
+      this.safely('clientReady', () => {
+        const state = this.states.get(client);
+        if (!state) return;
+        this.deps.metrics.mqttConnections.inc({ kind: state.identity.kind });
+      }),
+    );
+    aedes.on('clientDisconnect', (client) =>
+      this.safely('clientDisconnect', () => {
+        const state = this.states.get(client);
+        if (!state) return;
+        this.deps.metrics.mqttConnections.dec({ kind: state.identity.kind });
+        if (state.identity.kind === 'device')
+          this.clientsByDevice.get(state.identity.device.deviceId)?.delete(client);
+        else this.clientsByPerson.get(state.identity.principal.personId)?.delete(client);
+      }),
+    );
     aedes.on('clientError', (client, err) =>
       this.log.debug({ clientId: client.id, err: err.message }, 'client error'),
     );

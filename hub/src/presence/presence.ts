@@ -6,6 +6,7 @@ import { type ModelCatalogue, offlineAfterSeconds } from '../devices/models/inde
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { eachRowidPage } from '../store/pages.ts';
+import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import { timeSlicer } from '../yield.ts';
 
@@ -44,6 +45,9 @@ export class Presence {
   private readonly unsubscribe: (() => void)[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private transitionTimer: NodeJS.Timeout | undefined;
+  /** told of storage failures (set by the composition root) */
+  storage: StorageHealth | undefined;
   private sweeping = false;
 
   constructor(
@@ -101,14 +105,20 @@ export class Presence {
 
   private change(t: Tracked, online: boolean, reason: PresenceChange['reason']): void {
     t.online = online;
-    // Transitions are rare and the device list filters on them, so they are written at once;
-    // last-seen times alone are written in batches by flush().
-    if (this.store.isOpen) {
-      this.store.sqlite
-        .prepare('UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?')
-        .run(online ? 1 : 0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId);
-    }
+    // Written within a quarter second, in one transaction with the others: a reconnect storm of
+    // thousands of devices is one write, not thousands of fsyncs on the event loop, and a full disk
+    // cannot throw out of a connection handler (the live state is served from memory meanwhile).
+    t.dirty = true;
+    this.transitionFlushSoon();
     this.announce(t, online, reason);
+  }
+
+  private transitionFlushSoon(): void {
+    if (this.transitionTimer) return;
+    this.transitionTimer = setTimeout(() => {
+      this.transitionTimer = undefined;
+      this.flush().catch((err: unknown) => this.logger.error({ err }, 'presence flush failed'));
+    }, 250);
   }
 
   private announce(t: Tracked, online: boolean, reason: PresenceChange['reason']): void {
@@ -161,11 +171,12 @@ export class Presence {
       for (let i = 0; i < due.length; i += WRITE_CHUNK) {
         // Still due: a message may have arrived while an earlier chunk was written.
         const chunk = due.slice(i, i + WRITE_CHUNK).filter((t) => t.online && t.deadline <= this.now());
-        this.write(
+        const written = this.write(
           chunk.map((t) => [0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId]),
         );
         for (const t of chunk) {
           t.online = false;
+          if (!written) t.dirty = true;
           this.announce(t, false, 'deadline');
         }
         await slice();
@@ -175,15 +186,24 @@ export class Presence {
     }
   }
 
-  /** One transaction of `UPDATE devices SET online, last_seen_at` rows. */
-  private write(rows: [number, string | null, string][]): void {
-    if (rows.length === 0 || !this.store.isOpen) return;
-    const update = this.store.sqlite.prepare<[number, string | null, string]>(
-      'UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?',
-    );
-    this.store.sqlite.transaction(() => {
-      for (const r of rows) update.run(...r);
-    })();
+  /**
+   * One transaction of `UPDATE devices SET online, last_seen_at` rows; false when the disk refused
+   * it (reported; the caller keeps the rows dirty for the next flush).
+   */
+  private write(rows: [number, string | null, string][]): boolean {
+    if (rows.length === 0 || !this.store.isOpen) return true;
+    try {
+      const update = this.store.sqlite.prepare<[number, string | null, string]>(
+        'UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?',
+      );
+      this.store.sqlite.transaction(() => {
+        for (const r of rows) update.run(...r);
+      })();
+      return true;
+    } catch (err) {
+      if (!this.storage?.failed('store', err)) throw err;
+      return false;
+    }
   }
 
   async flush(): Promise<void> {
@@ -191,7 +211,12 @@ export class Presence {
     const slice = timeSlicer();
     for (let i = 0; i < dirty.length && this.store.isOpen; i += WRITE_CHUNK) {
       const chunk = dirty.slice(i, i + WRITE_CHUNK);
-      this.write(chunk.map((t) => [t.online ? 1 : 0, new Date(t.lastSeen).toISOString(), t.device.deviceId]));
+      if (
+        !this.write(
+          chunk.map((t) => [t.online ? 1 : 0, new Date(t.lastSeen).toISOString(), t.device.deviceId]),
+        )
+      )
+        return;
       for (const t of chunk) t.dirty = false;
       await slice();
     }
@@ -269,6 +294,8 @@ export class Presence {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     clearInterval(this.flushTimer);
+    clearTimeout(this.transitionTimer);
+    this.transitionTimer = undefined;
     for (const off of this.unsubscribe.splice(0)) off();
     await this.flush();
     this.metrics.devicesOnline.set(0);

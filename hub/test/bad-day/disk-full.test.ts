@@ -82,6 +82,8 @@ describe.skipIf(cannot !== undefined)('a full disk', () => {
   }, async () => {
     const people = await loadExample(t.api, ['p-school-principal']);
     const button = await registerDevice(t.api, 'generic-panic-button', 'site-school-gate');
+    // a device that has never connected: its first connection on the full disk is an online change
+    const sleeper = await registerDevice(t.api, 'generic-water-leak', 'site-school-gate');
     const leader = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
       clientId: 'p-school-principal:app',
       username: 'p-school-principal',
@@ -119,6 +121,22 @@ describe.skipIf(cannot !== undefined)('a full disk', () => {
         ).toBe(200);
 
     const filler = fillDisk(mountPoint);
+
+    // A device connecting on the full disk (its online change cannot be written) must not end the
+    // hub (red team: an uncaught SQLITE_FULL in the connection handler crashed it, in a loop).
+    const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.broker.port}`, {
+      clientId: sleeper.id,
+      username: sleeper.id,
+      password: sleeper.secret,
+      reconnectPeriod: 0,
+    });
+    await waitFor(
+      async () => (await t.api.get<{ online: boolean }>(`/api/v1/devices/${sleeper.id}`)).body.online,
+      {
+        what: 'the late device online (from memory)',
+      },
+    );
+    await late.endAsync();
 
     let acked = false;
     let closes = 0;

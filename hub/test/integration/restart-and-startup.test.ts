@@ -99,7 +99,7 @@ describe('restart and start-up', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: 'ready',
-      checks: { store: true, broker: true, storage: true, 'broker-sessions': true },
+      checks: { store: true, broker: true, storage: true, 'broker-sessions': true, chirpstack: true },
     });
     const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await me.json()) as { roles: string[] }).roles).toEqual(['admin']);
