@@ -111,6 +111,7 @@ export class Hub {
           storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
           spoolFile: path.join(config.dataDir, 'timeseries-spool.sqlite'),
         },
+        storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
       },
       this.storage,
       this.metrics,

@@ -6,6 +6,10 @@ import type { AccessService } from './access.ts';
 import type { Credential } from './access-events.ts';
 import { hashPassword, sha256Hex, verifyPassword } from './credentials.ts';
 import { LoginThrottle } from './login-throttle.ts';
+
+/** Sign-in attempts for one user name allowed to wait for the one being checked. */
+const MAX_WAITING_PER_USER = 8;
+
 import { actorOf, type Principal, requirePermission } from './principal.ts';
 
 export interface SessionOptions {
@@ -37,6 +41,7 @@ const dummy = () => {
  */
 export class SessionService {
   private readonly throttle: LoginThrottle;
+  private readonly pending = new Map<string, { tail: Promise<void>; waiting: number }>();
 
   constructor(
     private readonly store: Store,
@@ -59,7 +64,32 @@ export class SessionService {
   }
 
   /** Check a user name and password; throws GH_ERR_LOGIN_FAILED / GH_ERR_LOGIN_LOCKED. */
+  /**
+   * Password checks for one user name run one at a time: sent in parallel, guesses would all pass
+   * the lock check before the first failure was counted (red team: 60 parallel guesses, no lock).
+   * Beyond a few waiting, more are refused at once as locked.
+   */
   async verify(username: string, password: string, from: string): Promise<Principal> {
+    const queue = this.pending.get(username) ?? { tail: Promise.resolve(), waiting: 0 };
+    if (queue.waiting >= MAX_WAITING_PER_USER) throw new GridhubError('GH_ERR_LOGIN_LOCKED');
+    queue.waiting++;
+    this.pending.set(username, queue);
+    const previous = queue.tail;
+    let release = () => {};
+    queue.tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await this.verifyOne(username, password, from);
+    } finally {
+      queue.waiting--;
+      if (queue.waiting === 0) this.pending.delete(username);
+      release();
+    }
+  }
+
+  private async verifyOne(username: string, password: string, from: string): Promise<Principal> {
     if (this.throttle.locked(username, from)) throw new GridhubError('GH_ERR_LOGIN_LOCKED');
     const person = await this.db
       .selectFrom('people')

@@ -42,6 +42,7 @@ export type JournalOp =
   | { op: 'lastSeq' }
   | { op: 'prune'; consumedUpTo: number; seenBefore: number; limit: number }
   | { op: 'recentSeen'; limit: number }
+  | { op: 'checkpoint' }
   | { op: 'probe' }
   | { op: 'close' };
 

@@ -19,6 +19,12 @@ interface WorkerOptions {
   spoolMaxPoints: number;
   /** an older install's dedupe table and spool file, copied in once */
   legacy?: { storeFile: string; spoolFile: string };
+  /**
+   * The main store's file. Its connection on the event loop runs `synchronous = NORMAL` without
+   * automatic checkpoints; this thread checkpoints it, which syncs its WAL, before it marks any
+   * message's rules done — so what the rules wrote is on disk before the journal forgets it.
+   */
+  storeFile?: string;
 }
 
 const options = workerData as WorkerOptions;
@@ -147,6 +153,24 @@ function importLegacy(): void {
   db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('legacyImported', '1')").run();
 }
 
+let store: BetterSqlite3.Database | undefined;
+
+/**
+ * Checkpoint the main store (PASSIVE: never waits for its writers). A checkpoint with anything to
+ * copy syncs the WAL first, so every transaction committed before it is durable. False when another
+ * checkpoint held the lock (nothing is then known to be synced; the caller tries again).
+ */
+function syncStore(): boolean {
+  if (!options.storeFile) return true;
+  if (!store) {
+    store = new BetterSqlite3(options.storeFile);
+    store.pragma('synchronous = NORMAL');
+    store.pragma('busy_timeout = 1000');
+  }
+  const [row] = store.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+  return row?.busy === 0;
+}
+
 function handle(req: JournalRequest): unknown {
   switch (req.op) {
     case 'append':
@@ -154,8 +178,12 @@ function handle(req: JournalRequest): unknown {
     case 'spoolAppend':
       return appendSpool(req.lines);
     case 'rulesDone':
+      // The rules' writes first: a message is done only once what they wrote survives a power cut.
+      if (!syncStore()) return false;
       markRulesDone(req.seqs);
-      return null;
+      return true;
+    case 'checkpoint':
+      return syncStore();
     case 'pending':
       return stmt.pending.all(req.afterSeq, req.limit);
     case 'since':
@@ -190,6 +218,8 @@ function handle(req: JournalRequest): unknown {
       db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)").run(String(Date.now()));
       return null;
     case 'close':
+      syncStore();
+      store?.close();
       db.close();
       return null;
   }

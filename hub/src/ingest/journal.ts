@@ -39,6 +39,8 @@ export interface JournalOptions {
   maxBatch: number;
   /** an older install's files whose dedupe records and spool are imported once */
   legacy?: { storeFile: string; spoolFile: string };
+  /** the main store's file, checkpointed (and so synced) by the writer thread */
+  storeFile?: string;
 }
 
 interface Waiting {
@@ -222,8 +224,14 @@ export class Journal {
     );
   }
 
-  rulesDone(seqs: number[]): Promise<void> {
+  /** Mark messages done; false when the main store could not be synced first (try again). */
+  rulesDone(seqs: number[]): Promise<boolean> {
     return this.call({ op: 'rulesDone', seqs });
+  }
+
+  /** Checkpoint (and so sync) the main store from the writer thread; false when it was busy. */
+  checkpoint(): Promise<boolean> {
+    return this.call({ op: 'checkpoint' });
   }
 
   /** Journaled messages rules have not finished, oldest first. */

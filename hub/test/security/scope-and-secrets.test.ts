@@ -296,6 +296,26 @@ describe('sign-in lockout (issue 14 item 8)', () => {
   });
 });
 
+describe('sign-in lockout under parallel guesses (red team)', () => {
+  it('locks one address after 5 failures even when 60 guesses arrive at once; the real password then waits', async () => {
+    const PASSWORD = 'another long secret phrase';
+    expect((await t.api.put('/api/v1/people/p-grid-leader-2/password', { password: PASSWORD })).status).toBe(
+      204,
+    );
+    const guesses = Array.from({ length: 60 }, (_, i) =>
+      loginFrom('127.0.3.1', 'p-grid-leader-2', i === 57 ? PASSWORD : `guess-${i}`),
+    );
+    const results = await Promise.all(guesses);
+    const failed = results.filter((r) => r.code === 'GH_ERR_LOGIN_FAILED').length;
+    const locked = results.filter((r) => r.code === 'GH_ERR_LOGIN_LOCKED').length;
+    expect(failed).toBeLessThanOrEqual(5);
+    expect(locked).toBe(60 - failed);
+    expect(results[57]?.status).toBe(429); // the real password, inside the burst, does not get in
+    // Positive control: from another address the person still signs in.
+    expect((await loginFrom('127.0.3.2', 'p-grid-leader-2', PASSWORD)).status).toBe(200);
+  });
+});
+
 describe('nesting (issue 14 item 9)', () => {
   it('refuses a deeply nested body with GH_ERR_NESTING_TOO_DEEP and keeps serving; a shallow one is sent', async () => {
     let deep = '1';
