@@ -8,7 +8,6 @@ import type {
 } from './contract/device-event.ts';
 import type { DeviceType } from './contract/payloads.ts';
 import type { TitleCode, TitleParams } from './contract/titles.ts';
-import type { ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Severity, TicketView } from './tickets/ticket-schemas.ts';
 
@@ -23,14 +22,6 @@ export interface DeviceStatusReport extends DevicePlacement {
   state: 'online' | 'offline';
   receivedAt: number;
   at: number;
-}
-
-export interface IngestRejected {
-  deviceId: string | null;
-  clientId: string;
-  topic: string;
-  code: ErrorCode;
-  reason: string;
 }
 
 export interface TicketChanged {
@@ -108,7 +99,6 @@ export interface BusEvents {
   'device.telemetry': DeviceTelemetry;
   'device.status': DeviceStatusReport;
   'device.presence': PresenceChange;
-  'ingest.rejected': IngestRejected;
   'ticket.changed': TicketChanged;
   'alert.requested': AlertRequested;
   'staff.message': StaffMessage;
@@ -153,10 +143,6 @@ export class Bus {
         this.fail(event, err);
       }
     }
-  }
-
-  listenerCount(event: keyof BusEvents): number {
-    return this.listeners.get(event)?.size ?? 0;
   }
 
   private fail(event: keyof BusEvents, err: unknown): void {

@@ -32,6 +32,7 @@ import { RulesEngine } from './rules/engine.ts';
 import { defaultRules } from './rules/records/index.ts';
 import { StorageHealth } from './store/storage-health.ts';
 import { Store } from './store/store.ts';
+import { FINISHED_STATE_LIST } from './tickets/lifecycle.ts';
 import { TicketRouting } from './tickets/routing.ts';
 import { TicketScheduler } from './tickets/ticket-scheduler.ts';
 import { TicketService } from './tickets/ticket-service.ts';
@@ -278,7 +279,7 @@ export class Hub {
     const tickets = await db
       .selectFrom('tickets')
       .select(['grid_node_id', 'level', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
+      .where('state', 'not in', FINISHED_STATE_LIST)
       .groupBy(['grid_node_id', 'level'])
       .execute();
     for (const r of tickets) add(r.grid_node_id, `openTicketsL${r.level}`, Number(r.n));

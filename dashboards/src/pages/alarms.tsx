@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { SEVERITY_RANK } from '../../../hub/src/contract/severity.ts';
 import { can, checkSession, errorText, get, type Me, post } from '../api.ts';
 import { useNow } from '../hooks.ts';
 import { type Titled, useI18n } from '../i18n.ts';
@@ -27,8 +28,6 @@ export interface Alert extends Titled {
   ackedAt: string | null;
   createdAt: string;
 }
-
-const RANK = { critical: 3, major: 2, minor: 1, warning: 0 } as const;
 
 /**
  * The alarm board: active alerts live over server-sent events, most severe first. EventSource
@@ -84,7 +83,8 @@ export function AlarmBoard({ me }: { me: Me }) {
   const list = useMemo(
     () =>
       [...alerts.values()].sort(
-        (a, b) => RANK[b.severity] - RANK[a.severity] || b.createdAt.localeCompare(a.createdAt),
+        (a, b) =>
+          SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.createdAt.localeCompare(a.createdAt),
       ),
     [alerts],
   );

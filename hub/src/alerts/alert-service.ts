@@ -3,6 +3,8 @@ import type { Kysely, Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
 import type { AlertRequested, Bus } from '../bus.ts';
+import { atLeast, moreSevere, type Severity } from '../contract/severity.ts';
+import { parseTopic, topicFor } from '../contract/topics.ts';
 import { GridhubError, isGridhubError } from '../errors.ts';
 import { placeTargetScope } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
@@ -12,7 +14,6 @@ import type { PolicyService } from '../policies/policy-service.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import type { AlertRow, Database, WebhookTargetRow } from '../store/tables.ts';
-import type { Severity } from '../tickets/ticket-schemas.ts';
 import { titleView } from '../tickets/ticket-titles.ts';
 import { isoTime } from '../time.ts';
 import { AckLinks } from './ack-links.ts';
@@ -54,7 +55,6 @@ export interface AlertChange {
   alert: AlertView;
 }
 
-const RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
 const iso = isoTime;
 const CHANGE_LOG = 1000;
 
@@ -152,7 +152,7 @@ export class AlertService {
       }
     }
     this.publisher.publishToStaff(
-      `gh/v1/hub/alert/${row.grid_node_id}/${row.site_id ?? '-'}/${row.id}`,
+      topicFor('hubAlert', { gridNodeId: row.grid_node_id, siteId: row.site_id ?? '-', id: row.id }),
       change,
     );
   }
@@ -221,7 +221,7 @@ export class AlertService {
 
   /** What a repeat of an incident changes on its active alert (an upgrade takes the new severity). */
   private repeatOf(active: AlertRow, req: AlertRequested, now: number) {
-    const upgraded = RANK[req.severity] > RANK[active.severity as Severity];
+    const upgraded = moreSevere(req.severity, active.severity as Severity);
     const update = {
       count: active.count + 1,
       updated_at: now,
@@ -580,7 +580,7 @@ export class AlertService {
     const all = await this.db.selectFrom('webhook_targets').selectAll().execute();
     return all.filter(
       (t) =>
-        RANK[row.severity as Severity] >= RANK[t.min_severity as Severity] &&
+        atLeast(row.severity as Severity, t.min_severity as Severity) &&
         ((t.scope_kind === 'unit' && t.scope_id === row.emergency_unit_id) ||
           (t.scope_kind === 'grid' && grids.includes(t.scope_id))),
     );
@@ -873,11 +873,11 @@ export class AlertService {
    * acknowledge (the broker closes the connection otherwise).
    */
   async mayPublish(principal: Principal, topic: string): Promise<boolean> {
-    const m = /^gh\/v1\/hub\/ack\/([^/]+)$/.exec(topic);
-    if (!m) return false;
+    const ack = parseTopic('staffAck', topic);
+    if (!ack) return false;
     try {
       requirePermission(principal, 'alert:ack');
-      await this.visible(principal, m[1] as string);
+      await this.visible(principal, ack.alertId);
       return true;
     } catch (err) {
       if (err instanceof GridhubError) return false;
@@ -1120,11 +1120,11 @@ export class AlertService {
       }),
       // Acknowledgement from a leader app over MQTT: gh/v1/hub/ack/<alertId>.
       this.bus.on('staff.message', ({ principal, topic }) => {
-        const m = /^gh\/v1\/hub\/ack\/([^/]+)$/.exec(topic);
-        if (!m) return;
-        this.acknowledgeAs(principal, m[1] as string, 'mqtt').catch((err: unknown) =>
+        const ack = parseTopic('staffAck', topic);
+        if (!ack) return;
+        this.acknowledgeAs(principal, ack.alertId, 'mqtt').catch((err: unknown) =>
           this.logger.info(
-            { err: (err as Error).message, alertId: m[1], personId: principal.personId },
+            { err: (err as Error).message, alertId: ack.alertId, personId: principal.personId },
             'MQTT acknowledgement refused',
           ),
         );

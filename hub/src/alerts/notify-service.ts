@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
+import { topicFor } from '../contract/topics.ts';
 import { GridhubError } from '../errors.ts';
 import { placeTargetScope } from '../grid/placement.ts';
 import type { Metrics } from '../metrics.ts';
@@ -147,7 +148,7 @@ export class NotifyService {
           `person '${body.to.id}' is outside your jurisdiction`,
         );
       toId = person.id;
-      const topic = `gh/v1/hub/person/${person.id}/message`;
+      const topic = topicFor('personMessage', { personId: person.id });
       deliver = () => {
         this.publisher.publishToStaff(topic, {
           id,

@@ -1,5 +1,6 @@
 import type { Bus } from '../bus.ts';
 import { filterMatches } from '../contract/topic-filter.ts';
+import { topicFor } from '../contract/topics.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
@@ -28,7 +29,7 @@ export interface HeldDeliveryEntry {
 /** queued: handed to the broker for a person who can receive it; no-channel: nobody to hand it to. */
 export type PersonDeliveryResult = 'queued' | 'no-channel';
 
-export const personAlertTopic = (personId: string) => `gh/v1/hub/person/${personId}/alert`;
+export const personAlertTopic = (personId: string) => topicFor('personAlert', { personId });
 
 const deliveryIdOf = (payload: Buffer): number | undefined => {
   try {

@@ -139,8 +139,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       body = new GridhubError('GH_ERR_PAYLOAD_TOO_LARGE').toBody();
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode;
-      const code =
-        status === 404 ? 'GH_ERR_NOT_FOUND' : status === 415 ? 'GH_ERR_VALIDATION' : 'GH_ERR_VALIDATION';
+      // an unknown route is not found; anything else the client sent wrong (415, 400 …) is invalid
+      const code = status === 404 ? 'GH_ERR_NOT_FOUND' : 'GH_ERR_VALIDATION';
       body = new GridhubError(code, err.message).toBody();
     } else {
       status = 500;

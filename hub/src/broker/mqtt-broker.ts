@@ -14,11 +14,11 @@ import { commandExpired } from '../commands/command-wire.ts';
 import type { Config } from '../config/schema.ts';
 import {
   commandAckDevice,
-  deviceTopic,
   fillTopic,
   parseDeviceTopic,
   staffOutputTopic,
   TOPICS,
+  topicFor,
 } from '../contract/topics.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
@@ -531,7 +531,7 @@ export class MqttBroker {
       this.aedes.publish(
         {
           cmd: 'publish',
-          topic: deviceTopic(deviceId, 'command'),
+          topic: topicFor('command', { deviceId }),
           payload: Buffer.from(JSON.stringify(payload)),
           qos: 1,
           retain: false,

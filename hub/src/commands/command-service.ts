@@ -12,7 +12,7 @@ import {
   type CommandType,
 } from '../contract/payloads.ts';
 import { filterMatches } from '../contract/topic-filter.ts';
-import { deviceTopic } from '../contract/topics.ts';
+import { topicFor } from '../contract/topics.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
@@ -279,7 +279,7 @@ export class CommandService implements CommandAckSink {
     this.metrics.errors.inc({ code, source: 'mqtt' });
     this.commissioning.record(device.deviceId, 'rejected', {
       at: new Date(this.now()).toISOString(),
-      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      topic: topicFor('commandAck', device),
       what: 'cmd/ack',
       code,
       reason,
@@ -317,7 +317,7 @@ export class CommandService implements CommandAckSink {
     await this.transition(r.id, to, `device:${device.deviceId}`, result);
     this.commissioning.record(device.deviceId, 'accepted', {
       at: new Date(this.now()).toISOString(),
-      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      topic: topicFor('commandAck', device),
       what: `cmd/ack ${ack.status}`,
       excerpt: CommissioningLog.excerpt(payload),
     });
@@ -397,12 +397,12 @@ export class CommandService implements CommandAckSink {
     const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
     this.unsubscribe.push(
       this.bus.on('mqtt.receipt', ({ owner, topic, payload }) => {
-        if (owner.kind === 'device' && topic === deviceTopic(owner.deviceId, 'command'))
+        if (owner.kind === 'device' && topic === topicFor('command', owner))
           this.received(owner.deviceId, payload).catch(guard('command receipt failed'));
       }),
       this.bus.on('mqtt.session', ({ owner, filters }) => {
         if (owner.kind !== 'device') return;
-        const topic = deviceTopic(owner.deviceId, 'command');
+        const topic = topicFor('command', owner);
         if (filters.some((f) => filterMatches(f, topic)))
           this.resend(owner.deviceId).catch(guard('command re-send failed'));
       }),

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { ELEVATOR_FAULT_CODES } from './elevator-codes.ts';
 
 /**
  * Device payload schemas: the single source of truth for what devices send. The hub's validators,
@@ -130,28 +131,7 @@ export const PanicTelemetrySchema = Type.Object({
   rssi: Type.Optional(Type.Number()),
 });
 
-/** GB/T 24476 fault codes (two digits) and the add-on monitor codes. */
-export const ELEVATOR_FAULT_CODES = [
-  '01',
-  '02',
-  '03',
-  '04',
-  '05',
-  '06',
-  '07',
-  '08',
-  '09',
-  '10',
-  '11',
-  'overspeed',
-  'door_open_running',
-  'power_loss',
-  'door_cycling',
-  'door_held',
-  'door_open_long',
-  'alarm_bell',
-  'ebike',
-] as const;
+/** GB/T 24476 fault codes and the add-on monitor codes (contract/elevator-codes.ts). */
 const ElevatorFaultCode = Type.Enum(ELEVATOR_FAULT_CODES);
 
 export const ElevatorEventSchema = Type.Union([

@@ -5,6 +5,7 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
+import { DEVICE_TYPE_RECORDS } from '../contract/device-types.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
 import { lookupNames } from '../grid/names.ts';
 import { under } from '../grid/placement.ts';
@@ -27,14 +28,6 @@ import type { ModelCatalogue } from './models/index.ts';
 type Trx = Transaction<Database> | Kysely<Database>;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const TYPE_PREFIX: Record<string, string> = {
-  'panic-button': 'pb',
-  'smoke-detector': 'sd',
-  'water-leak': 'wl',
-  'water-level': 'wv',
-  'elevator-monitor': 'el',
-};
-
 /** Live presence, fresher than the store between its batched writes. */
 export interface PresenceReader {
   state(deviceId: string): { online: boolean; lastSeenAt: string | null } | undefined;
@@ -231,7 +224,7 @@ export class DeviceRegistry {
       }
     }
     if (problems.length > 0 || !model || !site || !gridNodeId) return { problems } as const;
-    id ??= `${TYPE_PREFIX[model.type] ?? 'dv'}-${randomBytes(6).toString('hex')}`;
+    id ??= `${DEVICE_TYPE_RECORDS[model.type].idPrefix}-${randomBytes(6).toString('hex')}`;
     takenIds.add(id);
     const planned: Planned = {
       id,

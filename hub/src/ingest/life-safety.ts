@@ -1,7 +1,7 @@
 import type { DeviceEvent, DeviceTelemetry } from '../contract/device-event.ts';
+import { elevatorFaultSeverity } from '../contract/elevator-codes.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { PolicyContext } from '../policies/policy-service.ts';
-import { ELEVATOR_CODES } from '../rules/records/elevator.ts';
 
 /** Reads a policy value (the classifier needs the site's flood threshold). */
 export type PolicyReader = <T>(key: string, at: PolicyContext) => T;
@@ -28,12 +28,10 @@ export function lifeSafetyClassifier(
           return m.event.type === 'smoke.alarm';
         case 'water-leak':
           return m.event.type === 'leak';
-        case 'elevator-monitor': {
-          if (m.event.type !== 'fault') return false;
-          const code = ELEVATOR_CODES[m.event.code];
-          const severity = m.event.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
-          return severity === 'critical';
-        }
+        case 'elevator-monitor':
+          return (
+            m.event.type === 'fault' && elevatorFaultSeverity(m.event.code, m.event.occupied) === 'critical'
+          );
         default:
           return false;
       }

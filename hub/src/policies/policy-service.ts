@@ -15,6 +15,21 @@ export interface PolicyContext {
   deviceType?: string | null;
 }
 
+/** The policy context of anything placed (a device event, a ticket, an alert): its own ids and grid path. */
+export function policyContext(p: {
+  gridPath: string;
+  siteId?: string | null;
+  deviceId?: string | null;
+  deviceType?: string | null;
+}): PolicyContext {
+  return {
+    deviceId: p.deviceId ?? null,
+    siteId: p.siteId ?? null,
+    gridPath: p.gridPath,
+    deviceType: p.deviceType ?? null,
+  };
+}
+
 export interface ResolvedPolicy {
   key: string;
   value: unknown;

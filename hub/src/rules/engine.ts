@@ -1,4 +1,5 @@
 import type { Bus, RulesWork } from '../bus.ts';
+import { DEVICE_TYPE_RECORDS } from '../contract/device-types.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
@@ -29,15 +30,6 @@ interface Item {
 }
 
 const CATCH_UP_BATCH = 500;
-
-/** Titles of alerts raised from memory when a life-safety rule could not write its ticket. */
-const FALLBACK_TITLE: Record<RulesWork['subject']['deviceType'], string> = {
-  'panic-button': '一键报警',
-  'smoke-detector': '烟感报警',
-  'water-leak': '漏水报警',
-  'water-level': '水位报警',
-  'elevator-monitor': '电梯紧急故障',
-};
 
 /**
  * Runs rule records on accepted device messages, presence changes and ticks, in two lanes.
@@ -181,7 +173,7 @@ export class RulesEngine {
       ...m,
       severity: 'critical',
       cause: `${m.deviceType}:${what}`,
-      title: `${FALLBACK_TITLE[m.deviceType]}：${site.name}`,
+      title: `${DEVICE_TYPE_RECORDS[m.deviceType].alarmTitle}：${site.name}`,
       ticketId: null,
       eventRef,
     });

@@ -6,8 +6,9 @@ import type {
   PresenceChange,
 } from '../contract/device-event.ts';
 import type { DeviceType } from '../contract/payloads.ts';
+import { placement } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
-import type { PolicyContext } from '../policies/policy-service.ts';
+import { type PolicyContext, policyContext } from '../policies/policy-service.ts';
 import type { Store } from '../store/store.ts';
 import type { TicketPlacement, TicketService } from '../tickets/ticket-service.ts';
 
@@ -52,20 +53,12 @@ export type Rule = RuleBase &
     | { on: 'tick'; everyMs: (ctx: RuleContext) => number; handle(ctx: RuleContext): Promise<void> }
   );
 
-/** Policy context and ticket placement of anything placed on a device. */
-export function policyAt(p: DevicePlacement & { deviceType?: string }): PolicyContext {
-  return { deviceId: p.deviceId, siteId: p.siteId, gridPath: p.gridPath, deviceType: p.deviceType ?? null };
-}
+/** Policy context of anything placed on a device. */
+export const policyAt = policyContext;
 
+/** The ticket placement of anything placed on a device (a DeviceEvent, a PresenceChange, …). */
 export function placementOf(p: DevicePlacement & { deviceType?: string }): TicketPlacement {
-  return {
-    gridNodeId: p.gridNodeId,
-    gridPath: p.gridPath,
-    siteId: p.siteId,
-    deviceId: p.deviceId,
-    emergencyUnitId: p.emergencyUnitId,
-    deviceType: p.deviceType ?? null,
-  };
+  return placement(p);
 }
 
 export function eventRef(e: DeviceEvent): string {

@@ -4,19 +4,20 @@ import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import { roleAllows } from '../auth/roles.ts';
 import type { Bus } from '../bus.ts';
+import { moreSevere, worse } from '../contract/severity.ts';
 import type { TitleSpec } from '../contract/titles.ts';
 import { GridhubError } from '../errors.ts';
 import { lookupNames } from '../grid/names.ts';
-import { placeDevice, placeGridNode, placeSite, under } from '../grid/placement.ts';
+import { type Placement, placeDevice, placeGridNode, placeSite, under } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import { POLICY_DEFINITIONS } from '../policies/definitions.ts';
-import type { PolicyContext, PolicyService } from '../policies/policy-service.ts';
+import { type PolicyContext, type PolicyService, policyContext } from '../policies/policy-service.ts';
 import type { Store } from '../store/store.ts';
 import type { Database, TicketRow } from '../store/tables.ts';
 import { isoTime } from '../time.ts';
 import {
   allowedFrom,
-  FINISHED_STATES,
+  FINISHED_STATE_LIST,
   isOpen,
   LEVEL_NAMES,
   LIFECYCLE,
@@ -41,14 +42,7 @@ import { nameTickets, storeTitle, ticketRefs, titleView, withTicketNames } from 
 type Trx = Transaction<Database>;
 
 /** Where a ticket is; the same shape rules get from a DeviceEvent. */
-export interface TicketPlacement {
-  gridNodeId: string;
-  gridPath: string;
-  siteId: string | null;
-  deviceId: string | null;
-  emergencyUnitId: string | null;
-  deviceType?: string | null;
-}
+export type TicketPlacement = Placement;
 
 export interface RaiseTicket {
   category: TicketCategory;
@@ -67,7 +61,6 @@ export interface RaiseTicket {
   actor: string;
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
 const iso = isoTime;
 
 /**
@@ -85,13 +78,8 @@ export class TicketService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private ctx(p: {
-    gridPath: string;
-    siteId: string | null;
-    deviceId: string | null;
-    deviceType?: string | null;
-  }): PolicyContext {
-    return { gridPath: p.gridPath, siteId: p.siteId, deviceId: p.deviceId, deviceType: p.deviceType ?? null };
+  private ctx(p: Parameters<typeof policyContext>[0]): PolicyContext {
+    return policyContext(p);
   }
 
   startLevel(category: TicketCategory, ctx: PolicyContext): number {
@@ -217,7 +205,7 @@ export class TicketService {
       .selectFrom('tickets')
       .selectAll()
       .where('incident_key', '=', incidentKey)
-      .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
+      .where('state', 'not in', FINISHED_STATE_LIST)
       .executeTakeFirst();
   }
 
@@ -229,7 +217,7 @@ export class TicketService {
       .selectAll('tickets')
       .select('grid_nodes.path')
       .where('tickets.category', '=', category)
-      .where('tickets.state', 'not in', [...FINISHED_STATES])
+      .where('tickets.state', 'not in', FINISHED_STATE_LIST)
       .execute();
   }
 
@@ -263,10 +251,10 @@ export class TicketService {
           .selectFrom('tickets')
           .selectAll()
           .where('incident_key', '=', input.incidentKey)
-          .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
+          .where('state', 'not in', FINISHED_STATE_LIST)
           .executeTakeFirst();
         if (open) {
-          const upgraded = SEVERITY_RANK[input.severity] > SEVERITY_RANK[open.severity as Severity];
+          const upgraded = moreSevere(input.severity, open.severity as Severity);
           const severity = upgraded ? input.severity : open.severity;
           // A worse repeat says what is worse now (水位预警 → 水位告警); a same-or-milder one keeps the title.
           const set = {
@@ -437,10 +425,7 @@ export class TicketService {
       assignee_id: assignment.assigneeId,
       department_id: assignment.departmentId,
       level_due_at: now + minutes * 60_000,
-      severity:
-        severity && SEVERITY_RANK[severity] > SEVERITY_RANK[row.severity as Severity]
-          ? severity
-          : row.severity,
+      severity: severity ? worse(severity, row.severity as Severity) : row.severity,
       updated_at: now,
     };
     await trx.updateTable('tickets').set(update).where('id', '=', row.id).execute();
@@ -477,7 +462,7 @@ export class TicketService {
     const row = await this.store.db.transaction().execute(async (trx) => {
       const r = await this.row(trx, id);
       const next =
-        r.level >= level && !(severity && SEVERITY_RANK[severity] > SEVERITY_RANK[r.severity as Severity])
+        r.level >= level && !(severity && moreSevere(severity, r.severity as Severity))
           ? r
           : await this.escalateIn(trx, r, Math.max(level, r.level), actor, reason, severity);
       if (!title) return next;
@@ -528,7 +513,7 @@ export class TicketService {
       .select('id')
       .where('level_due_at', '<=', now)
       .where('parked', '=', 0)
-      .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
+      .where('state', 'not in', FINISHED_STATE_LIST)
       .execute();
     for (const { id } of due) {
       try {
@@ -667,21 +652,15 @@ export class TicketService {
     }
     if (f.level) q = q.where('tickets.level', '=', f.level);
     if (f.state) q = q.where('tickets.state', '=', f.state);
-    if (f.open !== undefined)
-      q = q.where('tickets.state', f.open ? 'not in' : 'in', ['closed', 'evaluated', 'rejected']);
+    if (f.open !== undefined) q = q.where('tickets.state', f.open ? 'not in' : 'in', FINISHED_STATE_LIST);
     if (f.category) q = q.where('tickets.category', '=', f.category);
     if (f.device) q = q.where('tickets.device_id', '=', f.device);
     if (f.overdue !== undefined) {
       const now = this.now();
       q = f.overdue
-        ? q
-            .where('tickets.due_at', '<', now)
-            .where('tickets.state', 'not in', ['closed', 'evaluated', 'rejected'])
+        ? q.where('tickets.due_at', '<', now).where('tickets.state', 'not in', FINISHED_STATE_LIST)
         : q.where((eb) =>
-            eb.or([
-              eb('tickets.due_at', '>=', now),
-              eb('tickets.state', 'in', ['closed', 'evaluated', 'rejected']),
-            ]),
+            eb.or([eb('tickets.due_at', '>=', now), eb('tickets.state', 'in', FINISHED_STATE_LIST)]),
           );
     }
     const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

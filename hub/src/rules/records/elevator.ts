@@ -1,42 +1,9 @@
 import { sql } from 'kysely';
-import type { ELEVATOR_FAULT_CODES } from '../../contract/payloads.ts';
-import type { Severity, TicketCategory } from '../../tickets/ticket-schemas.ts';
+import { elevatorFaultSeverity } from '../../contract/elevator-codes.ts';
+import type { TicketCategory } from '../../tickets/ticket-schemas.ts';
 import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { SlidingWindow } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
-
-type Code = (typeof ELEVATOR_FAULT_CODES)[number];
-
-/**
- * GB/T 24476 codes and add-on monitor codes with their suggested severity (DOMAIN.md); their names
- * are in hub/src/contract/titles.ts.
- */
-export const ELEVATOR_CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
-  '11': { severity: 'critical' },
-  '09': { severity: 'critical' },
-  '10': { severity: 'critical' },
-  '05': { severity: 'critical' },
-  '01': { severity: 'major', whenOccupied: 'critical' },
-  '04': { severity: 'major', whenOccupied: 'critical' },
-  '06': { severity: 'major' },
-  '02': { severity: 'minor' },
-  '03': { severity: 'minor' },
-  '07': { severity: 'minor' },
-  '08': { severity: 'minor' },
-  overspeed: { severity: 'critical' },
-  door_open_running: { severity: 'critical' },
-  power_loss: { severity: 'major' },
-  door_cycling: { severity: 'minor' },
-  door_held: { severity: 'minor' },
-  door_open_long: { severity: 'minor' },
-  alarm_bell: { severity: 'minor' },
-  ebike: { severity: 'minor' },
-};
-
-/** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
-export function elevatorFaultSeverity(code: string): Severity | undefined {
-  return ELEVATOR_CODES[code as Code]?.severity;
-}
 
 /**
  * Elevator faults: entrapment (11) → rescue ticket with the arrival deadline; other critical codes →
@@ -55,7 +22,6 @@ export function elevatorFaultRule(): Rule {
       if (e.deviceType !== 'elevator-monitor') return;
       const ev = e.event;
       if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
-      const code = ELEVATOR_CODES[ev.code];
       const at = policyAt(e);
       const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
       if (ev.type === 'fault.clear') {
@@ -75,7 +41,7 @@ export function elevatorFaultRule(): Rule {
         }
         return;
       }
-      const severity = ev.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
+      const severity = elevatorFaultSeverity(ev.code, ev.occupied) ?? 'minor';
       const category: TicketCategory =
         ev.code === '11' ? 'elevator-rescue' : severity === 'minor' ? 'maintenance' : 'elevator-fault';
       const { ticket } = await ctx.tickets.raise({

@@ -1,5 +1,5 @@
+import { atLeast, moreSevere, type Severity } from '../../contract/severity.ts';
 import type { TitleSpec } from '../../contract/titles.ts';
-import type { Severity } from '../../tickets/ticket-schemas.ts';
 import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { type Condition, Dwell, holds, severityByDuration } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
@@ -59,7 +59,6 @@ export function waterLevelRule(): Rule {
   const aboveWarning = new Dwell<string>();
   const history = new Map<string, { at: number; level: number }[]>();
   const raised = new Map<string, Severity>();
-  const rank: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
   return {
     name: 'water-level',
     description:
@@ -132,10 +131,10 @@ export function waterLevelRule(): Rule {
         return;
       }
       const before = raised.get(t.deviceId);
-      if (before && rank[before] >= rank[severity]) {
+      if (before && atLeast(before, severity)) {
         // Eased to a lower step (back under the alarm level, still over the warning): remember the
         // lower step, so that crossing back over the alarm level alarms (and alerts) again.
-        if (rank[severity] < rank[before]) raised.set(t.deviceId, severity);
+        if (moreSevere(before, severity)) raised.set(t.deviceId, severity);
         return;
       }
       raised.set(t.deviceId, severity);
