@@ -411,6 +411,10 @@ export class Hub {
           trustProxy: this.config.http.trustProxy,
           version: VERSION,
         });
+        if (!this.listening) {
+          await this.api.ready();
+          return;
+        }
         this.broker.attachWebSocket(this.api.server);
         await this.api.listen({ host: this.config.http.host, port: this.config.http.port });
       },
@@ -477,8 +481,19 @@ export class Hub {
     };
   }
 
-  async start(): Promise<void> {
+  /** false when started without sockets (route tests, the OpenAPI generator): no broker, no listening API */
+  private listening = true;
+
+  /**
+   * Start every service in order. `{ listen: false }` starts the hub without opening a socket —
+   * no broker, no Node-RED, an API that answers `inject()` only — for route tests and for reading
+   * the served OpenAPI document (scripts/generate-clients.ts).
+   */
+  async start(options: { listen?: boolean } = {}): Promise<void> {
+    this.listening = options.listen !== false;
+    const offline = new Set(['broker', 'node-red']);
     for (const step of this.steps) {
+      if (!this.listening && offline.has(step.name)) continue;
       this.logger.debug({ step: step.name }, 'starting');
       try {
         await step.start();
