@@ -2104,14 +2104,14 @@ export interface paths {
                             defaultRules: string[];
                             /** @description JSON Schema of the event topic payload */
                             eventSchema: unknown;
-                            heartbeatIntervalS: number;
+                            heartbeatIntervalSeconds: number;
                             id: string;
                             name: {
                                 en: string;
                                 zh: string;
                             };
-                            offlineAfterS: number;
-                            offlineGraceS: number;
+                            offlineAfterSeconds: number;
+                            offlineGraceSeconds: number;
                             power: "mains" | "battery";
                             /** @description JSON Schema of the telemetry topic payload */
                             telemetrySchema: unknown;

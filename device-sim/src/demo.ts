@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       );
     }
   });
-  hub.alerts.onChange(({ action, alert }) => {
+  hub.bus.on('alert.changed', ({ action, alert }) => {
     if (['raised', 'escalated', 'acknowledged', 'upgraded'].includes(action)) {
       say(
         `告警 ${action.padEnd(12)} ${alert.id}  ${alert.severity}  第 ${alert.step + 1} 人: ${alert.chain[alert.step] ?? '—'}  ${alert.title}`,

@@ -9,7 +9,6 @@ import { buildApi } from './api/app.ts';
 import { AccessService } from './auth/access.ts';
 import { SessionService } from './auth/sessions.ts';
 import { DeviceDirectory } from './broker/device-directory.ts';
-import { GridPaths } from './broker/grid-paths.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
@@ -17,6 +16,7 @@ import { CommandService } from './commands/command-service.ts';
 import type { Config } from './config/schema.ts';
 import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
+import { MaintenanceVisits } from './elevators/maintenance-visits.ts';
 import { GridDirectory } from './grid/grid-directory.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { Journal } from './ingest/journal.ts';
@@ -26,6 +26,9 @@ import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
 import { OutboundPolicy } from './outbound/address-policy.ts';
+import { AlertStream } from './output/alert-stream.ts';
+import { StaffOutput } from './output/staff-output.ts';
+import { WebhookOutput } from './output/webhook-output.ts';
 import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
@@ -79,6 +82,11 @@ export class Hub {
   readonly rules: RulesEngine;
   readonly scheduler: TicketScheduler;
   readonly alerts: AlertService;
+  /** hub output: MQTT staff topics, the console's alert stream, group webhooks (fed by the bus) */
+  readonly staffOutput: StaffOutput;
+  readonly alertStream: AlertStream;
+  readonly webhookOutput: WebhookOutput;
+  readonly visits: MaintenanceVisits;
   readonly notify: NotifyService;
   readonly commands: CommandService;
   readonly sessions: SessionService;
@@ -165,25 +173,31 @@ export class Hub {
       child('tickets'),
     );
     this.scheduler = new TicketScheduler(this.tickets, config.tickets.schedulerTickMs, child('scheduler'));
-    this.rules = new RulesEngine(
-      defaultRules({
+    this.visits = new MaintenanceVisits(this.store, this.bus, child('maintenance'));
+    this.rules = new RulesEngine({
+      rules: defaultRules({
         maintenanceCheckMs: config.tickets.maintenanceCheckMinutes * 60_000,
         // stay-back clocks of site outages are stored ticket times, checked like the ticket deadlines
         outageCheckMs: config.tickets.schedulerTickMs,
       }),
-      this.bus,
-      this.store,
-      this.policies,
-      this.tickets,
-      this.metrics,
-      child('rules'),
-      {
+      models: this.models.models,
+      bus: this.bus,
+      store: this.store,
+      policies: this.policies,
+      tickets: this.tickets,
+      // bound late: the alerts service is built after the broker it is reached through
+      alerts: { resolveRestored: (...args) => this.alerts.actions.resolveRestored(...args) },
+      presence: this.presence,
+      visits: this.visits,
+      metrics: this.metrics,
+      logger: child('rules'),
+      backlog: {
         pending: (after, limit) => this.ingest.pending(after, limit),
         flushDone: () => this.ingest.flushSettled(),
       },
-      this.storage,
-      { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
-    );
+      storage: this.storage,
+      options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
+    });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
     this.storage.onRecovered(() => {
       this.alerts
@@ -209,7 +223,6 @@ export class Hub {
       access: this.access,
       ingest: this.ingest,
       presence: this.presence,
-      gridPaths: new GridPaths(this.store),
       bus: this.bus,
       storage: this.storage,
       metrics: this.metrics,
@@ -250,7 +263,17 @@ export class Hub {
       outbound: new OutboundPolicy(config.outbound.allow),
       logger: child('ingress'),
     });
-    this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
+    this.notify = new NotifyService(this.store, this.alerts.deliverer, this.bus, this.metrics);
+    this.staffOutput = new StaffOutput(this.bus, this.broker, child('staff-output'));
+    this.alertStream = new AlertStream(this.bus);
+    this.webhookOutput = new WebhookOutput(
+      this.bus,
+      this.alerts.webhooks,
+      this.alerts.deliverer,
+      this.alerts.links,
+      this.alerts.delivery.log,
+      child('webhooks'),
+    );
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
@@ -337,6 +360,12 @@ export class Hub {
       stop: async () => {},
     },
     { name: 'policies', start: () => this.policies.start(), stop: () => this.policies.stop() },
+    // Output first, so nothing the services announce at start is missed.
+    { name: 'staff-output', start: () => this.staffOutput.start(), stop: () => this.staffOutput.stop() },
+    { name: 'alert-stream', start: () => this.alertStream.start(), stop: () => this.alertStream.stop() },
+    { name: 'webhooks', start: () => this.webhookOutput.start(), stop: () => this.webhookOutput.stop() },
+    { name: 'tickets', start: () => this.tickets.start(), stop: () => this.tickets.stop() },
+    { name: 'maintenance', start: () => this.visits.start(), stop: () => this.visits.stop() },
     { name: 'alerts', start: () => this.alerts.start(), stop: () => this.alerts.stop() },
     // The series store catches up from the journal before the rules replay what was not done.
     { name: 'series', start: () => this.series.start(), stop: () => this.series.stop() },
@@ -385,6 +414,8 @@ export class Hub {
           metrics: this.metrics,
           tickets: this.tickets,
           alerts: this.alerts,
+          alertStream: this.alertStream,
+          visits: this.visits,
           notify: this.notify,
           commands: this.commands,
           sessions: this.sessions,

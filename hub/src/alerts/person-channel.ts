@@ -5,9 +5,8 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
 
-/** The broker, as far as delivering to people needs it. */
+/** The broker, as far as delivering to people needs to know it (messages go out on the bus). */
 export interface PersonSessions {
-  publishToStaff(topic: string, payload: unknown): void;
   /** filters the person's connected sessions subscribe to */
   staffSubscriptions(personId: string): string[];
   /** QoS 1 messages the broker holds for one client's session */
@@ -127,10 +126,11 @@ export class PersonChannel {
     }
     this.metrics.alertDeliveries.inc({ channel: 'mqtt', result });
     if (result === 'queued')
-      this.broker.publishToStaff(
-        personAlertTopic(personId),
-        id === undefined ? message : { ...message, deliveryId: id },
-      );
+      this.bus.emit('person.delivery', {
+        topic: 'personAlert',
+        personId,
+        payload: id === undefined ? message : { ...message, deliveryId: id },
+      });
     return result;
   }
 
@@ -167,9 +167,10 @@ export class PersonChannel {
     for (const r of rows) if (!latest.has(r.alert_id)) latest.set(r.alert_id, r);
     for (const r of latest.values()) {
       if (held.has(r.id) || this.receipted.has(r.id) || !r.payload) continue;
-      this.broker.publishToStaff(personAlertTopic(personId), {
-        ...(JSON.parse(r.payload) as object),
-        deliveryId: r.id,
+      this.bus.emit('person.delivery', {
+        topic: 'personAlert',
+        personId,
+        payload: { ...(JSON.parse(r.payload) as Record<string, unknown>), deliveryId: r.id },
       });
       this.logger.info({ personId, clientId, deliveryId: r.id }, 'alert sent again on reconnect');
     }

@@ -11,6 +11,7 @@ import {
   topicFor,
 } from '../contract/topics.ts';
 import type { KnownDevice } from './device-directory.ts';
+import type { MessageScope } from './message-scope.ts';
 
 /** Who is on the other end of an MQTT connection, fixed at CONNECT from the credentials. */
 export type ClientIdentity =
@@ -61,17 +62,19 @@ export function hubTopicScope(topic: string): { gridNodeId: string; siteId: stri
   return { gridNodeId, siteId };
 }
 
+/**
+ * May this hub message go to this client? A device gets its own command topic only; a person their
+ * own personal topics, and scoped hub topics only within their jurisdiction, judged by the scope
+ * the message was published with (a scoped message without one goes to nobody).
+ */
 export function forwardAllowed(
   identity: ClientIdentity,
   topic: string,
-  gridPathOf: (gridNodeId: string) => string | undefined,
+  scope: MessageScope | undefined,
 ): boolean {
   if (identity.kind === 'device') return topic === topicFor('command', identity.device);
   const person = personOfTopic(topic);
   if (person !== undefined) return person === identity.principal.personId;
-  const scope = hubTopicScope(topic);
-  if (!scope) return false;
-  const gridPath = gridPathOf(scope.gridNodeId);
-  if (gridPath === undefined) return false;
-  return covers(identity.principal.jurisdiction, { gridPath, siteId: scope.siteId ?? null });
+  if (!hubTopicScope(topic) || !scope) return false;
+  return covers(identity.principal.jurisdiction, { gridPath: scope.gridPath, siteId: scope.siteId });
 }

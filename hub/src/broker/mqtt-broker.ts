@@ -12,14 +12,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
 import { commandExpired } from '../commands/command-wire.ts';
 import type { Config } from '../config/schema.ts';
-import {
-  commandAckDevice,
-  fillTopic,
-  parseDeviceTopic,
-  staffOutputTopic,
-  TOPICS,
-  topicFor,
-} from '../contract/topics.ts';
+import { commandAckDevice, parseDeviceTopic, staffOutputTopic, topicFor } from '../contract/topics.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../logger.ts';
@@ -29,7 +22,7 @@ import type { StorageHealth } from '../store/storage-health.ts';
 import { type ClientIdentity, forwardAllowed, publishAllowed, subscribeAllowed } from './acl.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { FrameLimit, FrameTooLargeError } from './frame-limit.ts';
-import type { GridPaths } from './grid-paths.ts';
+import { scopeOf, withScope } from './message-scope.ts';
 import type { BrokerPersistence } from './persistence/index.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { type CommandAckSink, SessionHooks } from './session-hooks.ts';
@@ -67,7 +60,6 @@ export interface BrokerDeps {
   access: AccessService;
   ingest: Ingest;
   presence: Presence;
-  gridPaths: GridPaths;
   bus: Bus;
   storage: StorageHealth;
   metrics: Metrics;
@@ -453,9 +445,7 @@ export class MqttBroker {
     // Clients talk to the hub, never to each other: aedes marks what a client published with its
     // client id; only the hub's own publishes (no client id) reach subscribers.
     if ((packet as { clientId?: string }).clientId !== undefined) return null;
-    return forwardAllowed(state.identity, packet.topic, (id) => this.deps.gridPaths.pathOf(id))
-      ? packet
-      : null;
+    return forwardAllowed(state.identity, packet.topic, scopeOf(packet)) ? packet : null;
   }
 
   private hookFailed(hook: string, client: Client | null, err: unknown): void {
@@ -497,7 +487,7 @@ export class MqttBroker {
    * The payload is serialised through the topic's declared schema: what is not declared is not sent
    * (no secret hashes or internal fields), and a topic that is not declared is not published at all.
    */
-  publishToStaff(topic: string, payload: unknown): void {
+  publishToStaff(topic: string, payload: unknown, scope?: { gridPath: string; siteId: string | null }): void {
     const declared = staffOutputTopic(topic);
     let body: Buffer;
     try {
@@ -517,7 +507,8 @@ export class MqttBroker {
         qos: 1,
         retain: false,
         dup: false,
-      },
+        ...(scope ? { properties: withScope(scope) } : {}),
+      } as PublishPacket,
       (err) => {
         if (err) this.log.warn({ err, topic }, 'hub topic publish failed');
       },
@@ -675,22 +666,6 @@ export class MqttBroker {
           }
         }
       }),
-      this.deps.bus.on('device.event', (e) => this.publishToStaff(fillTopic(TOPICS.hubEvent.pattern, e), e)),
-      this.deps.bus.on('device.presence', (p) =>
-        this.publishToStaff(fillTopic(TOPICS.hubPresence.pattern, p), p),
-      ),
-      // Ticket changes carry their scope in the topic like the others, so authorizeForward filters
-      // them by jurisdiction; a ticket without a site goes out under "-".
-      this.deps.bus.on('ticket.changed', (c) =>
-        this.publishToStaff(
-          fillTopic(TOPICS.hubTicket.pattern, {
-            gridNodeId: c.ticket.gridNodeId,
-            siteId: c.ticket.siteId ?? '-',
-            id: c.ticket.id,
-          }),
-          c,
-        ),
-      ),
     );
 
     const { host, port, tlsCertFile, tlsKeyFile, tlsPort } = this.deps.config;

@@ -1,6 +1,6 @@
 import Type, { type TSchema } from 'typebox';
 import { COMMAND_TYPES, CommandSettingsSchema, type CommandType } from '../contract/payloads.ts';
-import type { DeviceModel } from '../devices/models/index.ts';
+import type { AnyDeviceModel } from '../devices/models/index.ts';
 
 /**
  * queued: stored and handed to the broker (held in the device's persistent session, or re-sent
@@ -52,7 +52,7 @@ export const CommandRequest = Type.Object(
 export type CommandRequest = Type.Static<typeof CommandRequest>;
 
 /** The request bodies one model takes: its command types, and for `configure` its own settings. */
-export function modelCommandSchema(model: DeviceModel): TSchema {
+export function modelCommandSchema(model: AnyDeviceModel): TSchema {
   return Type.Union(
     model.commands.map((type) =>
       Type.Object(

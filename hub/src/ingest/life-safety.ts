@@ -4,7 +4,7 @@ import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { PolicyContext } from '../policies/policy-service.ts';
 
 /** Reads a policy value (the classifier needs the site's flood threshold). */
-export type PolicyReader = <T>(key: string, at: PolicyContext) => T;
+export type PolicyReader = (key: 'water.level.warningCm', at: PolicyContext) => number;
 
 /**
  * Which messages are life-safety (DESIGN.md "Guarantees on a bad day"): they take the lane that
@@ -19,7 +19,9 @@ export function lifeSafetyClassifier(
   policy: PolicyReader,
 ): (m: DeviceEvent | DeviceTelemetry) => boolean {
   return (m) => {
-    if (models.find(m.modelId)?.lifeSafety?.(m) === true) return true;
+    // A model's predicate is typed to its own device type; the message is that model's.
+    const own = models.find(m.modelId)?.lifeSafety as ((x: typeof m) => boolean) | undefined;
+    if (own?.(m) === true) return true;
     if ('event' in m) {
       switch (m.deviceType) {
         case 'panic-button':
@@ -38,7 +40,7 @@ export function lifeSafetyClassifier(
     }
     if (m.deviceType === 'water-level') {
       const at = { deviceId: m.deviceId, siteId: m.siteId, gridPath: m.gridPath, deviceType: m.deviceType };
-      return m.values.level >= policy<number>('water.level.warningCm', at);
+      return m.values.level >= policy('water.level.warningCm', at);
     }
     return false;
   };

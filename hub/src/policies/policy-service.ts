@@ -5,7 +5,13 @@ import { GridhubError } from '../errors.ts';
 import { placeDevice, placeGridNode, placeSite } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
-import { POLICY_DEFINITIONS, type PolicyDefinition, type ScopeKind } from './definitions.ts';
+import {
+  POLICY_DEFINITIONS,
+  type PolicyDefinition,
+  type PolicyKey,
+  type PolicyValue,
+  type ScopeKind,
+} from './definitions.ts';
 
 /** Where something is, for resolving a policy: the more is known, the more specific the value. */
 export interface PolicyContext {
@@ -92,8 +98,9 @@ export class PolicyService {
     return { key, value: d.default, source: { kind: 'default', id: null } };
   }
 
-  value<T>(key: string, ctx: PolicyContext = {}): T {
-    return this.resolve(key, ctx).value as T;
+  /** The value for a context, typed by the key's definition. */
+  value<K extends PolicyKey>(key: K, ctx: PolicyContext = {}): PolicyValue<K> {
+    return this.resolve(key, ctx).value as PolicyValue<K>;
   }
 
   list(): {

@@ -131,6 +131,19 @@ export class Presence {
     }
   }
 
+  /** Devices of a site that count for an outage (in service, seen at least once) and are offline now. */
+  async offlineAt(siteId: string): Promise<string[]> {
+    const rows = await this.store.db
+      .selectFrom('devices')
+      .select('id')
+      .where('site_id', '=', siteId)
+      .where('status', 'in', ['provisioned', 'active'])
+      .where('last_seen_at', 'is not', null)
+      .where('online', '=', 0)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   sweep(): void {
     const now = this.now();
     for (const t of this.tracked.values()) {

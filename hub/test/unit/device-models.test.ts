@@ -15,8 +15,8 @@ describe('device models', () => {
     for (const m of DEVICE_MODELS) {
       expect(() => ajv.compile(m.eventSchema), m.id).not.toThrow();
       expect(() => ajv.compile(m.telemetrySchema), m.id).not.toThrow();
-      expect(m.heartbeatIntervalS).toBeGreaterThan(0);
-      expect(m.offlineGraceS).toBeGreaterThan(0);
+      expect(m.heartbeatIntervalSeconds).toBeGreaterThan(0);
+      expect(m.offlineGraceSeconds).toBeGreaterThan(0);
     }
     expect(new Set(DEVICE_MODELS.map((m) => m.id)).size).toBe(DEVICE_MODELS.length);
   });

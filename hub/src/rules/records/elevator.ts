@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { elevatorFaultSeverity } from '../../contract/elevator-codes.ts';
 import type { TicketCategory } from '../../tickets/ticket-schemas.ts';
 import { ticketTitle } from '../../tickets/ticket-titles.ts';
@@ -73,9 +72,9 @@ export function elevatorFaultRule(): Rule {
           eventRef: eventRef(e),
         });
       }
-      const windowMs = ctx.policy<number>('elevator.recurring.windowHours', at) * 3600_000;
+      const windowMs = ctx.policy('elevator.recurring.windowHours', at) * 3600_000;
       const count = faults.add(e.deviceId, e.at, windowMs);
-      if (count >= ctx.policy<number>('elevator.recurring.count', at)) {
+      if (count >= ctx.policy('elevator.recurring.count', at)) {
         await ctx.tickets.raise({
           category: 'recurring-fault',
           source: 'device-rule',
@@ -102,47 +101,13 @@ export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
     on: 'tick',
     everyMs: () => checkEveryMs,
     async handle(ctx) {
-      const rows = await ctx.store.db
-        .selectFrom('devices')
-        .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-        .leftJoin(
-          (eb) =>
-            eb
-              .selectFrom('maintenance_visits')
-              .select(['device_id', sql<number>`max(at)`.as('last')])
-              .groupBy('device_id')
-              .as('v'),
-          (join) => join.onRef('v.device_id', '=', 'devices.id'),
-        )
-        .select([
-          'devices.id',
-          'devices.site_id',
-          'devices.grid_node_id',
-          'devices.emergency_unit_id',
-          'devices.model_id',
-          'devices.installed_at',
-          'grid_nodes.path',
-          'v.last',
-        ])
-        .where('devices.type', '=', 'elevator-monitor')
-        .where('devices.status', 'in', ['active', 'provisioned'])
-        .execute();
       const now = ctx.now();
-      for (const r of rows) {
-        const placement = {
-          deviceId: r.id,
-          siteId: r.site_id,
-          gridNodeId: r.grid_node_id,
-          gridPath: r.path,
-          emergencyUnitId: r.emergency_unit_id,
-          modelId: r.model_id,
-          deviceType: 'elevator-monitor',
-        };
-        const intervalMs =
-          ctx.policy<number>('elevator.maintenance.intervalDays', policyAt(placement)) * 86_400_000;
-        const last = r.last ?? Date.parse(r.installed_at);
+      for (const e of await ctx.elevatorVisits()) {
+        const placement = { ...e, deviceType: 'elevator-monitor' };
+        const intervalMs = ctx.policy('elevator.maintenance.intervalDays', policyAt(placement)) * 86_400_000;
+        const last = e.lastVisitAt;
         if (now - last <= intervalMs) continue;
-        if (await ctx.tickets.findOpen(`maint-overdue:${r.id}`)) continue;
+        if (await ctx.tickets.findOpen(`maint-overdue:${e.deviceId}`)) continue;
         await ctx.tickets.raise({
           category: 'maintenance',
           source: 'device-rule',
@@ -152,7 +117,7 @@ export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
             params: { last: new Date(last).toISOString().slice(0, 10) },
           },
           placement: placementOf(placement),
-          incidentKey: `maint-overdue:${r.id}`,
+          incidentKey: `maint-overdue:${e.deviceId}`,
           actor: 'rule:elevator-maintenance',
         });
       }

@@ -70,9 +70,9 @@ export function waterLevelRule(): Rule {
       const at = policyAt(t);
       const level = t.values.level;
       const now = t.at;
-      const dwellMs = ctx.policy<number>('water.level.dwellSeconds', at) * 1000;
-      const alarmCm = ctx.policy<number>('water.level.alarmCm', at);
-      const warningCm = ctx.policy<number>('water.level.warningCm', at);
+      const dwellMs = ctx.policy('water.level.dwellSeconds', at) * 1000;
+      const alarmCm = ctx.policy('water.level.alarmCm', at);
+      const warningCm = ctx.policy('water.level.warningCm', at);
       // Rate of rise over the readings of the last hour (at least one dwell apart).
       const samples = (history.get(t.deviceId) ?? []).filter((s) => s.at > now - 3600_000);
       samples.push({ at: now, level });
@@ -89,7 +89,7 @@ export function waterLevelRule(): Rule {
       const alarm: Condition = {
         any: [
           { field: 'aboveAlarmMs', op: '>=', value: dwellMs },
-          { field: 'riseCmPerHour', op: '>=', value: ctx.policy<number>('water.level.riseCmPerHour', at) },
+          { field: 'riseCmPerHour', op: '>=', value: ctx.policy('water.level.riseCmPerHour', at) },
         ],
       };
       let severity: Severity | undefined;
@@ -106,7 +106,7 @@ export function waterLevelRule(): Rule {
         severity = severityByDuration(values.aboveWarningMs, [
           { afterMs: dwellMs, severity: 'warning' },
           {
-            afterMs: ctx.policy<number>('water.level.warningToCriticalMinutes', at) * 60_000,
+            afterMs: ctx.policy('water.level.warningToCriticalMinutes', at) * 60_000,
             severity: 'critical',
           },
         ]);
