@@ -39,28 +39,28 @@ module.exports = {
     },
     "hubEvent": {
       "pattern": "gh/v1/hub/event/{gridNodeId}/{siteId}/{deviceId}",
-      "filter": "gh/v1/hub/event/+/+/+",
+      "filter": "gh/v1/hub/event/#",
       "direction": "hub→staff",
       "qos": 1,
       "retained": false
     },
     "hubPresence": {
       "pattern": "gh/v1/hub/presence/{gridNodeId}/{siteId}/{deviceId}",
-      "filter": "gh/v1/hub/presence/+/+/+",
+      "filter": "gh/v1/hub/presence/#",
       "direction": "hub→staff",
       "qos": 1,
       "retained": false
     },
     "hubTicket": {
       "pattern": "gh/v1/hub/ticket/{gridNodeId}/{siteId}/{id}",
-      "filter": "gh/v1/hub/ticket/+/+/+",
+      "filter": "gh/v1/hub/ticket/#",
       "direction": "hub→staff",
       "qos": 1,
       "retained": false
     },
     "hubAlert": {
       "pattern": "gh/v1/hub/alert/{gridNodeId}/{siteId}/{id}",
-      "filter": "gh/v1/hub/alert/+/+/+",
+      "filter": "gh/v1/hub/alert/#",
       "direction": "hub→staff",
       "qos": 1,
       "retained": false
@@ -81,7 +81,7 @@ module.exports = {
     },
     "staffAck": {
       "pattern": "gh/v1/hub/ack/{alertId}",
-      "filter": "gh/v1/hub/ack/+",
+      "filter": "gh/v1/hub/ack/#",
       "direction": "staff→hub",
       "qos": 1,
       "retained": false

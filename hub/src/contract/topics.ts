@@ -187,9 +187,17 @@ export function parseTopic<N extends TopicName>(name: N, topic: string): TopicPa
   return Object.fromEntries(c.keys.map((k, i) => [k, m[i + 1] as string])) as TopicParams<N>;
 }
 
-/** The subscription filter for every topic of a kind (each placeholder a `+`): `gh/v1/hub/alert/+/+/+`. */
+/**
+ * The subscription filter for every topic of a kind: `gh/v1/hub/alert/#` when all levels after the
+ * kind are placeholders, else each placeholder a `+` (`gh/v1/hub/person/+/alert`).
+ */
 export function topicFilter(name: TopicName): string {
-  return TOPICS[name].pattern.replace(/\{\w+\}/g, '+');
+  const pattern: string = TOPICS[name].pattern;
+  const levels = pattern.split('/');
+  const first = levels.findIndex((l) => /^\{\w+\}$/.test(l));
+  if (first > 0 && levels.slice(first).every((l) => /^\{\w+\}$/.test(l)))
+    return [...levels.slice(0, first), '#'].join('/');
+  return pattern.replace(/\{\w+\}/g, '+');
 }
 
 export type DeviceTopicKind = 'telemetry' | 'event' | 'status' | 'command';
