@@ -92,3 +92,16 @@ export type CommandView = Type.Static<typeof CommandView>;
 export const CommandListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
 });
+
+/** Which states a command may move to from each (an outcome reported after expiry still counts). */
+export const NEXT_COMMAND_STATES: Record<CommandState, readonly CommandState[]> = {
+  queued: ['sent', 'acknowledged', 'done', 'failed', 'expired'],
+  sent: ['acknowledged', 'done', 'failed', 'expired'],
+  acknowledged: ['done', 'failed', 'expired'],
+  expired: ['done', 'failed'],
+  done: [],
+  failed: [],
+};
+
+/** Device events that report a command's outcome. */
+export const RESULT_EVENTS: Record<string, CommandType> = { selftest: 'selftest', silenced: 'silence' };
