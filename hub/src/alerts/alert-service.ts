@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import type { AlertRequested, Bus } from '../bus.ts';
 import { parseTopic } from '../contract/topics.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
+import { storedSecret } from '../store/settings.ts';
 import type { Store } from '../store/store.ts';
 import { AckLinks } from './ack-links.ts';
 import { AlertActions } from './alert-actions.ts';
@@ -102,27 +102,8 @@ export class AlertService {
     return this.actions.mayPublish(principal, topic);
   }
 
-  private async ensureLinkSecret(): Promise<void> {
-    if (this.options.linkSecret) {
-      this.linkSecret = this.options.linkSecret;
-      return;
-    }
-    const db = this.store.db;
-    const stored = await db
-      .selectFrom('settings')
-      .select('value')
-      .where('key', '=', 'alerts.linkSecret')
-      .executeTakeFirst();
-    if (stored) {
-      this.linkSecret = stored.value;
-      return;
-    }
-    this.linkSecret = randomBytes(32).toString('base64url');
-    await db.insertInto('settings').values({ key: 'alerts.linkSecret', value: this.linkSecret }).execute();
-  }
-
   async start(): Promise<void> {
-    await this.ensureLinkSecret();
+    this.linkSecret = await storedSecret(this.store.db, 'alerts.linkSecret', this.options.linkSecret);
     this.persons.start();
     this.unsubscribe.push(
       this.bus.on('alert.requested', (req) => {

@@ -4,6 +4,7 @@ import { topicFor } from '../contract/topics.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
+import type { AlertDeliveryTable } from './alert-tables.ts';
 
 /** The broker, as far as delivering to people needs to know it (messages go out on the bus). */
 export interface PersonSessions {
@@ -13,17 +14,8 @@ export interface PersonSessions {
   sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]>;
 }
 
-/** A delivery log entry as the alert service holds it for an alert kept in memory. */
-export interface HeldDeliveryEntry {
-  alert_id: string;
-  step: number;
-  recipient: string;
-  channel: string;
-  attempt: number;
-  at: number;
-  result: string;
-  detail: string | null;
-}
+/** A delivery log entry as the alert service holds it for an alert kept in memory (the table's row). */
+export type HeldDeliveryEntry = Omit<AlertDeliveryTable, 'id' | 'confirmed_at' | 'payload'>;
 
 /** queued: handed to the broker for a person who can receive it; no-channel: nobody to hand it to. */
 export type PersonDeliveryResult = 'queued' | 'no-channel';

@@ -1,23 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Hub } from '../hub.ts';
+import { storedSecret } from '../store/settings.ts';
 import { FLOWS_DIR, type NodeRedOptions } from './supervisor.ts';
 
 /** What the Node-RED child needs: its secret (generated once and kept), and a fresh flow token. */
 export async function nodeRedOptions(hub: Hub): Promise<NodeRedOptions> {
   const c = hub.config.nodeRed;
-  let secret = c.credentialSecret;
-  if (!secret) {
-    const db = hub.store.db;
-    const stored = await db
-      .selectFrom('settings')
-      .select('value')
-      .where('key', '=', 'nodeRed.credentialSecret')
-      .executeTakeFirst();
-    secret = stored?.value ?? randomBytes(32).toString('base64url');
-    if (!stored)
-      await db.insertInto('settings').values({ key: 'nodeRed.credentialSecret', value: secret }).execute();
-  }
+  const secret = await storedSecret(hub.store.db, 'nodeRed.credentialSecret', c.credentialSecret);
   let flowToken = '';
   if (c.flowUser) {
     try {

@@ -10,9 +10,8 @@ import {
 } from './lifecycle.ts';
 import type { TicketParts } from './ticket-parts.ts';
 import type { Severity, TicketCategory, TicketView } from './ticket-schemas.ts';
-import type { PlacedTicket, TicketStore, Trx } from './ticket-store.ts';
+import type { PlacedTicket, Trx } from './ticket-store.ts';
 import { storeTitle } from './ticket-titles.ts';
-import { ticketView } from './ticket-view.ts';
 
 /**
  * Climbing the four levels (DOMAIN.md: micro-grid → grid → street 吹哨 → district department 报到):
@@ -21,18 +20,6 @@ import { ticketView } from './ticket-view.ts';
  */
 export class TicketEscalation {
   constructor(private readonly p: TicketParts) {}
-
-  private get t(): TicketStore {
-    return this.p.tickets;
-  }
-
-  private get db() {
-    return this.p.tickets.db;
-  }
-
-  private view(row: TicketRow): TicketView {
-    return ticketView(row, this.p.now());
-  }
 
   /** Move a ticket up to `toLevel` (at most 4) with the new level's assignee and deadline. */
   async escalateIn(
@@ -66,7 +53,7 @@ export class TicketEscalation {
     };
     await trx.updateTable('tickets').set(update).where('id', '=', row.id).execute();
     const next = { ...row, ...update };
-    await this.t.timeline(trx, next, {
+    await this.p.tickets.timeline(trx, next, {
       actor,
       action: 'escalate',
       from: row.state,
@@ -95,8 +82,8 @@ export class TicketEscalation {
     severity?: Severity,
     title?: TitleSpec,
   ): Promise<TicketView> {
-    const row = await this.db.transaction().execute(async (trx) => {
-      const r = await this.t.row(trx, id);
+    const row = await this.p.db.transaction().execute(async (trx) => {
+      const r = await this.p.tickets.row(trx, id);
       const next =
         r.level >= level && !(severity && moreSevere(severity, r.severity as Severity))
           ? r
@@ -111,17 +98,17 @@ export class TicketEscalation {
       return { ...next, ...stored };
     });
     this.p.changed(row, 'escalate');
-    return this.view(row);
+    return this.p.view(row);
   }
 
   /** Rules: the cause went away by itself; close the ticket if nobody has started on it. */
   async resolveIfUnhandled(incidentKey: string, actor: string, note: string): Promise<boolean> {
-    const open = await this.t.findOpen(incidentKey);
+    const open = await this.p.tickets.findOpen(incidentKey);
     if (!open) return false;
     const unhandled = UNHANDLED_STATES.has(open.state as TicketState);
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.p.db.transaction().execute(async (trx) => {
       if (!unhandled) {
-        await this.t.timeline(trx, open, { actor, action: 'note', note });
+        await this.p.tickets.timeline(trx, open, { actor, action: 'note', note });
         return open;
       }
       const now = this.p.now();
@@ -134,7 +121,7 @@ export class TicketEscalation {
       };
       await trx.updateTable('tickets').set(update).where('id', '=', open.id).execute();
       const next = { ...open, ...update };
-      await this.t.timeline(trx, next, {
+      await this.p.tickets.timeline(trx, next, {
         actor,
         action: 'auto-resolve',
         from: open.state,
@@ -150,7 +137,7 @@ export class TicketEscalation {
   /** The scheduler: every ticket whose level deadline passed climbs one level (level 4 stays, marked overdue). */
   async escalateDue(): Promise<number> {
     const now = this.p.now();
-    const due = await this.db
+    const due = await this.p.db
       .selectFrom('tickets')
       .select('id')
       .where('level_due_at', '<=', now)
@@ -159,8 +146,8 @@ export class TicketEscalation {
       .execute();
     for (const { id } of due) {
       try {
-        const row = await this.db.transaction().execute(async (trx) => {
-          const r = await this.t.row(trx, id);
+        const row = await this.p.db.transaction().execute(async (trx) => {
+          const r = await this.p.tickets.row(trx, id);
           if (r.level_due_at == null || r.level_due_at > now) return undefined; // changed meanwhile
           if (r.level >= 4) {
             await trx
@@ -169,7 +156,7 @@ export class TicketEscalation {
               .where('id', '=', id)
               .execute();
             const next = { ...r, level_due_at: null, reminders: r.reminders + 1 };
-            await this.t.timeline(trx, next, {
+            await this.p.tickets.timeline(trx, next, {
               actor: 'system',
               action: 'overdue',
               note: 'deadline passed at district level; no higher level to climb to',

@@ -6,9 +6,7 @@ import type { TicketRow } from '../store/tables.ts';
 import { FINISHED_STATE_LIST, LEVEL_NAMES } from './lifecycle.ts';
 import type { TicketParts } from './ticket-parts.ts';
 import type { Severity, TicketCategory, TicketView } from './ticket-schemas.ts';
-import type { TicketStore } from './ticket-store.ts';
 import { storeTitle } from './ticket-titles.ts';
-import { ticketView } from './ticket-view.ts';
 
 /** Where a ticket is; the same shape rules get from a DeviceEvent. */
 export type TicketPlacement = Placement;
@@ -39,24 +37,12 @@ export interface RaiseTicket {
 export class TicketRaising {
   constructor(private readonly p: TicketParts) {}
 
-  private get t(): TicketStore {
-    return this.p.tickets;
-  }
-
-  private get db() {
-    return this.p.tickets.db;
-  }
-
-  private view(row: TicketRow): TicketView {
-    return ticketView(row, this.p.now());
-  }
-
   /** Open a ticket, or append to the open one of the same incident. */
   async raise(input: RaiseTicket): Promise<{ ticket: TicketView; created: boolean }> {
     const { placement } = input;
     const ctx = this.p.ctx(placement);
-    const title = await storeTitle(this.db, input.title, placement);
-    const result = await this.db.transaction().execute(async (trx) => {
+    const title = await storeTitle(this.p.db, input.title, placement);
+    const result = await this.p.db.transaction().execute(async (trx) => {
       const now = this.p.now();
       if (input.link?.kind === 'event') {
         // The rules run again on an event after a crash: what this event already did is found by
@@ -95,8 +81,8 @@ export class TicketRaising {
           };
           await trx.updateTable('tickets').set(set).where('id', '=', open.id).execute();
           const updated = { ...open, ...set };
-          if (input.link) await this.t.link(trx, open.id, input.link);
-          await this.t.timeline(trx, updated, {
+          if (input.link) await this.p.tickets.link(trx, open.id, input.link);
+          await this.p.tickets.timeline(trx, updated, {
             actor: input.actor,
             action: 'repeat',
             note: input.note ?? title.title,
@@ -169,8 +155,8 @@ export class TicketRaising {
         origin_ref: input.link?.kind === 'event' ? input.link.ref : null,
       };
       await trx.insertInto('tickets').values(row).execute();
-      if (input.link) await this.t.link(trx, row.id, input.link);
-      await this.t.timeline(trx, row, {
+      if (input.link) await this.p.tickets.link(trx, row.id, input.link);
+      await this.p.tickets.timeline(trx, row, {
         actor: input.actor,
         action: 'report',
         to: auto ? 'reported' : row.state,
@@ -178,7 +164,7 @@ export class TicketRaising {
         data: { category: row.category, severity: row.severity, source: row.source },
       });
       if (auto) {
-        await this.t.timeline(trx, row, {
+        await this.p.tickets.timeline(trx, row, {
           actor: 'system',
           action: 'dispatch',
           from: 'reported',
@@ -192,7 +178,7 @@ export class TicketRaising {
         });
       }
       if (row.recurring)
-        await this.t.timeline(trx, row, {
+        await this.p.tickets.timeline(trx, row, {
           actor: 'system',
           action: 'flag-recurring',
           note: `${previous + 1} tickets of this kind within the window (回头看)`,
@@ -201,7 +187,7 @@ export class TicketRaising {
     });
     if (!result.replay)
       this.p.changed({ ...result.row, path: placement.gridPath }, result.created ? 'created' : 'repeat');
-    return { ticket: this.view(result.row), created: result.created };
+    return { ticket: this.p.view(result.row), created: result.created };
   }
 
   /** A system note (rules: "smoke cleared at the device", "device back online"). */
@@ -211,10 +197,10 @@ export class TicketRaising {
     note: string,
     link?: { kind: string; ref: string; at?: number },
   ): Promise<void> {
-    const row = await this.db.transaction().execute(async (trx) => {
-      const r = await this.t.row(trx, id);
-      if (link) await this.t.link(trx, id, link);
-      await this.t.timeline(trx, r, { actor, action: 'note', note });
+    const row = await this.p.db.transaction().execute(async (trx) => {
+      const r = await this.p.tickets.row(trx, id);
+      if (link) await this.p.tickets.link(trx, id, link);
+      await this.p.tickets.timeline(trx, r, { actor, action: 'note', note });
       return r;
     });
     this.p.changed(row, 'note');

@@ -2,8 +2,9 @@ import type { Bus } from '../bus.ts';
 import type { Logger } from '../logger.ts';
 import { isPolicyKey, type PolicyKey } from '../policies/definitions.ts';
 import { type PolicyContext, type PolicyService, policyContext } from '../policies/policy-service.ts';
+import type { TicketRow } from '../store/tables.ts';
 import type { TicketRouting } from './routing.ts';
-import type { TicketCategory } from './ticket-schemas.ts';
+import type { TicketCategory, TicketView } from './ticket-schemas.ts';
 import type { PlacedTicket, TicketStore } from './ticket-store.ts';
 import { ticketView } from './ticket-view.ts';
 
@@ -20,6 +21,14 @@ export class TicketParts {
     readonly logger: Logger,
     readonly now: () => number,
   ) {}
+
+  get db() {
+    return this.tickets.db;
+  }
+
+  view(row: TicketRow): TicketView {
+    return ticketView(row, this.now());
+  }
 
   ctx(p: Parameters<typeof policyContext>[0]): PolicyContext {
     return policyContext(p);

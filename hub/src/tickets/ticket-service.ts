@@ -1,25 +1,16 @@
 import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
-import type { TitleSpec } from '../contract/titles.ts';
 import type { Logger } from '../logger.ts';
-import type { PolicyContext, PolicyService } from '../policies/policy-service.ts';
+import type { PolicyService } from '../policies/policy-service.ts';
 import type { Store } from '../store/store.ts';
 import { TicketActions } from './actions.ts';
 import { TicketEscalation } from './escalation.ts';
 import type { TicketAction } from './lifecycle.ts';
-import { type RaiseTicket, TicketRaising } from './raising.ts';
+import { TicketRaising } from './raising.ts';
 import type { TicketRouting } from './routing.ts';
 import { TicketParts } from './ticket-parts.ts';
 import { TicketQueries } from './ticket-queries.ts';
-import type {
-  ActionBody,
-  ManualTicketBody,
-  Severity,
-  TicketCategory,
-  TicketListQuery,
-  TicketStats,
-  TicketView,
-} from './ticket-schemas.ts';
+import type { ActionBody, ManualTicketBody, TicketListQuery, TicketStats } from './ticket-schemas.ts';
 import { TicketStatistics } from './ticket-stats.ts';
 import { type PlacedTicket, TicketStore } from './ticket-store.ts';
 
@@ -27,26 +18,14 @@ export type { RaiseTicket, TicketPlacement } from './raising.ts';
 
 /** What the rules may do with tickets (rules/rule.ts RuleContext): narrow on purpose. */
 export interface RuleTickets {
-  raise(input: RaiseTicket): Promise<{ ticket: TicketView; created: boolean }>;
-  note(
-    id: string,
-    actor: string,
-    note: string,
-    link?: { kind: string; ref: string; at?: number },
-  ): Promise<void>;
+  raise: TicketRaising['raise'];
+  note: TicketRaising['note'];
   findOpen(incidentKey: string): Promise<PlacedTicket | undefined>;
-  openOf(category: TicketCategory): Promise<PlacedTicket[]>;
-  links(id: string, kind: string): Promise<{ ref: string; at: number }[]>;
-  escalateTo(
-    id: string,
-    level: number,
-    actor: string,
-    reason: string,
-    severity?: Severity,
-    title?: TitleSpec,
-  ): Promise<TicketView>;
-  resolveIfUnhandled(incidentKey: string, actor: string, note: string): Promise<boolean>;
-  startLevel(category: TicketCategory, ctx: PolicyContext): number;
+  openOf: TicketStore['openOf'];
+  links: TicketStore['links'];
+  escalateTo: TicketEscalation['escalateTo'];
+  resolveIfUnhandled: TicketEscalation['resolveIfUnhandled'];
+  startLevel: TicketParts['startLevel'];
 }
 
 /**
@@ -83,40 +62,18 @@ export class TicketService implements RuleTickets {
     this.statistics = new TicketStatistics(store, this.store);
   }
 
-  raise(input: RaiseTicket) {
-    return this.raising.raise(input);
-  }
-  note(id: string, actor: string, note: string, link?: { kind: string; ref: string; at?: number }) {
-    return this.raising.note(id, actor, note, link);
-  }
-  findOpen(incidentKey: string) {
-    return this.store.findOpen(incidentKey);
-  }
-  openOf(category: TicketCategory) {
-    return this.store.openOf(category);
-  }
-  links(id: string, kind: string) {
-    return this.store.links(id, kind);
-  }
-  escalateTo(
-    id: string,
-    level: number,
-    actor: string,
-    reason: string,
-    severity?: Severity,
-    title?: TitleSpec,
-  ) {
-    return this.escalation.escalateTo(id, level, actor, reason, severity, title);
-  }
-  resolveIfUnhandled(incidentKey: string, actor: string, note: string) {
-    return this.escalation.resolveIfUnhandled(incidentKey, actor, note);
-  }
+  readonly raise: RuleTickets['raise'] = (input) => this.raising.raise(input);
+  readonly note: RuleTickets['note'] = (...args) => this.raising.note(...args);
+  readonly findOpen: RuleTickets['findOpen'] = (incidentKey) => this.store.findOpen(incidentKey);
+  readonly openOf: RuleTickets['openOf'] = (category) => this.store.openOf(category);
+  readonly links: RuleTickets['links'] = (id, kind) => this.store.links(id, kind);
+  readonly escalateTo: RuleTickets['escalateTo'] = (...args) => this.escalation.escalateTo(...args);
+  readonly resolveIfUnhandled: RuleTickets['resolveIfUnhandled'] = (...args) =>
+    this.escalation.resolveIfUnhandled(...args);
+  readonly startLevel: RuleTickets['startLevel'] = (...args) => this.parts.startLevel(...args);
   /** The scheduler: every ticket whose level deadline passed climbs one level. */
   escalateDue() {
     return this.escalation.escalateDue();
-  }
-  startLevel(category: TicketCategory, ctx: PolicyContext) {
-    return this.parts.startLevel(category, ctx);
   }
 
   create(principal: Principal, body: ManualTicketBody) {

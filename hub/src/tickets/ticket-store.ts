@@ -67,14 +67,17 @@ export class TicketStore {
     });
   }
 
-  async row(trx: Trx, id: string): Promise<PlacedTicket> {
-    const row = await trx
+  /** Tickets with their grid node's path. */
+  private placed(trx: Trx) {
+    return trx
       .selectFrom('tickets')
       .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
       .selectAll('tickets')
-      .select('grid_nodes.path')
-      .where('tickets.id', '=', id)
-      .executeTakeFirst();
+      .select('grid_nodes.path');
+  }
+
+  async row(trx: Trx, id: string): Promise<PlacedTicket> {
+    const row = await this.placed(trx).where('tickets.id', '=', id).executeTakeFirst();
     if (!row) throw new GridhubError('GH_ERR_NOT_FOUND', `no ticket '${id}'`);
     return row;
   }
@@ -96,11 +99,7 @@ export class TicketStore {
 
   /** The open ticket of an incident (one per incident key). */
   async findOpen(incidentKey: string, trx: Trx = this.db): Promise<PlacedTicket | undefined> {
-    return trx
-      .selectFrom('tickets')
-      .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
-      .selectAll('tickets')
-      .select('grid_nodes.path')
+    return this.placed(trx)
       .where('tickets.incident_key', '=', incidentKey)
       .where('tickets.state', 'not in', FINISHED_STATE_LIST)
       .executeTakeFirst();
@@ -108,11 +107,7 @@ export class TicketStore {
 
   /** Open tickets of one category with their grid path (rules that revisit their tickets on a tick). */
   async openOf(category: TicketCategory): Promise<(TicketRow & { path: string })[]> {
-    return this.db
-      .selectFrom('tickets')
-      .innerJoin('grid_nodes', 'grid_nodes.id', 'tickets.grid_node_id')
-      .selectAll('tickets')
-      .select('grid_nodes.path')
+    return this.placed(this.db)
       .where('tickets.category', '=', category)
       .where('tickets.state', 'not in', FINISHED_STATE_LIST)
       .execute();

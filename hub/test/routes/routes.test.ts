@@ -8,14 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TicketView } from '../../src/tickets/ticket-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
-import { type InjectClient, startInjectHub } from '../helpers/inject-hub.ts';
+import { startInjectHub } from '../helpers/inject-hub.ts';
 import type { ApiClient } from '../helpers/test-hub.ts';
 
 type ErrorBody = { error: { code: string; message: string; details?: { problems?: { path: string }[] } } };
 
 let env: Awaited<ReturnType<typeof startInjectHub>>;
-let admin: InjectClient;
-let people: Record<'p-grid-worker-1' | 'p-grid-worker-2' | 'p-installer' | 'p-street-duty', InjectClient>;
+let admin: ApiClient;
+let people: Record<'p-grid-worker-1' | 'p-grid-worker-2' | 'p-installer' | 'p-street-duty', ApiClient>;
 
 const code = (r: { body: unknown }) => (r.body as ErrorBody).error?.code;
 const paths = (r: { body: unknown }) =>
@@ -26,7 +26,7 @@ const names = (r: { body: unknown }) => `${paths(r).join(' ')} ${(r.body as Erro
 beforeAll(async () => {
   env = await startInjectHub();
   admin = env.api;
-  people = (await loadExample(admin as unknown as ApiClient, [
+  people = (await loadExample(admin, [
     'p-grid-worker-1',
     'p-grid-worker-2',
     'p-installer',
