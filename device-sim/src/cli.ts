@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Reply } from '../../clients/api.ts';
+import { topicFilter } from '../../hub/src/contract/topics.ts';
 import { CommunityRun, type RunDevice } from './community-run.ts';
 import { HubApi } from './hub-api.ts';
 import { INGRESS_KINDS, type IngressKind } from './ingress-link.ts';
@@ -136,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
       rate: Number(values.rate ?? 1000),
       seconds: Number(values.seconds ?? 10),
       subscribe: {
-        topic: values.subscribe ?? 'gh/v1/hub/event/#',
+        topic: values.subscribe ?? topicFilter('hubEvent'),
         ...(token && !values.anonymous
           ? { options: { username: process.env.GRIDHUB_USER ?? 'admin', password: token } }
           : {}),

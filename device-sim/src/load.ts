@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 
 export interface LoadDevice {
   id: string;
@@ -62,7 +63,7 @@ class Template {
         : `{"battery":50,"ts":${ts}}`;
     this.packet = mqttPacket.generate({
       cmd: 'publish',
-      topic: `gh/v1/dev/${deviceId}/${kind}`,
+      topic: topicFor(kind, { deviceId }),
       payload,
       qos: 0,
       retain: false,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Reply } from '../../clients/api.ts';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 import { answerCommands } from './command-responder.ts';
 import type { HubApi } from './hub-api.ts';
 import { type IngressKind, IngressLinks, type PlatformLink } from './ingress-link.ts';
@@ -125,7 +126,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       clean: false,
       reconnectPeriod: 0,
       will: {
-        topic: `gh/v1/dev/${d.id}/status`,
+        topic: topicFor('status', { deviceId: d.id }),
         payload: Buffer.from('{"state":"offline"}'),
         qos: 1,
         retain: true,
@@ -163,21 +164,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           throw new Error(
             `scenario step ${i}: event does not match ${d.model}: ${ajv.errorsText(validator(d.model).event.errors)}`,
           );
-        await client.publishAsync(`gh/v1/dev/${d.id}/event`, JSON.stringify(payload), { qos: 1 });
+        await client.publishAsync(topicFor('event', { deviceId: d.id }), JSON.stringify(payload), { qos: 1 });
         log(`  t=${step.at}s ${step.device}: event ${String(step.event.type)}`);
       } else if ('telemetry' in step) {
         if (!validator(d.model).telemetry(step.telemetry))
           throw new Error(
             `scenario step ${i}: telemetry does not match ${d.model}: ${ajv.errorsText(validator(d.model).telemetry.errors)}`,
           );
-        await client.publishAsync(`gh/v1/dev/${d.id}/telemetry`, JSON.stringify(step.telemetry), { qos: 1 });
+        await client.publishAsync(topicFor('telemetry', { deviceId: d.id }), JSON.stringify(step.telemetry), {
+          qos: 1,
+        });
         log(`  t=${step.at}s ${step.device}: telemetry`);
       } else if ('command' in step) {
         await api.call('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/commands`, step.command);
         log(`  t=${step.at}s ${step.device}: command ${String(step.command.type)}`);
       } else if ('garbage' in step) {
         for (let k = 0; k < step.garbage; k++)
-          client.publish(`gh/v1/dev/${d.id}/event`, `garbage ${k} \u0000\u00ff`, { qos: 0 });
+          client.publish(topicFor('event', { deviceId: d.id }), `garbage ${k} \u0000\u00ff`, { qos: 0 });
         log(`  t=${step.at}s ${step.device}: ${step.garbage} garbage messages`);
       }
     }
