@@ -30,13 +30,8 @@ function Registry({ me }: { me: Me }) {
   const sites = useSites();
   const [reload, setReload] = useState(0);
   useEffect(() => {
-    const query = {
-      limit: 500,
-      grid: filter.grid || undefined,
-      site: filter.site || undefined,
-      online: filter.online || undefined,
-    };
-    request('get', '/devices/', { query })
+    // empty filters are left out of the query (clients/api.ts apiUrl)
+    request('get', '/devices/', { query: { limit: 500, ...filter } })
       .then((r) => setItems(r.items))
       .catch(() => setItems([]));
   }, [filter, reload]);

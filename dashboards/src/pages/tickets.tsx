@@ -59,14 +59,8 @@ function TicketQueue(_props: { me: Me }) {
       .catch(() => undefined);
   }, []);
   useEffect(() => {
-    const query = {
-      limit: 200,
-      level: filter.level || undefined,
-      state: filter.state || undefined,
-      grid: filter.grid || undefined,
-      overdue: filter.overdue || undefined,
-    };
-    request('get', '/tickets', { query })
+    // empty filters are left out of the query (clients/api.ts apiUrl); overdue only when asked
+    request('get', '/tickets', { query: { limit: 200, ...filter, overdue: filter.overdue || undefined } })
       .then((r) => setItems(r.items))
       .catch(() => setItems([]));
   }, [filter]);

@@ -35,6 +35,15 @@ function event<K extends string, P extends Type.TProperties>(type: K, props: P, 
 }
 const plain = <K extends string>(type: K, description: string) => event(type, {}, description);
 
+/** What every battery device reports beside its own readings: battery level and signal. */
+const batteryAndSignal = {
+  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  rssi: Type.Optional(Type.Number()),
+};
+
+/** The device-health events every battery device may send (each type adds its own before them). */
+const healthEvents = () => [fault, faultClear, batteryLow, tamper, tamperRestore] as const;
+
 // Common device-health events every battery device may send.
 const batteryLow = event(
   'battery.low',
@@ -81,24 +90,15 @@ export const SmokeTelemetrySchema = Type.Object({
 export const WaterLeakEventSchema = Type.Union([
   plain('leak', '漏水'),
   plain('leak.clear', 'leak restored'),
-  fault,
-  faultClear,
-  batteryLow,
-  tamper,
-  tamperRestore,
+  ...healthEvents(),
 ]);
-export const WaterLeakTelemetrySchema = Type.Object({
-  ts: DeviceTime,
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
-});
+export const WaterLeakTelemetrySchema = Type.Object({ ts: DeviceTime, ...batteryAndSignal });
 
-export const WaterLevelEventSchema = Type.Union([fault, faultClear, batteryLow, tamper, tamperRestore]);
+export const WaterLevelEventSchema = Type.Union([...healthEvents()]);
 export const WaterLevelTelemetrySchema = Type.Object({
   ts: DeviceTime,
   level: Type.Number({ description: 'water level, cm' }),
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
+  ...batteryAndSignal,
 });
 
 export const PanicEventSchema = Type.Union([
@@ -118,18 +118,10 @@ export const PanicEventSchema = Type.Union([
     },
     '一键报警 press; buttons rarely send "released", so a press is an incident, not a state',
   ),
-  fault,
-  faultClear,
-  batteryLow,
-  tamper,
-  tamperRestore,
+  ...healthEvents(),
   selftest,
 ]);
-export const PanicTelemetrySchema = Type.Object({
-  ts: DeviceTime,
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
-});
+export const PanicTelemetrySchema = Type.Object({ ts: DeviceTime, ...batteryAndSignal });
 
 /** GB/T 24476 fault codes and the add-on monitor codes (contract/elevator-codes.ts). */
 const ElevatorFaultCode = Type.Enum(ELEVATOR_FAULT_CODES);
