@@ -19,6 +19,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Route-level checks through fastify's inject(): validation, error codes and authorisation
+          // per route, against a hub started without sockets (issue 17).
+          name: 'routes',
+          include: ['hub/test/routes/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: [
             'hub/test/integration/**/*.test.ts',

@@ -70,7 +70,7 @@ export const TABLES: Record<string, () => string> = {
       '|---|---|---|---|---|---|---|',
       ...DEVICE_MODELS.map(
         (m) =>
-          `| \`${m.id}\` ${m.name.zh} | ${m.type} | ${payloadSummary(m.eventSchema) || '(vendor codes, see model record)'} | ${payloadSummary(m.telemetrySchema)} | ${hours(m.heartbeatIntervalS)} | ${hours(offlineAfterSeconds(m))} | ${m.commands.map((c) => `\`${c}\``).join(', ') || '—'} |`,
+          `| \`${m.id}\` ${m.name.zh} | ${m.type} | ${payloadSummary(m.eventSchema) || '(vendor codes, see model record)'} | ${payloadSummary(m.telemetrySchema)} | ${hours(m.heartbeatIntervalSeconds)} | ${hours(offlineAfterSeconds(m))} | ${m.commands.map((c) => `\`${c}\``).join(', ') || '—'} |`,
       ),
     ].join('\n'),
   'error-table': () =>

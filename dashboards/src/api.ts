@@ -1,12 +1,14 @@
-/** The hub's API as the console uses it: same-origin session cookie, CSRF token on every change. */
+/**
+ * The hub's API as the console uses it: same-origin session cookie, CSRF token on every change.
+ * Every call is typed from the served OpenAPI document (clients/api.gen.ts through clients/api.ts):
+ * a route whose response schema changes fails `npm run typecheck` here.
+ */
+import { apiUrl, type Method, type PathsFor, type Reply, type RequestParts } from '../../clients/api.ts';
 
-export interface Me {
-  personId: string;
-  name: string;
-  roles: string[];
-  jurisdiction: unknown;
-  permissions: string[];
-}
+export type { Reply } from '../../clients/api.ts';
+
+/** The signed-in person, as POST /auth/login answers. */
+export type Me = Reply<'/auth/login', 'post'>['me'];
 
 export class ApiError extends Error {
   constructor(
@@ -25,16 +27,24 @@ export function setUnauthenticatedHandler(fn: () => void): void {
   onUnauthenticated = fn;
 }
 
-export async function api<T>(
-  method: string,
-  path: string,
-  body?: unknown,
+/** A call to a route of the API: path parameters, query and body typed as the route declares them. */
+export async function request<M extends Method, P extends PathsFor<M>>(
+  method: M,
+  path: P,
+  parts: RequestParts<P, M> = {},
   contentType = 'application/json',
-): Promise<T> {
+): Promise<Reply<P, M>> {
+  const body = parts.body === undefined && method !== 'get' && method !== 'delete' ? {} : parts.body;
+  return send(method.toUpperCase(), apiUrl(path, parts.params, parts.query), body, contentType) as Promise<
+    Reply<P, M>
+  >;
+}
+
+async function send(method: string, url: string, body: unknown, contentType: string): Promise<unknown> {
   const headers: Record<string, string> = {};
   if (method !== 'GET') headers['x-csrf-token'] = csrf;
   if (body !== undefined) headers['content-type'] = contentType;
-  const res = await fetch(`/api/v1${path}`, {
+  const res = await fetch(url, {
     method,
     headers,
     credentials: 'same-origin',
@@ -44,17 +54,14 @@ export async function api<T>(
   const json = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null;
   if (!res.ok) {
     const e = (json as { error?: { code: string; message: string } } | null)?.error;
-    if (res.status === 401 && path !== '/auth/login') onUnauthenticated();
+    if (res.status === 401 && !url.endsWith('/auth/login')) onUnauthenticated();
     throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text.slice(0, 200));
   }
-  return json as T;
+  return json;
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
-export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
-
 export async function login(username: string, password: string): Promise<Me> {
-  const s = await api<{ me: Me; csrf: string }>('POST', '/auth/login', { username, password });
+  const s = await request('post', '/auth/login', { body: { username, password } });
   csrf = s.csrf;
   return s.me;
 }
@@ -62,7 +69,7 @@ export async function login(username: string, password: string): Promise<Me> {
 /** The session after a reload, or null when signed out (the hub answers 204: no error to log). */
 export async function restore(): Promise<Me | null> {
   try {
-    const s = await api<{ me: Me; csrf: string } | null>('GET', '/auth/session');
+    const s = await request('get', '/auth/session');
     if (!s) return null;
     csrf = s.csrf;
     return s.me;
@@ -74,14 +81,14 @@ export async function restore(): Promise<Me | null> {
 /** Is the session still there? When it ended (signed out elsewhere, expired) the console signs out. */
 export async function checkSession(): Promise<void> {
   try {
-    if (!(await api<unknown>('GET', '/auth/session'))) onUnauthenticated();
+    if (!(await request('get', '/auth/session'))) onUnauthenticated();
   } catch {
     /* the network is down: the caller reconnects */
   }
 }
 
 export async function logout(): Promise<void> {
-  await api('POST', '/auth/logout').catch(() => undefined);
+  await request('post', '/auth/logout').catch(() => undefined);
   csrf = '';
 }
 

@@ -1,19 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, can, errorText, get, type Me } from './api.ts';
+import type { Body } from '../../clients/api.ts';
+import { can, errorText, type Me, type Reply, request } from './api.ts';
 import { useI18n } from './i18n.ts';
 import { Head } from './ui.tsx';
 
-interface Command {
-  id: string;
-  type: string;
-  settings: Record<string, unknown> | null;
-  state: string;
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string;
-  finishedAt: string | null;
-  result: { status?: string; reason?: string; selftest?: string; event?: string } | null;
-}
+type Command = Reply<'/devices/{id}/commands', 'get'>[number];
+type RequestBody = Body<'/devices/{id}/commands', 'post'>;
 
 // Kept beside the component while the devices page is being reworked; they move into i18n.ts then.
 const TEXT = {
@@ -88,15 +80,15 @@ export function DeviceCommands({ id, me }: { id: string; me: Me }) {
   const allowed = can(me, 'device:command');
 
   useEffect(() => {
-    get<{ model: string }>(`/devices/${encodeURIComponent(id)}`)
+    request('get', '/devices/{id}', { params: { id } })
       .then(async (d) => {
-        const models = await get<{ id: string; commands: string[] }[]>('/device-models');
+        const models = await request('get', '/device-models/');
         setOffered(models.find((m) => m.id === d.model)?.commands ?? []);
       })
       .catch(() => undefined);
     let stop = false;
     const poll = () =>
-      get<Command[]>(`/devices/${encodeURIComponent(id)}/commands`)
+      request('get', '/devices/{id}/commands', { params: { id } })
         .then((l) => !stop && setLog(l))
         .catch(() => undefined);
     void poll();
@@ -110,9 +102,10 @@ export function DeviceCommands({ id, me }: { id: string; me: Me }) {
   const send = async (type: string) => {
     setError('');
     try {
-      const body: Record<string, unknown> = { type };
-      if (type === 'configure') body.settings = JSON.parse(settings) as unknown;
-      const c = await api<Command>('POST', `/devices/${encodeURIComponent(id)}/commands`, body);
+      const body = (
+        type === 'configure' ? { type, settings: JSON.parse(settings) as unknown } : { type }
+      ) as RequestBody;
+      const c = await request('post', '/devices/{id}/commands', { params: { id }, body });
       setLog((l) => [c, ...(l ?? [])]);
     } catch (err) {
       setError(err instanceof SyntaxError ? err.message : errorText(err));

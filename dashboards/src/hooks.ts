@@ -1,30 +1,24 @@
 import { useEffect, useState } from 'preact/hooks';
-import { get } from './api.ts';
+import { type Reply, request } from './api.ts';
 
 /** Sites in the signed-in person's jurisdiction, by id (for names and pickers). */
 export function useSites(): Map<string, string> {
   const [sites, setSites] = useState(new Map<string, string>());
   useEffect(() => {
-    get<{ id: string; name: string }[]>('/sites')
+    request('get', '/sites')
       .then((list) => setSites(new Map(list.map((s) => [s.id, s.name]))))
       .catch(() => undefined);
   }, []);
   return sites;
 }
 
-export interface GridNode {
-  id: string;
-  name: string;
-  kind: string;
-  parent: string | null;
-  path: string;
-}
+export type GridNode = Reply<'/grid/nodes', 'get'>[number];
 
 /** The grid nodes in the signed-in person's jurisdiction. */
 export function useGridNodes(): GridNode[] {
   const [nodes, setNodes] = useState<GridNode[]>([]);
   useEffect(() => {
-    get<GridNode[]>('/grid/nodes')
+    request('get', '/grid/nodes')
       .then(setNodes)
       .catch(() => undefined);
   }, []);

@@ -1,5 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Reply } from '../../clients/api.ts';
+import { topicFilter } from '../../hub/src/contract/topics.ts';
 import { CommunityRun, type RunDevice } from './community-run.ts';
 import { HubApi } from './hub-api.ts';
 import { INGRESS_KINDS, type IngressKind } from './ingress-link.ts';
@@ -135,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
       rate: Number(values.rate ?? 1000),
       seconds: Number(values.seconds ?? 10),
       subscribe: {
-        topic: values.subscribe ?? 'gh/v1/hub/event/#',
+        topic: values.subscribe ?? topicFilter('hubEvent'),
         ...(token && !values.anonymous
           ? { options: { username: process.env.GRIDHUB_USER ?? 'admin', password: token } }
           : {}),
@@ -174,17 +176,14 @@ async function main(argv: string[]): Promise<number> {
   );
   process.stdout.write(`community loaded: ${JSON.stringify(summary)}\n`);
   const csv = readFileSync(values.devices ?? 'hub/examples/devices.csv', 'utf8');
-  const result = await api.call<{ registered: { id: string; secret: string }[]; problems: unknown[] }>(
+  const result = await api.call<Reply<'/devices/import', 'post'>>(
     'POST',
     '/api/v1/devices/import',
     csv,
     'text/csv',
   );
   const out = values.out ?? 'data/sim-credentials.json';
-  const listed = await api.call<{ items: { id: string; model: string }[] }>(
-    'GET',
-    '/api/v1/devices?limit=1000',
-  );
+  const listed = await api.call<Reply<'/devices/', 'get'>>('GET', '/api/v1/devices?limit=1000');
   const model = new Map(listed.items.map((d) => [d.id, d.model]));
   const devices = result.registered.map((r) => ({ id: r.id, secret: r.secret, model: model.get(r.id) }));
   writeFileSync(out, `${JSON.stringify({ hub, devices }, null, 2)}\n`, { mode: 0o600 });

@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { CommandAckPayload, CommandPayload } from '../../hub/src/contract/payloads.ts';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 
 /**
  * How a model reports a command's result as an event. Generic models use the generic event types;
@@ -30,7 +31,7 @@ export async function answerCommands(
   eventId: () => string,
   log: (line: string) => void = () => undefined,
 ): Promise<void> {
-  const cmdTopic = `gh/v1/dev/${device.id}/cmd`;
+  const cmdTopic = topicFor('command', { deviceId: device.id });
   const seen = new Set<string>();
   const ack = (a: CommandAckPayload) =>
     client.publishAsync(`${cmdTopic}/ack`, JSON.stringify(a), { qos: 1 }).catch(() => undefined);
@@ -53,9 +54,13 @@ export async function answerCommands(
       const result = cmd.type === 'configure' ? undefined : RESULT_EVENTS[device.model]?.[cmd.type];
       if (result) {
         await client
-          .publishAsync(`gh/v1/dev/${device.id}/event`, JSON.stringify({ eventId: eventId(), ...result }), {
-            qos: 1,
-          })
+          .publishAsync(
+            topicFor('event', { deviceId: device.id }),
+            JSON.stringify({ eventId: eventId(), ...result }),
+            {
+              qos: 1,
+            },
+          )
           .catch(() => undefined);
       } else {
         await ack({ commandId: cmd.commandId, status: 'done' });

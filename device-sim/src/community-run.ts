@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 import { answerCommands } from './command-responder.ts';
 import { elevatorDay } from './elevator-day.ts';
 
@@ -59,7 +60,7 @@ export class CommunityRun {
         clean: false,
         reconnectPeriod: 2000,
         will: {
-          topic: `gh/v1/dev/${d.id}/status`,
+          topic: topicFor('status', { deviceId: d.id }),
           payload: Buffer.from('{"state":"offline"}'),
           qos: 1,
           retain: true,
@@ -69,14 +70,14 @@ export class CommunityRun {
       this.byDevice.set(d.id, client);
       this.stats.connected++;
       client.on('connect', () => {
-        this.publish(client, `gh/v1/dev/${d.id}/status`, { state: 'online' }, 1);
+        this.publish(client, topicFor('status', { deviceId: d.id }), { state: 'online' }, 1);
       });
       client.on('reconnect', () => {
         this.stats.reconnects++;
       });
-      this.publish(client, `gh/v1/dev/${d.id}/status`, { state: 'online' }, 1);
-      const events = `gh/v1/dev/${d.id}/event`;
-      const telemetry = `gh/v1/dev/${d.id}/telemetry`;
+      this.publish(client, topicFor('status', { deviceId: d.id }), { state: 'online' }, 1);
+      const events = topicFor('event', { deviceId: d.id });
+      const telemetry = topicFor('telemetry', { deviceId: d.id });
       let battery = 80 + (i % 20);
       let seq = 0;
       const eventId = () => `run-${now().toString(36)}-${seq++}`;
@@ -139,7 +140,7 @@ export class CommunityRun {
   async publishEvent(deviceId: string, event: Record<string, unknown>): Promise<void> {
     const client = this.byDevice.get(deviceId);
     if (!client) throw new Error(`no running device '${deviceId}'`);
-    await client.publishAsync(`gh/v1/dev/${deviceId}/event`, JSON.stringify(event), { qos: 1 });
+    await client.publishAsync(topicFor('event', { deviceId: deviceId }), JSON.stringify(event), { qos: 1 });
     this.stats.published++;
   }
 

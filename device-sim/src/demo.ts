@@ -5,6 +5,7 @@
  * the API and the admin token are printed at start. Ctrl-C stops everything.
  */
 import { readFileSync } from 'node:fs';
+import type { Reply } from '../../clients/api.ts';
 import { BOOTSTRAP_ADMIN_ID } from '../../hub/src/auth/access.ts';
 import { loadConfig } from '../../hub/src/config/load.ts';
 import { Hub } from '../../hub/src/hub.ts';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
       );
     }
   });
-  hub.alerts.onChange(({ action, alert }) => {
+  hub.bus.on('alert.changed', ({ action, alert }) => {
     if (['raised', 'escalated', 'acknowledged', 'upgraded'].includes(action)) {
       say(
         `告警 ${action.padEnd(12)} ${alert.id}  ${alert.severity}  第 ${alert.step + 1} 人: ${alert.chain[alert.step] ?? '—'}  ${alert.title}`,
@@ -62,16 +63,16 @@ async function main(): Promise<void> {
     scope: { kind: 'grid', id: 'd-qinghe' },
     value: { critical: 20, major: 30 },
   });
-  const existing = await api.call<{ items: { id: string; model: string }[] }>(
-    'GET',
-    '/api/v1/devices?limit=1000',
-  );
+  const existing = await api.call<Reply<'/devices/', 'get'>>('GET', '/api/v1/devices?limit=1000');
   let devices: { id: string; secret: string; model: string }[];
   if (existing.items.some((d) => d.id.startsWith('demo-'))) {
     // A second demo run on the same data: give every demo device a fresh secret.
     devices = [];
     for (const d of existing.items.filter((x) => x.id.startsWith('demo-'))) {
-      const r = await api.call<{ secret: string }>('POST', `/api/v1/devices/${d.id}/rotate-secret`);
+      const r = await api.call<Reply<'/devices/{id}/rotate-secret', 'post'>>(
+        'POST',
+        `/api/v1/devices/${d.id}/rotate-secret`,
+      );
       devices.push({ id: d.id, secret: r.secret, model: d.model });
     }
   } else {
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       'demo-button-clinic,generic-panic-button,site-clinic',
     ];
     const csv = ['id,model,site', ...rows].join('\n');
-    const reg = await api.call<{ registered: { id: string; secret: string }[] }>(
+    const reg = await api.call<Reply<'/devices/import', 'post'>>(
       'POST',
       '/api/v1/devices/import',
       csv,

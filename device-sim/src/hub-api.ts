@@ -1,4 +1,8 @@
-/** The simulator talks to the hub only through its public API and MQTT, like real installers and devices. */
+/**
+ * The simulator talks to the hub only through its public API and MQTT, like real installers and
+ * devices. Replies are typed by the caller from the generated API types (`Reply<path, method>` of
+ * clients/api.ts), so a route whose schema changes fails the simulator's type check.
+ */
 export class HubApi {
   constructor(
     readonly baseUrl: string,

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import type { Reply } from '../../clients/api.ts';
 import type { HubApi } from './hub-api.ts';
 import {
   ctwingDataReport,
@@ -44,19 +45,15 @@ export class IngressLinks {
     if (!i) {
       const application = `sim-${this.run}`;
       i = this.api
-        .call<{ integration: { id: string }; token: string | null; pushUrl: string | null }>(
-          'POST',
-          '/api/v1/integrations',
-          {
-            id: `sim-${kind}-${this.run}`,
-            kind,
-            name: `simulator ${kind} ${this.run}`,
-            models: this.models,
-            ...(kind === 'chirpstack'
-              ? { chirpstack: { url: this.chirpstackUrl, applicationId: application } }
-              : {}),
-          },
-        )
+        .call<Reply<'/integrations/', 'post'>>('POST', '/api/v1/integrations', {
+          id: `sim-${kind}-${this.run}`,
+          kind,
+          name: `simulator ${kind} ${this.run}`,
+          models: this.models,
+          ...(kind === 'chirpstack'
+            ? { chirpstack: { url: this.chirpstackUrl, applicationId: application } }
+            : {}),
+        })
         .then((r) => ({ id: r.integration.id, token: r.token ?? '', url: r.pushUrl ?? application }));
       this.integrations.set(kind, i);
     }
@@ -110,10 +107,7 @@ export class IngressLinks {
   private async waitConnected(id: string): Promise<void> {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const v = await this.api.call<{ connection: { state: string } | null }>(
-        'GET',
-        `/api/v1/integrations/${id}`,
-      );
+      const v = await this.api.call<Reply<'/integrations/{id}', 'get'>>('GET', `/api/v1/integrations/${id}`);
       if (v.connection?.state === 'connected') return;
       if (Date.now() > deadline)
         throw new Error(`the hub did not connect to ChirpStack: ${JSON.stringify(v.connection)}`);

@@ -6,6 +6,7 @@
  */
 import { type Socket, connect as tcpConnect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 
 export interface LoadDevice {
   id: string;
@@ -233,7 +234,7 @@ export class PublishTemplate {
     private readonly qos: 0 | 1,
   ) {
     const ts = '0'.repeat(TS_DIGITS);
-    const topic = `gh/v1/dev/${deviceId}/${kind}`;
+    const topic = topicFor(kind, { deviceId });
     const payload =
       kind === 'event'
         ? `{"eventId":"${deviceId}-${run}-${'0'.repeat(SEQ_DIGITS)}","type":"selftest","result":"ok","ts":${ts}}`

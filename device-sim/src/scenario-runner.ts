@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { Reply } from '../../clients/api.ts';
+import { topicFor } from '../../hub/src/contract/topics.ts';
 import { answerCommands } from './command-responder.ts';
 import type { HubApi } from './hub-api.ts';
 import { type IngressKind, IngressLinks, type PlatformLink } from './ingress-link.ts';
@@ -43,28 +45,6 @@ interface SimDevice {
   link?: PlatformLink;
 }
 
-interface ModelSchemas {
-  id: string;
-  eventSchema: object;
-  telemetrySchema: object;
-}
-
-interface Ticket {
-  id: string;
-  category: string;
-  level: number;
-  severity: string;
-  siteId: string | null;
-  deviceId: string | null;
-}
-interface Alert {
-  cause: string;
-  state: string;
-  step: number;
-  deviceId: string | null;
-  emergencyUnitId: string | null;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 function describe(e: Expectation): string {
@@ -87,7 +67,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   // Device payloads are validated with the hub's own schemas, fetched from the hub.
   const ajv = new Ajv({ strict: false, useDefaults: true });
   const models = new Map(
-    (await api.call<ModelSchemas[]>('GET', '/api/v1/device-models')).map((m) => [m.id, m]),
+    (await api.call<Reply<'/device-models/', 'get'>>('GET', '/api/v1/device-models')).map((m) => [m.id, m]),
   );
   const validators = new Map<string, { event: ValidateFunction; telemetry: ValidateFunction }>();
   const validator = (model: string) => {
@@ -95,7 +75,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     if (!v) {
       const m = models.get(model);
       if (!m) throw new Error(`scenario: unknown model '${model}'`);
-      v = { event: ajv.compile(m.eventSchema), telemetry: ajv.compile(m.telemetrySchema) };
+      // served as JSON Schema (the OpenAPI document types them as unknown)
+      v = {
+        event: ajv.compile(m.eventSchema as object),
+        telemetry: ajv.compile(m.telemetrySchema as object),
+      };
       validators.set(model, v);
     }
     return v;
@@ -117,7 +101,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   for (const [name, d] of Object.entries(scenario.devices)) {
     const kind = options.ingress?.[name] ?? options.ingress?.['*'] ?? d.ingress ?? 'mqtt';
     const link = kind === 'mqtt' ? undefined : await links.link(kind);
-    const reg = await api.call<{ device: { id: string }; secret: string }>('POST', '/api/v1/devices', {
+    const reg = await api.call<Reply<'/devices/', 'post'>>('POST', '/api/v1/devices', {
       model: d.model,
       site: d.site,
       name: `${scenario.name} / ${name}`,
@@ -142,7 +126,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       clean: false,
       reconnectPeriod: 0,
       will: {
-        topic: `gh/v1/dev/${d.id}/status`,
+        topic: topicFor('status', { deviceId: d.id }),
         payload: Buffer.from('{"state":"offline"}'),
         qos: 1,
         retain: true,
@@ -180,21 +164,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           throw new Error(
             `scenario step ${i}: event does not match ${d.model}: ${ajv.errorsText(validator(d.model).event.errors)}`,
           );
-        await client.publishAsync(`gh/v1/dev/${d.id}/event`, JSON.stringify(payload), { qos: 1 });
+        await client.publishAsync(topicFor('event', { deviceId: d.id }), JSON.stringify(payload), { qos: 1 });
         log(`  t=${step.at}s ${step.device}: event ${String(step.event.type)}`);
       } else if ('telemetry' in step) {
         if (!validator(d.model).telemetry(step.telemetry))
           throw new Error(
             `scenario step ${i}: telemetry does not match ${d.model}: ${ajv.errorsText(validator(d.model).telemetry.errors)}`,
           );
-        await client.publishAsync(`gh/v1/dev/${d.id}/telemetry`, JSON.stringify(step.telemetry), { qos: 1 });
+        await client.publishAsync(topicFor('telemetry', { deviceId: d.id }), JSON.stringify(step.telemetry), {
+          qos: 1,
+        });
         log(`  t=${step.at}s ${step.device}: telemetry`);
       } else if ('command' in step) {
         await api.call('POST', `/api/v1/devices/${encodeURIComponent(d.id)}/commands`, step.command);
         log(`  t=${step.at}s ${step.device}: command ${String(step.command.type)}`);
       } else if ('garbage' in step) {
         for (let k = 0; k < step.garbage; k++)
-          client.publish(`gh/v1/dev/${d.id}/event`, `garbage ${k} \u0000\u00ff`, { qos: 0 });
+          client.publish(topicFor('event', { deviceId: d.id }), `garbage ${k} \u0000\u00ff`, { qos: 0 });
         log(`  t=${step.at}s ${step.device}: ${step.garbage} garbage messages`);
       }
     }
@@ -220,7 +206,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           if ('ticket' in e || 'noTicket' in e) {
             const want = 'ticket' in e ? e.ticket : e.noTicket;
             const list = (
-              await api.call<{ items: Ticket[] }>(
+              await api.call<Reply<'/tickets', 'get'>>(
                 'GET',
                 `/api/v1/tickets?category=${want.category}&limit=500`,
               )
@@ -247,9 +233,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             )
               return done(true);
           } else if ('alert' in e) {
-            const list = (await api.call<{ items: Alert[] }>('GET', '/api/v1/alerts?limit=500')).items.filter(
-              (a) => a.deviceId && ids.has(a.deviceId),
-            );
+            const list = (
+              await api.call<Reply<'/alerts', 'get'>>('GET', '/api/v1/alerts?limit=500')
+            ).items.filter((a) => a.deviceId && ids.has(a.deviceId));
             const match = list.filter(
               (a) =>
                 (e.alert.unit ? a.emergencyUnitId === e.alert.unit : true) &&
@@ -260,7 +246,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             detail = `${list.length} alert(s)${list.length ? `: ${list.map((a) => `${a.cause} ${a.state} step ${a.step}`).join('; ')}` : ''}`;
             if (match.length > 0) return done(true);
           } else if ('rejected' in e) {
-            const view = await api.call<{ rejected: { code: string }[] }>(
+            const view = await api.call<Reply<'/devices/{id}/commissioning', 'get'>>(
               'GET',
               `/api/v1/devices/${device(e.rejected.device).id}/commissioning`,
             );
@@ -268,7 +254,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
             detail = `${n} × ${e.rejected.code} in the commissioning view`;
             if (n >= e.rejected.atLeast) return done(true);
           } else if ('command' in e) {
-            const list = await api.call<{ type: string; state: string }[]>(
+            const list = await api.call<Reply<'/devices/{id}/commands', 'get'>>(
               'GET',
               `/api/v1/devices/${encodeURIComponent(device(e.command.device).id)}/commands`,
             );

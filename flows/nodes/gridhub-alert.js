@@ -1,5 +1,5 @@
 'use strict';
-const { hubOf, list, RANK, refuse, runAction, showState } = require('./lib/hub-client.js');
+const { contract, hubOf, list, RANK, refuse, runAction, showState } = require('./lib/hub-client.js');
 
 const ACTIONS = { ack: 'ack', resolve: 'resolve', 'false-alarm': 'false-alarm' };
 
@@ -19,7 +19,7 @@ module.exports = (RED) => {
     let off = () => {};
     if (config.watch !== false) {
       offState = hub.client.onState((s, d) => showState(this, s, d));
-      off = hub.client.subscribe('gh/v1/hub/alert/#', (topic, change) => {
+      off = hub.client.subscribe(contract.topics.hubAlert.filter, (topic, change) => {
         const a = change.alert;
         if (!a) return;
         if (changes.length && !changes.includes(change.action)) return;

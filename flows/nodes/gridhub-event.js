@@ -1,5 +1,14 @@
 'use strict';
-const { clock, eventSeverity, hubOf, inWindow, list, RANK, showState } = require('./lib/hub-client.js');
+const {
+  clock,
+  contract,
+  eventSeverity,
+  hubOf,
+  inWindow,
+  list,
+  RANK,
+  showState,
+} = require('./lib/hub-client.js');
 
 /**
  * Input: normalised device events from the hub (only those in the flow user's jurisdiction), filtered
@@ -17,7 +26,7 @@ module.exports = (RED) => {
     const minRank = RANK[config.minSeverity] ?? 0;
     const timeZone = config.timeZone || 'Asia/Shanghai';
     const offState = hub.client.onState((s, d) => showState(this, s, d));
-    const off = hub.client.subscribe('gh/v1/hub/event/#', (topic, e) => {
+    const off = hub.client.subscribe(contract.topics.hubEvent.filter, (topic, e) => {
       if (types.length && !types.includes(e.deviceType)) return;
       if (kinds.length && !kinds.includes(e.event?.type)) return;
       if (grid && !(e.gridNodeId === grid || (e.gridPath || '').split('/').includes(grid))) return;

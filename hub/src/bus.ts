@@ -1,3 +1,4 @@
+import type { AlertView } from './alerts/alert-schemas.ts';
 import type { AccessChanged } from './auth/access-events.ts';
 import type { Principal } from './auth/principal.ts';
 import type {
@@ -8,7 +9,6 @@ import type {
 } from './contract/device-event.ts';
 import type { DeviceType } from './contract/payloads.ts';
 import type { TitleCode, TitleParams } from './contract/titles.ts';
-import type { ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Severity, TicketView } from './tickets/ticket-schemas.ts';
 
@@ -25,17 +25,49 @@ export interface DeviceStatusReport extends DevicePlacement {
   at: number;
 }
 
-export interface IngestRejected {
-  deviceId: string | null;
-  clientId: string;
-  topic: string;
-  code: ErrorCode;
-  reason: string;
+/**
+ * Where an output message may go: the grid path, site and emergency unit of what it is about. Bus
+ * events that feed hub output carry it, so no delivery path (MQTT forward check, SSE filter) looks
+ * anything up per subscriber.
+ */
+export interface DeliveryScope {
+  gridPath: string;
+  siteId: string | null;
+  emergencyUnitId: string | null;
 }
 
 export interface TicketChanged {
   ticket: TicketView;
   action: string;
+  scope: DeliveryScope;
+  /** who acted and their note (lifecycle actions; the staff topic carries ticket and action only) */
+  by?: { actor: string; note: string | null };
+}
+
+/** An alert changed (raised, repeated, escalated, acknowledged, resolved …): SSE and the alert topic. */
+export interface AlertChanged {
+  /** change number since the hub started (SSE Last-Event-ID) */
+  seq: number;
+  action: string;
+  alert: AlertView;
+  scope: DeliveryScope;
+}
+
+/** A notification round reached someone: news for the unit's and grid's group webhooks. */
+export interface AlertNotified {
+  alert: AlertView;
+  scope: DeliveryScope;
+  /** the site's name (or the grid node's) */
+  site: string;
+  /** who was notified, by name */
+  recipients: string;
+}
+
+/** A message for one person's own topic (an alert notification, a flow's message). */
+export interface PersonDelivery {
+  topic: 'personAlert' | 'personMessage';
+  personId: string;
+  payload: Record<string, unknown>;
 }
 
 /** A rule asks for the people of the site's emergency unit to be alerted (delivery: alerts module). */
@@ -108,8 +140,10 @@ export interface BusEvents {
   'device.telemetry': DeviceTelemetry;
   'device.status': DeviceStatusReport;
   'device.presence': PresenceChange;
-  'ingest.rejected': IngestRejected;
   'ticket.changed': TicketChanged;
+  'alert.changed': AlertChanged;
+  'alert.notified': AlertNotified;
+  'person.delivery': PersonDelivery;
   'alert.requested': AlertRequested;
   'staff.message': StaffMessage;
   'rules.work': RulesWork;
@@ -153,10 +187,6 @@ export class Bus {
         this.fail(event, err);
       }
     }
-  }
-
-  listenerCount(event: keyof BusEvents): number {
-    return this.listeners.get(event)?.size ?? 0;
   }
 
   private fail(event: keyof BusEvents, err: unknown): void {

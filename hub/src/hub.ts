@@ -1,31 +1,31 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertService } from './alerts/alert-service.ts';
 import { NotifyService } from './alerts/notify-service.ts';
-import { buildApi } from './api/app.ts';
 import { AccessService } from './auth/access.ts';
 import { SessionService } from './auth/sessions.ts';
 import { DeviceDirectory } from './broker/device-directory.ts';
-import { GridPaths } from './broker/grid-paths.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
 import { CommandService } from './commands/command-service.ts';
+import { alertOptions, ingestOptions, journalOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
 import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
-import { GridDirectory } from './grid/grid-directory.ts';
+import { MaintenanceVisits } from './elevators/maintenance-visits.ts';
+import { apiDeps, buildApi } from './hub-api.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { Journal } from './ingest/journal.ts';
 import { lifeSafetyClassifier } from './ingest/life-safety.ts';
 import { IngressService } from './ingress/ingress.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
-import { FLOWS_DIR, type NodeRedOptions, NodeRedSupervisor } from './node-red/supervisor.ts';
+import { nodeRedOptions } from './node-red/options.ts';
+import { NodeRedSupervisor } from './node-red/supervisor.ts';
 import { OutboundPolicy } from './outbound/address-policy.ts';
+import { HubOutput } from './output/hub-output.ts';
 import { PolicyService } from './policies/policy-service.ts';
 import { Presence } from './presence/presence.ts';
 import { RulesEngine } from './rules/engine.ts';
@@ -35,6 +35,7 @@ import { Store } from './store/store.ts';
 import { TicketRouting } from './tickets/routing.ts';
 import { TicketScheduler } from './tickets/ticket-scheduler.ts';
 import { TicketService } from './tickets/ticket-service.ts';
+import { hubMeasures } from './timeseries/hub-measures.ts';
 import { InfluxSink } from './timeseries/influx-sink.ts';
 import { LocalSeriesStore } from './timeseries/local-store.ts';
 import { eventLine, telemetryLine } from './timeseries/points.ts';
@@ -78,6 +79,9 @@ export class Hub {
   readonly rules: RulesEngine;
   readonly scheduler: TicketScheduler;
   readonly alerts: AlertService;
+  /** hub output: MQTT staff topics, the console's alert stream, group webhooks (fed by the bus) */
+  readonly output: HubOutput;
+  readonly visits: MaintenanceVisits;
   readonly notify: NotifyService;
   readonly commands: CommandService;
   readonly sessions: SessionService;
@@ -102,21 +106,7 @@ export class Hub {
     this.store = new Store(config.dataDir, child('store'));
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
-    this.journal = new Journal(
-      {
-        dataDir: config.dataDir,
-        spoolMaxPoints: config.influx.spoolMaxPoints,
-        maxBatch: config.ingest.journalMaxBatch,
-        legacy: {
-          storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
-          spoolFile: path.join(config.dataDir, 'timeseries-spool.sqlite'),
-        },
-        storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
-      },
-      this.storage,
-      this.metrics,
-      child('journal'),
-    );
+    this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
     this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
@@ -141,13 +131,7 @@ export class Hub {
       this.storage,
       this.metrics,
       child('ingest'),
-      {
-        maxPayloadBytes: config.mqtt.maxPayloadBytes,
-        dedupeRetentionMs: config.ingest.dedupeRetentionHours * 3600_000,
-        maxClockAheadMs: config.ingest.maxClockAheadHours * 3600_000,
-        maxClockBehindMs: config.ingest.maxClockBehindDays * 86_400_000,
-        maxJsonDepth: config.ingest.maxJsonDepth,
-      },
+      ingestOptions(config),
     );
     this.presence = new Presence(
       this.store,
@@ -165,25 +149,31 @@ export class Hub {
       child('tickets'),
     );
     this.scheduler = new TicketScheduler(this.tickets, config.tickets.schedulerTickMs, child('scheduler'));
-    this.rules = new RulesEngine(
-      defaultRules({
+    this.visits = new MaintenanceVisits(this.store, this.bus, child('maintenance'));
+    this.rules = new RulesEngine({
+      rules: defaultRules({
         maintenanceCheckMs: config.tickets.maintenanceCheckMinutes * 60_000,
         // stay-back clocks of site outages are stored ticket times, checked like the ticket deadlines
         outageCheckMs: config.tickets.schedulerTickMs,
       }),
-      this.bus,
-      this.store,
-      this.policies,
-      this.tickets,
-      this.metrics,
-      child('rules'),
-      {
+      models: this.models.models,
+      bus: this.bus,
+      store: this.store,
+      policies: this.policies,
+      tickets: this.tickets,
+      // bound late: the alerts service is built after the broker it is reached through
+      alerts: { resolveRestored: (...args) => this.alerts.actions.resolveRestored(...args) },
+      presence: this.presence,
+      visits: this.visits,
+      metrics: this.metrics,
+      logger: child('rules'),
+      backlog: {
         pending: (after, limit) => this.ingest.pending(after, limit),
         flushDone: () => this.ingest.flushSettled(),
       },
-      this.storage,
-      { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
-    );
+      storage: this.storage,
+      options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
+    });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
     this.storage.onRecovered(() => {
       this.alerts
@@ -209,7 +199,6 @@ export class Hub {
       access: this.access,
       ingest: this.ingest,
       presence: this.presence,
-      gridPaths: new GridPaths(this.store),
       bus: this.bus,
       storage: this.storage,
       metrics: this.metrics,
@@ -227,17 +216,7 @@ export class Hub {
       this.broker,
       this.metrics,
       child('alerts'),
-      {
-        tickMs: config.alerts.tickMs,
-        webhookTimeoutMs: config.alerts.webhookTimeoutMs,
-        webhookRetries: config.alerts.webhookRetries,
-        webhookRetryBaseMs: config.alerts.webhookRetryBaseMs,
-        linkTtlMs: config.alerts.linkTtlHours * 3600_000,
-        linkSecret: config.alerts.linkSecret,
-        publicUrl: () => this.publicUrl(),
-        storage: this.storage,
-        outbound: new OutboundPolicy(config.outbound.allow),
-      },
+      alertOptions(config, () => this.publicUrl(), this.storage),
     );
     this.ingress = new IngressService({
       config,
@@ -250,7 +229,8 @@ export class Hub {
       outbound: new OutboundPolicy(config.outbound.allow),
       logger: child('ingress'),
     });
-    this.notify = new NotifyService(this.store, this.alerts.deliverer, this.broker, this.metrics);
+    this.notify = new NotifyService(this.store, this.alerts.deliverer, this.bus, this.metrics);
+    this.output = new HubOutput(this.bus, this.broker, this.alerts, child('output'));
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
@@ -263,35 +243,9 @@ export class Hub {
       this.influx ? [this.influx] : [],
       this.journal,
       child('series'),
-      { source: () => this.hubStats(), everyMs: 60_000 },
+      { source: () => hubMeasures(this.store.db), everyMs: 60_000 },
     );
     this.ingest.consumedUpTo = () => this.series.durableSeq;
-  }
-
-  /** Open tickets per level and active alerts per severity, per grid node (the hub's own measures). */
-  private async hubStats(): Promise<Map<string, Record<string, number>>> {
-    const db = this.store.db;
-    const out = new Map<string, Record<string, number>>();
-    const add = (grid: string, key: string, n: number) => {
-      const v = out.get(grid) ?? {};
-      v[key] = (v[key] ?? 0) + n;
-      out.set(grid, v);
-    };
-    const tickets = await db
-      .selectFrom('tickets')
-      .select(['grid_node_id', 'level', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('state', 'not in', ['closed', 'evaluated', 'rejected'])
-      .groupBy(['grid_node_id', 'level'])
-      .execute();
-    for (const r of tickets) add(r.grid_node_id, `openTicketsL${r.level}`, Number(r.n));
-    const alerts = await db
-      .selectFrom('alerts')
-      .select(['grid_node_id', 'severity', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('state', '!=', 'resolved')
-      .groupBy(['grid_node_id', 'severity'])
-      .execute();
-    for (const r of alerts) add(r.grid_node_id, `activeAlerts_${r.severity}`, Number(r.n));
-    return out;
   }
 
   /** Where people reach the hub, for links in messages. */
@@ -338,6 +292,10 @@ export class Hub {
       stop: async () => {},
     },
     { name: 'policies', start: () => this.policies.start(), stop: () => this.policies.stop() },
+    // Output first, so nothing the services announce at start is missed.
+    { name: 'output', start: () => this.output.start(), stop: () => this.output.stop() },
+    { name: 'tickets', start: () => this.tickets.start(), stop: () => this.tickets.stop() },
+    { name: 'maintenance', start: () => this.visits.start(), stop: () => this.visits.stop() },
     { name: 'alerts', start: () => this.alerts.start(), stop: () => this.alerts.stop() },
     // The series store catches up from the journal before the rules replay what was not done.
     { name: 'series', start: () => this.series.start(), stop: () => this.series.stop() },
@@ -365,53 +323,11 @@ export class Hub {
     {
       name: 'http',
       start: async () => {
-        const db = this.store.db;
-        this.api = await buildApi({
-          logger: this.logger,
-          db,
-          bus: this.bus,
-          access: this.access,
-          registry: this.registry ?? new DeviceRegistry(db, this.models, this.bus, this.presence),
-          integrations: this.ingress.integrations,
-          ingressGate: this.ingress.gate,
-          ingress: {
-            maxPushBytes: this.config.ingress.maxPushBytes,
-            // older than the dedupe memory, a push could raise its ticket again: refused as a replay
-            replayWindowMs: this.config.ingest.dedupeRetentionHours * 3600_000,
-          },
-          publicUrl: () => this.config.http.publicUrl,
-          commissioning: this.ingest.commissioning,
-          models: this.models,
-          directory: new GridDirectory(db),
-          metrics: this.metrics,
-          tickets: this.tickets,
-          alerts: this.alerts,
-          notify: this.notify,
-          commands: this.commands,
-          sessions: this.sessions,
-          series: this.localSeries,
-          policies: this.policies,
-          readiness: [
-            { name: 'store', ready: () => this.store.isOpen },
-            { name: 'broker', ready: () => this.broker.listening },
-            { name: 'storage', ready: () => this.storage.healthy, problem: () => this.storage.problem },
-            { name: 'broker-sessions', ready: () => this.broker.sessionsHealthy },
-            {
-              // LoRaWAN devices are cut off, the rest of the hub is not: shown, not "not ready".
-              name: 'chirpstack',
-              optional: true,
-              ready: () => this.ingress.chirpstack.allConnected,
-              problem: () => ({
-                code: 'GH_ERR_INGRESS_UPSTREAM_DOWN',
-                message: this.ingress.chirpstack.problems().join('; '),
-              }),
-            },
-          ],
-          storage: this.storage,
-          bodyLimitBytes: this.config.http.bodyLimitBytes,
-          trustProxy: this.config.http.trustProxy,
-          version: VERSION,
-        });
+        this.api = await buildApi(apiDeps(this, this.registry, VERSION));
+        if (!this.listening) {
+          await this.api.ready();
+          return;
+        }
         this.broker.attachWebSocket(this.api.server);
         await this.api.listen({ host: this.config.http.host, port: this.config.http.port });
       },
@@ -424,7 +340,7 @@ export class Hub {
       start: async () => {
         if (!this.config.nodeRed.enabled) return;
         this.nodeRed = new NodeRedSupervisor(
-          await this.nodeRedOptions(),
+          await nodeRedOptions(this),
           this.logger.child({ module: 'node-red' }),
         );
         this.nodeRed.start();
@@ -435,51 +351,19 @@ export class Hub {
     },
   ];
 
-  /** What the Node-RED child needs: its secret (generated once and kept), and a fresh flow token. */
-  private async nodeRedOptions(): Promise<NodeRedOptions> {
-    const c = this.config.nodeRed;
-    let secret = c.credentialSecret;
-    if (!secret) {
-      const db = this.store.db;
-      const stored = await db
-        .selectFrom('settings')
-        .select('value')
-        .where('key', '=', 'nodeRed.credentialSecret')
-        .executeTakeFirst();
-      secret = stored?.value ?? randomBytes(32).toString('base64url');
-      if (!stored)
-        await db.insertInto('settings').values({ key: 'nodeRed.credentialSecret', value: secret }).execute();
-    }
-    let flowToken = '';
-    if (c.flowUser) {
-      try {
-        flowToken = await this.access.rotateToken(c.flowUser, 'node-red', 'system');
-      } catch (err) {
-        this.logger.error(
-          { err, flowUser: c.flowUser },
-          'no token for the Node-RED flow user; flows run without credentials',
-        );
-      }
-    }
-    const mqttHost = this.config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : this.config.mqtt.host;
-    return {
-      host: c.host,
-      port: c.port,
-      userDir: path.join(this.config.dataDir, 'node-red'),
-      flowFile: c.flowFile || path.join(FLOWS_DIR, 'flows.json'),
-      credentialSecret: secret,
-      hubUrl: this.addresses.http,
-      publicUrl: this.publicUrl(),
-      mqttUrl: `mqtt://${mqttHost}:${this.broker.port}`,
-      flowUser: flowToken ? c.flowUser : '',
-      flowToken,
-      streetDutyReadOnly: c.streetDutyReadOnly,
-      restartDelayMs: c.restartDelayMs,
-    };
-  }
+  /** false when started without sockets (route tests, the OpenAPI generator): no broker, no listening API */
+  private listening = true;
 
-  async start(): Promise<void> {
+  /**
+   * Start every service in order. `{ listen: false }` starts the hub without opening a socket —
+   * no broker, no Node-RED, an API that answers `inject()` only — for route tests and for reading
+   * the served OpenAPI document (scripts/generate-clients.ts).
+   */
+  async start(options: { listen?: boolean } = {}): Promise<void> {
+    this.listening = options.listen !== false;
+    const offline = new Set(['broker', 'node-red']);
     for (const step of this.steps) {
+      if (!this.listening && offline.has(step.name)) continue;
       this.logger.debug({ step: step.name }, 'starting');
       try {
         await step.start();

@@ -1,34 +1,13 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { can, checkSession, errorText, get, type Me, post } from '../api.ts';
+import { SEVERITY_RANK } from '../../../hub/src/contract/severity.ts';
+import { can, checkSession, errorText, type Me, type Reply, request } from '../api.ts';
 import { useNow } from '../hooks.ts';
-import { type Titled, useI18n } from '../i18n.ts';
+import { useI18n } from '../i18n.ts';
 import { Siren } from '../sound.ts';
 import { Named } from '../ui.tsx';
 
-export interface Alert extends Titled {
-  id: string;
-  severity: 'critical' | 'major' | 'minor' | 'warning';
-  cause: string;
-  deviceId: string | null;
-  deviceName?: string | null;
-  siteId: string | null;
-  siteName?: string | null;
-  gridNodeId: string;
-  gridNodeName?: string | null;
-  ticketId: string | null;
-  state: 'raised' | 'acknowledged' | 'resolved';
-  count: number;
-  chain: string[];
-  chainNames?: (string | null)[];
-  step: number;
-  nextStepAt: string | null;
-  ackedBy: string | null;
-  ackedByName?: string | null;
-  ackedAt: string | null;
-  createdAt: string;
-}
-
-const RANK = { critical: 3, major: 2, minor: 1, warning: 0 } as const;
+/** An alert as GET /alerts lists it (and the stream sends it). */
+export type Alert = Reply<'/alerts', 'get'>['items'][number];
 
 /**
  * The alarm board: active alerts live over server-sent events, most severe first. EventSource
@@ -48,7 +27,7 @@ export function AlarmBoard({ me }: { me: Me }) {
   useEffect(() => {
     let closed = false;
     const load = () =>
-      get<{ items: Alert[] }>('/alerts?active=true&limit=500')
+      request('get', '/alerts', { query: { active: true, limit: 500 } })
         .then((r) => !closed && setAlerts(new Map(r.items.map((a) => [a.id, a]))))
         .catch(() => undefined);
     const es = new EventSource('/api/v1/alerts/stream');
@@ -84,7 +63,8 @@ export function AlarmBoard({ me }: { me: Me }) {
   const list = useMemo(
     () =>
       [...alerts.values()].sort(
-        (a, b) => RANK[b.severity] - RANK[a.severity] || b.createdAt.localeCompare(a.createdAt),
+        (a, b) =>
+          SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.createdAt.localeCompare(a.createdAt),
       ),
     [alerts],
   );
@@ -97,14 +77,20 @@ export function AlarmBoard({ me }: { me: Me }) {
 
   const act = async (a: Alert, action: 'ack' | 'resolve' | 'false-alarm') => {
     setError('');
-    let body: object | undefined;
+    let reason: string | undefined;
     if (action !== 'ack') {
-      const reason = window.prompt(t('reasonPrompt')) ?? '';
+      reason = window.prompt(t('reasonPrompt')) ?? '';
       if (action === 'false-alarm' && !reason) return;
-      body = { reason: reason || undefined };
     }
+    const params = { id: a.id };
+    const body = { reason: reason || undefined };
     try {
-      const updated = await post<Alert>(`/alerts/${encodeURIComponent(a.id)}/${action}`, body);
+      const updated =
+        action === 'ack'
+          ? await request('post', '/alerts/{id}/ack', { params })
+          : action === 'resolve'
+            ? await request('post', '/alerts/{id}/resolve', { params, body })
+            : await request('post', '/alerts/{id}/false-alarm', { params, body });
       setAlerts((prev) => {
         const next = new Map(prev);
         if (updated.state === 'resolved') next.delete(updated.id);

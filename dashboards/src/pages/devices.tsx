@@ -1,40 +1,14 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, can, errorText, get, type Me } from '../api.ts';
+import { can, errorText, type Me, type Reply, request } from '../api.ts';
 import { DeviceCommands } from '../device-commands.tsx';
 import { useGridNodes, useSites } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
 import { Cell, Head, Named } from '../ui.tsx';
 
-interface Device {
-  id: string;
-  model: string;
-  modelName?: { zh: string; en: string };
-  type: string;
-  name: string | null;
-  siteId: string;
-  siteName?: string | null;
-  gridNodeId: string;
-  gridNodeName?: string | null;
-  status: string;
-  online: boolean;
-  lastSeenAt: string | null;
-  battery?: number | null;
-}
-interface Record_ {
-  at: string;
-  topic: string;
-  what: string;
-  code?: string;
-  reason?: string;
-  excerpt: string;
-}
-interface CsvResult {
-  dryRun: boolean;
-  rows: number;
-  problems: { line: number; column: string; reason: string }[];
-  registered: { line: number; id: string; secret: string }[];
-}
+type Device = Reply<'/devices/', 'get'>['items'][number];
+type Commissioning = Reply<'/devices/{id}/commissioning', 'get'>;
+type CsvResult = Reply<'/devices/import', 'post'>;
 
 export function DevicesPage({ me, id }: { me: Me; id?: string }) {
   return id ? (
@@ -56,11 +30,8 @@ function Registry({ me }: { me: Me }) {
   const sites = useSites();
   const [reload, setReload] = useState(0);
   useEffect(() => {
-    const q = new URLSearchParams({ limit: '500' });
-    if (filter.grid) q.set('grid', filter.grid);
-    if (filter.site) q.set('site', filter.site);
-    if (filter.online) q.set('online', filter.online);
-    get<{ items: Device[] }>(`/devices?${q}`)
+    // empty filters are left out of the query (clients/api.ts apiUrl)
+    request('get', '/devices/', { query: { limit: 500, ...filter } })
       .then((r) => setItems(r.items))
       .catch(() => setItems([]));
   }, [filter, reload]);
@@ -142,11 +113,11 @@ function Registry({ me }: { me: Me }) {
 
 function Register({ sites, onDone }: { sites: Map<string, string>; onDone: () => void }) {
   const { t, lang } = useI18n();
-  const [models, setModels] = useState<{ id: string; name: { zh: string; en: string }; type: string }[]>([]);
+  const [models, setModels] = useState<Reply<'/device-models/', 'get'>>([]);
   const [done, setDone] = useState<{ id: string; secret: string } | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
-    get<{ id: string; name: { zh: string; en: string }; type: string }[]>('/device-models')
+    request('get', '/device-models/')
       .then(setModels)
       .catch(() => undefined);
   }, []);
@@ -154,10 +125,15 @@ function Register({ sites, onDone }: { sites: Map<string, string>; onDone: () =>
     e.preventDefault();
     setError('');
     const f = new FormData(e.currentTarget as HTMLFormElement);
-    const body: Record<string, string> = { model: String(f.get('model')), site: String(f.get('site')) };
-    for (const k of ['name', 'serial']) if (f.get(k)) body[k] = String(f.get(k));
+    const optional = (k: string) => (f.get(k) ? String(f.get(k)) : undefined);
+    const body = {
+      model: String(f.get('model')),
+      site: String(f.get('site')),
+      name: optional('name'),
+      serial: optional('serial'),
+    };
     try {
-      const r = await api<{ device: { id: string }; secret: string }>('POST', '/devices', body);
+      const r = await request('post', '/devices/', { body });
       setDone({ id: r.device.id, secret: r.secret });
       (e.currentTarget as HTMLFormElement | null)?.reset();
       onDone();
@@ -235,7 +211,7 @@ function CsvImport({ onDone }: { onDone: () => void }) {
   const send = async (dryRun: boolean) => {
     setError('');
     try {
-      const r = await api<CsvResult>('POST', `/devices/import?dryRun=${dryRun}`, csv, 'text/csv');
+      const r = await request('post', '/devices/import', { query: { dryRun }, body: csv }, 'text/csv');
       if (dryRun) setPreview(r);
       else {
         setImported(r.registered);
@@ -331,14 +307,12 @@ function CsvImport({ onDone }: { onDone: () => void }) {
 function Commissioning({ id }: { id: string }) {
   const i = useI18n();
   const { t } = i;
-  const [view, setView] = useState<{ device: Device; accepted: Record_[]; rejected: Record_[] } | null>(null);
+  const [view, setView] = useState<Commissioning | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
     let stop = false;
     const poll = () =>
-      get<{ device: Device; accepted: Record_[]; rejected: Record_[] }>(
-        `/devices/${encodeURIComponent(id)}/commissioning`,
-      )
+      request('get', '/devices/{id}/commissioning', { params: { id } })
         .then((v) => !stop && setView(v))
         .catch((e: Error) => setError(e.message));
     void poll();

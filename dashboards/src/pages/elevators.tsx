@@ -1,31 +1,13 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { get, type Me } from '../api.ts';
+import { type Me, type Reply, request } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
 import { Cell, Head, Named } from '../ui.tsx';
 import type { Ticket } from './tickets.tsx';
 
-interface Health {
-  deviceId: string;
-  from: string;
-  to: string;
-  trips: number | null;
-  doorCycles: number | null;
-  faults: number;
-  faultsByCode: Record<string, number>;
-  availability: number;
-  levelingErrorMm: { mean: number; maxAbs: number } | null;
-  score: number;
-  grade: 'H1' | 'H2' | 'H3' | 'H4';
-}
-interface Device {
-  id: string;
-  name: string | null;
-  siteId: string;
-  siteName?: string | null;
-  online: boolean;
-}
+type Health = Reply<'/elevators/health', 'get'>[number];
+type Device = Reply<'/devices/{id}', 'get'>;
 
 export function ElevatorsPage({ me: _me, id }: { me: Me; id?: string }) {
   return id ? <Elevator id={id} /> : <Ranking />;
@@ -34,7 +16,7 @@ export function ElevatorsPage({ me: _me, id }: { me: Me; id?: string }) {
 function useElevators(): Map<string, Device> {
   const [devices, setDevices] = useState(new Map<string, Device>());
   useEffect(() => {
-    get<{ items: Device[] }>('/devices?type=elevator-monitor&limit=1000')
+    request('get', '/devices/', { query: { type: 'elevator-monitor', limit: 1000 } })
       .then((r) => setDevices(new Map(r.items.map((d) => [d.id, d]))))
       .catch(() => undefined);
   }, []);
@@ -48,7 +30,9 @@ function Ranking() {
   useEffect(() => {
     const to = new Date();
     const from = new Date(to.getTime() - 7 * 86_400_000);
-    get<Health[]>(`/elevators/health?sort=score&from=${from.toISOString()}&to=${to.toISOString()}`)
+    request('get', '/elevators/health', {
+      query: { sort: 'score', from: from.toISOString(), to: to.toISOString() },
+    })
       .then(setList)
       .catch(() => setList([]));
   }, []);
@@ -111,17 +95,17 @@ function Elevator({ id }: { id: string }) {
   const [device, setDevice] = useState<Device | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
-    get<Device>(`/devices/${encodeURIComponent(id)}`)
+    request('get', '/devices/{id}', { params: { id } })
       .then(setDevice)
       .catch(() => setDevice(null));
   }, [id]);
   useEffect(() => {
-    get<Health[]>(`/elevators/${encodeURIComponent(id)}/health?days=${days}`)
+    request('get', '/elevators/{id}/health', { params: { id }, query: { days } })
       .then(setDaily)
       .catch((e: Error) => setError(e.message));
   }, [id, days]);
   useEffect(() => {
-    get<{ items: Ticket[] }>(`/tickets?device=${encodeURIComponent(id)}&open=true`)
+    request('get', '/tickets', { query: { device: id, open: true } })
       .then((r) => setTickets(r.items))
       .catch(() => undefined);
   }, [id]);

@@ -1,26 +1,14 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, can, errorText, get, type Me } from '../api.ts';
+import type { Body } from '../../../clients/api.ts';
+import { can, errorText, type Me, type Reply, request } from '../api.ts';
 import { type GridNode, useGridNodes } from '../hooks.ts';
 import { useI18n } from '../i18n.ts';
 import { Cell, Head } from '../ui.tsx';
 
-interface Summary {
-  id: string;
-  devices: number;
-  offline: number;
-  openTickets: number[];
-}
-interface Policy {
-  key: string;
-  description: string;
-  default: unknown;
-  overrides: { scope: { kind: string; id: string }; value: unknown; expiresAt: string | null }[];
-}
-interface Resolved {
-  key: string;
-  value: unknown;
-  source: { kind: string; id?: string };
-}
+type Summary = Reply<'/grid/summary', 'get'>[number];
+type Policy = Reply<'/policies', 'get'>[number];
+type Resolved = Reply<'/policies/{key}/resolve', 'get'>;
+type PolicyBody = Body<'/policies/{key}', 'put'>;
 
 export function GridPage({ me }: { me: Me }) {
   const { t } = useI18n();
@@ -28,7 +16,7 @@ export function GridPage({ me }: { me: Me }) {
   const levels = [`L1 ${t('l1')}`, `L2 ${t('l2')}`, `L3 ${t('l3')}`, `L4 ${t('l4')}`];
   const [summary, setSummary] = useState(new Map<string, Summary>());
   useEffect(() => {
-    get<Summary[]>('/grid/summary')
+    request('get', '/grid/summary')
       .then((s) => setSummary(new Map(s.map((x) => [x.id, x]))))
       .catch(() => undefined);
   }, []);
@@ -75,7 +63,7 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
   const [editing, setEditing] = useState<string | null>(null);
   const [message, setMessage] = useState('');
   const load = () =>
-    get<Policy[]>('/policies')
+    request('get', '/policies')
       .then(setPolicies)
       .catch(() => undefined);
   useEffect(() => {
@@ -88,7 +76,7 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
     }
     Promise.all(
       policies.map((p) =>
-        get<Resolved>(`/policies/${encodeURIComponent(p.key)}/resolve?grid=${encodeURIComponent(at)}`).catch(
+        request('get', '/policies/{key}/resolve', { params: { key: p.key }, query: { grid: at } }).catch(
           () => null,
         ),
       ),
@@ -110,14 +98,13 @@ function Policies({ me, nodes }: { me: Me; nodes: GridNode[] }) {
         /* a plain string */
       }
       const minutes = Number(f.get('minutes'));
-      await api('PUT', `/policies/${encodeURIComponent(key)}`, {
-        scope: {
-          kind: String(f.get('kind')),
-          id: String(f.get('kind')) === 'global' ? '*' : String(f.get('id')),
-        },
+      const kind = String(f.get('kind')) as PolicyBody['scope']['kind'];
+      const body: PolicyBody = {
+        scope: { kind, id: kind === 'global' ? '*' : String(f.get('id')) },
         value,
         ...(minutes > 0 ? { forSeconds: minutes * 60 } : {}),
-      });
+      };
+      await request('put', '/policies/{key}', { params: { key }, body });
       setMessage(t('saved'));
       setEditing(null);
       await load();

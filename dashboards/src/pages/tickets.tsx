@@ -1,68 +1,18 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, errorText, get, type Me } from '../api.ts';
+import type { Body } from '../../../clients/api.ts';
+import { TICKET_STATES } from '../../../hub/src/tickets/lifecycle.ts';
+import { errorText, type Me, type Reply, request } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { useGridNodes } from '../hooks.ts';
-import { type Key, type Titled, useI18n } from '../i18n.ts';
+import { type Key, useI18n } from '../i18n.ts';
 import { go } from '../route.ts';
 import { Cell, Head, Named } from '../ui.tsx';
 
-export interface Ticket extends Titled {
-  id: string;
-  category: string;
-  severity: string;
-  level: number;
-  state: string;
-  gridNodeId: string;
-  gridNodeName?: string | null;
-  siteId: string | null;
-  siteName?: string | null;
-  deviceId: string | null;
-  deviceName?: string | null;
-  assigneeId: string | null;
-  assigneeName?: string | null;
-  departmentId: string | null;
-  departmentName?: string | null;
-  levelDueAt: string | null;
-  overdue: boolean;
-  recurring: boolean;
-  createdAt: string;
-}
-interface Detail {
-  ticket: Ticket;
-  timeline: {
-    at: string;
-    actor: string;
-    actorName?: string | null;
-    action: string;
-    fromState: string | null;
-    toState: string | null;
-    level: number;
-    note: string | null;
-  }[];
-  links: { kind: string; ref: string; name?: string | null; at: string }[];
-  /** what this person may do now (role and state), computed by the hub */
-  allowedActions: string[];
-}
-interface Rates {
-  tickets: number;
-  closureRate: number | null;
-  onTimeRate: number | null;
-  reworkRate: number | null;
-  satisfactionRate: number | null;
-}
+export type Ticket = Reply<'/tickets', 'get'>['items'][number];
+type Detail = Reply<'/tickets/{id}', 'get'>;
+type Action = Detail['allowedActions'][number];
 
-const STATES = [
-  'reported',
-  'accepted',
-  'dispatched',
-  'signed',
-  'in_progress',
-  'reported_back',
-  'verifying',
-  'closed',
-  'evaluated',
-  'rejected',
-];
+const STATES = TICKET_STATES;
 const ACTION_NAMES: Record<string, [string, string]> = {
   accept: ['受理', 'Accept'],
   reject: ['不予受理', 'Reject'],
@@ -102,19 +52,15 @@ function TicketQueue(_props: { me: Me }) {
   const [filter, setFilter] = useState({ level: '', state: '', grid: '', overdue: false });
   const [items, setItems] = useState<Ticket[] | null>(null);
   const grids = useGridNodes();
-  const [stats, setStats] = useState<{ byGrid: (Rates & { gridNodeId: string })[] } | null>(null);
+  const [stats, setStats] = useState<Reply<'/stats/tickets', 'get'> | null>(null);
   useEffect(() => {
-    get<{ byGrid: (Rates & { gridNodeId: string })[] }>('/stats/tickets')
+    request('get', '/stats/tickets')
       .then(setStats)
       .catch(() => undefined);
   }, []);
   useEffect(() => {
-    const q = new URLSearchParams({ limit: '200' });
-    if (filter.level) q.set('level', filter.level);
-    if (filter.state) q.set('state', filter.state);
-    if (filter.grid) q.set('grid', filter.grid);
-    if (filter.overdue) q.set('overdue', 'true');
-    get<{ items: Ticket[] }>(`/tickets?${q}`)
+    // empty filters are left out of the query (clients/api.ts apiUrl); overdue only when asked
+    request('get', '/tickets', { query: { limit: 200, ...filter, overdue: filter.overdue || undefined } })
       .then((r) => setItems(r.items))
       .catch(() => setItems([]));
   }, [filter]);
@@ -258,20 +204,20 @@ function TicketDetail({ id }: { id: string }) {
   const [error, setError] = useState('');
   const [note, setNote] = useState('');
   const load = () =>
-    get<Detail>(`/tickets/${encodeURIComponent(id)}`)
+    request('get', '/tickets/{id}', { params: { id } })
       .then(setD)
       .catch((e: unknown) => setError(errorText(e)));
   useEffect(() => {
     void load();
   }, [id]);
-  const act = async (action: string) => {
+  const act = async (action: Action) => {
     setError('');
     try {
-      const body: Record<string, unknown> = note ? { note } : {};
+      const body: Body<'/tickets/{id}/{action}', 'post'> = note ? { note } : {};
       if (action === 'rate') body.rating = Number(window.prompt('1–5', '5') ?? 5);
       if (action === 'extend')
         body.minutes = Number(window.prompt(i.lang === 'en' ? 'Minutes' : '延期分钟数', '60') ?? 60);
-      await api('POST', `/tickets/${encodeURIComponent(id)}/${action}`, body);
+      await request('post', '/tickets/{id}/{action}', { params: { id, action }, body });
       setNote('');
       await load();
     } catch (e) {

@@ -1,7 +1,12 @@
 import { sql } from 'kysely';
+import { type Principal, requirePermission } from '../auth/principal.ts';
+import type { PolicyService } from '../policies/policy-service.ts';
 import { eachRange, maxRowid } from '../store/pages.ts';
 import type { Db } from '../store/store.ts';
 import { timeSlicer } from '../yield.ts';
+import { perSeverity } from './alert-context.ts';
+import type { AlertQueries } from './alert-queries.ts';
+import type { AlertStore } from './alert-store.ts';
 
 /** What decides an alert's visibility and its acknowledgement deadline: the SQL groups by it. */
 export interface AlertPlace {
@@ -134,4 +139,58 @@ export async function alertStats(
         ackedWithinDeadline: g.alerts ? Math.round((g.within / g.alerts) * 10_000) / 10_000 : null,
       };
     });
+}
+
+/**
+ * Alert statistics: mean time to acknowledge and the share acknowledged within the deadline, per
+ * emergency unit and severity (GET /api/v1/stats/alerts), over the alerts the caller may see.
+ */
+export class AlertStats {
+  constructor(
+    private readonly alerts: AlertStore,
+    private readonly policies: PolicyService,
+    private readonly queries: AlertQueries,
+  ) {}
+
+  private get db() {
+    return this.alerts.db;
+  }
+
+  private visibility(principal: Principal) {
+    return this.queries.visibility(principal);
+  }
+
+  private perSeverity(
+    key: 'alert.ackSeconds',
+    severity: string,
+    at: { gridPath: string; siteId: string | null; deviceId: string | null },
+  ): number {
+    return perSeverity(this.policies, key, severity, at);
+  }
+
+  async stats(principal: Principal): Promise<AlertStatsRow[]> {
+    requirePermission(principal, 'alert:read');
+    const see = await this.visibility(principal);
+    // Every deadline a policy can give (perSeverity falls back to critical, then 60 s), so SQL can
+    // count acknowledgements within each and every group take its own.
+    const key = 'alert.ackSeconds';
+    const maps = [
+      this.policies.definition(key).default as Record<string, number>,
+      ...(this.policies.list().find((p) => p.definition.key === key)?.overrides ?? []).map(
+        (o) => o.value as Record<string, number>,
+      ),
+    ];
+    const deadlines = [60_000, ...maps.flatMap((m) => Object.values(m).map((s) => s * 1000))];
+    return alertStats(
+      this.db,
+      see,
+      (g) =>
+        this.perSeverity(key, g.severity, {
+          gridPath: g.grid_path,
+          siteId: g.site_id,
+          deviceId: g.device_id,
+        }),
+      deadlines,
+    );
+  }
 }

@@ -1,15 +1,10 @@
+import { DEVICE_TYPE_RECORDS } from '../contract/device-types.ts';
+import { DEVICE_TYPES, type DeviceType } from '../contract/payloads.ts';
 import { elevatorCodeLabel } from '../contract/titles.ts';
 import type { AlertView } from './alert-schemas.ts';
 import type { AlertMessage } from './webhook-formats.ts';
 
 const SEVERITY_ZH = { critical: '紧急', major: '重要', minor: '一般', warning: '预警' } as const;
-const DEVICE_ZH: Record<string, string> = {
-  'panic-button': '一键报警按钮',
-  'smoke-detector': '烟感探测器',
-  'water-leak': '水浸传感器',
-  'water-level': '液位传感器',
-  'elevator-monitor': '电梯监测终端',
-};
 const CAUSE_ZH: Record<string, string> = {
   'panic-press': '一键报警',
   'smoke-alarm': '烟感报警',
@@ -18,6 +13,11 @@ const CAUSE_ZH: Record<string, string> = {
   'flood-alarm': '水位超限',
   'water-leak': '漏水报警',
 };
+
+const deviceTypeName = (type: string | null) =>
+  type && (DEVICE_TYPES as readonly string[]).includes(type)
+    ? DEVICE_TYPE_RECORDS[type as DeviceType].name.zh
+    : (type ?? '');
 
 export function causeText(cause: string): string {
   if (CAUSE_ZH[cause]) return CAUSE_ZH[cause];
@@ -40,9 +40,7 @@ export function alertMessage(
   const lines = [
     title,
     `地点：${site}`,
-    ...(alert.deviceId
-      ? [`设备：${alert.deviceId}（${DEVICE_ZH[alert.deviceType ?? ''] ?? alert.deviceType ?? ''}）`]
-      : []),
+    ...(alert.deviceId ? [`设备：${alert.deviceId}（${deviceTypeName(alert.deviceType)}）`] : []),
     `原因：${causeText(alert.cause)}${alert.count > 1 ? `（第 ${alert.count} 次）` : ''}`,
     ...(alert.state === 'acknowledged' ? ['注意：确认后再次报警'] : []),
     `时间：${time}`,

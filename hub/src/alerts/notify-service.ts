@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import Type from 'typebox';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
+import type { Bus } from '../bus.ts';
+import { topicFor } from '../contract/topics.ts';
 import { GridhubError } from '../errors.ts';
 import { placeTargetScope } from '../grid/placement.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
-import type { StaffPublisher } from './alert-service.ts';
 import type { DeliveryResult, WebhookDeliverer } from './webhook-deliverer.ts';
 
 export const NotifyBody = Type.Object(
@@ -61,7 +62,7 @@ export class NotifyService {
   constructor(
     private readonly store: Store,
     private readonly deliverer: WebhookDeliverer,
-    private readonly publisher: StaffPublisher,
+    private readonly bus: Bus,
     private readonly metrics: Metrics,
     private readonly now: () => number = Date.now,
   ) {}
@@ -147,13 +148,12 @@ export class NotifyService {
           `person '${body.to.id}' is outside your jurisdiction`,
         );
       toId = person.id;
-      const topic = `gh/v1/hub/person/${person.id}/message`;
+      const topic = topicFor('personMessage', { personId: person.id });
       deliver = () => {
-        this.publisher.publishToStaff(topic, {
-          id,
-          title: body.title,
-          text: body.text,
-          data: body.data ?? null,
+        this.bus.emit('person.delivery', {
+          topic: 'personMessage',
+          personId: person.id,
+          payload: { id, title: body.title, text: body.text, data: body.data ?? null },
         });
         // Handed to the broker; nothing here knows whether the person's app received it.
         this.log(id, person.id, 'mqtt', 1, 'queued', topic).catch(() => undefined);

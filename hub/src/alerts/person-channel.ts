@@ -1,34 +1,26 @@
 import type { Bus } from '../bus.ts';
 import { filterMatches } from '../contract/topic-filter.ts';
+import { topicFor } from '../contract/topics.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
+import type { AlertDeliveryTable } from './alert-tables.ts';
 
-/** The broker, as far as delivering to people needs it. */
+/** The broker, as far as delivering to people needs to know it (messages go out on the bus). */
 export interface PersonSessions {
-  publishToStaff(topic: string, payload: unknown): void;
   /** filters the person's connected sessions subscribe to */
   staffSubscriptions(personId: string): string[];
   /** QoS 1 messages the broker holds for one client's session */
   sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]>;
 }
 
-/** A delivery log entry as the alert service holds it for an alert kept in memory. */
-export interface HeldDeliveryEntry {
-  alert_id: string;
-  step: number;
-  recipient: string;
-  channel: string;
-  attempt: number;
-  at: number;
-  result: string;
-  detail: string | null;
-}
+/** A delivery log entry as the alert service holds it for an alert kept in memory (the table's row). */
+export type HeldDeliveryEntry = Omit<AlertDeliveryTable, 'id' | 'confirmed_at' | 'payload'>;
 
 /** queued: handed to the broker for a person who can receive it; no-channel: nobody to hand it to. */
 export type PersonDeliveryResult = 'queued' | 'no-channel';
 
-export const personAlertTopic = (personId: string) => `gh/v1/hub/person/${personId}/alert`;
+export const personAlertTopic = (personId: string) => topicFor('personAlert', { personId });
 
 const deliveryIdOf = (payload: Buffer): number | undefined => {
   try {
@@ -126,10 +118,11 @@ export class PersonChannel {
     }
     this.metrics.alertDeliveries.inc({ channel: 'mqtt', result });
     if (result === 'queued')
-      this.broker.publishToStaff(
-        personAlertTopic(personId),
-        id === undefined ? message : { ...message, deliveryId: id },
-      );
+      this.bus.emit('person.delivery', {
+        topic: 'personAlert',
+        personId,
+        payload: id === undefined ? message : { ...message, deliveryId: id },
+      });
     return result;
   }
 
@@ -166,9 +159,10 @@ export class PersonChannel {
     for (const r of rows) if (!latest.has(r.alert_id)) latest.set(r.alert_id, r);
     for (const r of latest.values()) {
       if (held.has(r.id) || this.receipted.has(r.id) || !r.payload) continue;
-      this.broker.publishToStaff(personAlertTopic(personId), {
-        ...(JSON.parse(r.payload) as object),
-        deliveryId: r.id,
+      this.bus.emit('person.delivery', {
+        topic: 'personAlert',
+        personId,
+        payload: { ...(JSON.parse(r.payload) as Record<string, unknown>), deliveryId: r.id },
       });
       this.logger.info({ personId, clientId, deliveryId: r.id }, 'alert sent again on reconnect');
     }

@@ -16,6 +16,7 @@ import type { Bus } from '../bus.ts';
 import type { CommandService } from '../commands/command-service.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
+import type { MaintenanceVisits } from '../elevators/maintenance-visits.ts';
 import { type ErrorBody, GridhubError, isGridhubError } from '../errors.ts';
 import type { GridDirectory } from '../grid/grid-directory.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
@@ -26,6 +27,7 @@ import { integrationRoutes } from '../ingress/integration-routes.ts';
 import type { IntegrationService } from '../ingress/integration-service.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { AlertStream } from '../output/alert-stream.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
 import { type StorageHealth, storageErrorCode } from '../store/storage-health.ts';
 import type { Db } from '../store/store.ts';
@@ -38,6 +40,7 @@ import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { elevatorRoutes } from './routes/elevators.ts';
 import { gridRoutes } from './routes/grid.ts';
 import { modelRoutes } from './routes/models.ts';
 import { notifyRoutes } from './routes/notify.ts';
@@ -69,6 +72,8 @@ export interface ApiDeps {
   metrics: Metrics;
   tickets: TicketService;
   alerts: AlertService;
+  alertStream: AlertStream;
+  visits: MaintenanceVisits;
   notify: NotifyService;
   commands: CommandService;
   sessions: SessionService;
@@ -139,8 +144,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       body = new GridhubError('GH_ERR_PAYLOAD_TOO_LARGE').toBody();
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode;
-      const code =
-        status === 404 ? 'GH_ERR_NOT_FOUND' : status === 415 ? 'GH_ERR_VALIDATION' : 'GH_ERR_VALIDATION';
+      // an unknown route is not found; anything else the client sent wrong (415, 400 …) is invalid
+      const code = status === 404 ? 'GH_ERR_NOT_FOUND' : 'GH_ERR_VALIDATION';
       body = new GridhubError(code, err.message).toBody();
     } else {
       status = 500;
@@ -251,7 +256,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(auditRoutes, { db: deps.db });
       await api.register(ticketRoutes, { tickets: deps.tickets });
       await api.register(policyRoutes, { policies: deps.policies, db: deps.db });
-      await api.register(alertRoutes, { alerts: deps.alerts, bus: deps.bus });
+      await api.register(alertRoutes, { alerts: deps.alerts, stream: deps.alertStream, bus: deps.bus });
+      await api.register(elevatorRoutes, { visits: deps.visits });
       await api.register(seriesRoutes, { series: deps.series, registry: deps.registry });
       await api.register(integrationRoutes, {
         prefix: '/integrations',

@@ -1,19 +1,22 @@
 import { covers, type Principal } from '../auth/principal.ts';
-import { commandAckDevice, parseDeviceTopic, SCOPED_STAFF_KINDS, TOPIC_ROOT } from '../contract/topics.ts';
+import {
+  commandAckDevice,
+  deviceTopicPrefix,
+  HUB_TOPIC_PREFIX,
+  parseDeviceTopic,
+  parseTopic,
+  personOfTopic,
+  SCOPED_STAFF_KINDS,
+  STAFF_REQUEST_TOPICS,
+  topicFor,
+} from '../contract/topics.ts';
 import type { KnownDevice } from './device-directory.ts';
+import type { MessageScope } from './message-scope.ts';
 
 /** Who is on the other end of an MQTT connection, fixed at CONNECT from the credentials. */
 export type ClientIdentity =
   | { kind: 'device'; device: KnownDevice }
   | { kind: 'staff'; principal: Principal };
-
-export const HUB_TOPIC_PREFIX = `${TOPIC_ROOT}/hub/`;
-
-/** Topics a staff client may publish to (requests to the hub; later issues add theirs here). */
-export const STAFF_PUBLISH_TOPICS: RegExp[] = [
-  // acknowledge an alert from a leader app
-  new RegExp(`^${TOPIC_ROOT}/hub/ack/[^/+#]+$`),
-];
 
 /**
  * May this client publish here? Devices only under their own id (DESIGN.md contract 2), never on
@@ -25,10 +28,10 @@ export function publishAllowed(identity: ClientIdentity, topic: string): boolean
   if (identity.kind === 'device') {
     // its answers to commands (cmd/ack), under its own id only
     if (commandAckDevice(topic) !== undefined) return commandAckDevice(topic) === identity.device.deviceId;
-    if (!topic.startsWith(`${TOPIC_ROOT}/dev/${identity.device.deviceId}/`)) return false;
+    if (!topic.startsWith(deviceTopicPrefix(identity.device.deviceId))) return false;
     return parseDeviceTopic(topic)?.kind !== 'command';
   }
-  return STAFF_PUBLISH_TOPICS.some((re) => re.test(topic));
+  return STAFF_REQUEST_TOPICS.some((name) => parseTopic(name, topic) !== undefined);
 }
 
 /**
@@ -36,11 +39,11 @@ export function publishAllowed(identity: ClientIdentity, topic: string): boolean
  * hub output topics (what they receive there is further filtered per message by jurisdiction).
  */
 export function subscribeAllowed(identity: ClientIdentity, filter: string): boolean {
-  if (identity.kind === 'device') return filter === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
+  if (identity.kind === 'device') return filter === topicFor('command', identity.device);
   if (!filter.startsWith(HUB_TOPIC_PREFIX)) return false;
   // personal topics (a recipient's own alerts) are readable by that person only
-  const person = /^gh\/v1\/hub\/person\/([^/]+)(\/|$)/.exec(filter);
-  if (person) return person[1] === identity.principal.personId;
+  const person = personOfTopic(filter);
+  if (person !== undefined) return person === identity.principal.personId;
   // A filter that names a grid node must name one the person may see (checked by the caller with
   // the node's path); wildcards are allowed and narrowed per message in forwardAllowed.
   return true;
@@ -59,17 +62,19 @@ export function hubTopicScope(topic: string): { gridNodeId: string; siteId: stri
   return { gridNodeId, siteId };
 }
 
+/**
+ * May this hub message go to this client? A device gets its own command topic only; a person their
+ * own personal topics, and scoped hub topics only within their jurisdiction, judged by the scope
+ * the message was published with (a scoped message without one goes to nobody).
+ */
 export function forwardAllowed(
   identity: ClientIdentity,
   topic: string,
-  gridPathOf: (gridNodeId: string) => string | undefined,
+  scope: MessageScope | undefined,
 ): boolean {
-  if (identity.kind === 'device') return topic === `${TOPIC_ROOT}/dev/${identity.device.deviceId}/cmd`;
-  const person = /^gh\/v1\/hub\/person\/([^/]+)\//.exec(topic);
-  if (person) return person[1] === identity.principal.personId;
-  const scope = hubTopicScope(topic);
-  if (!scope) return false;
-  const gridPath = gridPathOf(scope.gridNodeId);
-  if (gridPath === undefined) return false;
-  return covers(identity.principal.jurisdiction, { gridPath, siteId: scope.siteId ?? null });
+  if (identity.kind === 'device') return topic === topicFor('command', identity.device);
+  const person = personOfTopic(topic);
+  if (person !== undefined) return person === identity.principal.personId;
+  if (!hubTopicScope(topic) || !scope) return false;
+  return covers(identity.principal.jurisdiction, { gridPath: scope.gridPath, siteId: scope.siteId });
 }

@@ -1,6 +1,6 @@
 import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import type { Bus, SessionOwner } from '../bus.ts';
-import { commandAckDevice, TOPIC_ROOT } from '../contract/topics.ts';
+import { commandAckDevice, parseTopic, personOfTopic } from '../contract/topics.ts';
 import type { Logger } from '../logger.ts';
 import type { ClientIdentity } from './acl.ts';
 import type { KnownDevice } from './device-directory.ts';
@@ -11,7 +11,8 @@ export interface CommandAckSink {
 }
 
 /** Topics whose PUBACKs the hub turns into receipts: a person's own topics and device commands. */
-const RECEIPT_TOPIC = new RegExp(`^${TOPIC_ROOT}/(hub/person/[^/]+/|dev/[^/]+/cmd$)`);
+const isReceiptTopic = (topic: string) =>
+  personOfTopic(topic) !== undefined || parseTopic('command', topic) !== undefined;
 
 function ownerOf(identity: ClientIdentity): SessionOwner {
   return identity.kind === 'staff'
@@ -40,7 +41,7 @@ export class SessionHooks {
     aedes.on('ack', (packet, client) => {
       if (packet?.cmd !== 'publish' || !client) return;
       const p = packet as PublishPacket;
-      if (!RECEIPT_TOPIC.test(p.topic)) return;
+      if (!isReceiptTopic(p.topic)) return;
       const identity = this.identityOf(client);
       if (identity)
         this.bus.emit('mqtt.receipt', {
@@ -78,8 +79,7 @@ export class SessionHooks {
   /** aedes' `published` hook: a device's cmd/ack is handled before its PUBACK goes out. */
   published(packet: AedesPublishPacket, client: Client | null, done: (err?: Error | null) => void): void {
     const identity = client ? this.identityOf(client) : undefined;
-    if (!this.commandAcks || identity?.kind !== 'device' || !packet.topic.endsWith('/cmd/ack'))
-      return done(null);
+    if (!this.commandAcks || identity?.kind !== 'device') return done(null);
     if (commandAckDevice(packet.topic) !== identity.device.deviceId) return done(null);
     this.commandAcks.commandAck(identity.device, payloadOf(packet), client?.id ?? '').then(
       () => done(null),

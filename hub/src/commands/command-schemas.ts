@@ -1,6 +1,6 @@
 import Type, { type TSchema } from 'typebox';
 import { COMMAND_TYPES, CommandSettingsSchema, type CommandType } from '../contract/payloads.ts';
-import type { DeviceModel } from '../devices/models/index.ts';
+import type { AnyDeviceModel } from '../devices/models/index.ts';
 
 /**
  * queued: stored and handed to the broker (held in the device's persistent session, or re-sent
@@ -52,7 +52,7 @@ export const CommandRequest = Type.Object(
 export type CommandRequest = Type.Static<typeof CommandRequest>;
 
 /** The request bodies one model takes: its command types, and for `configure` its own settings. */
-export function modelCommandSchema(model: DeviceModel): TSchema {
+export function modelCommandSchema(model: AnyDeviceModel): TSchema {
   return Type.Union(
     model.commands.map((type) =>
       Type.Object(
@@ -92,3 +92,16 @@ export type CommandView = Type.Static<typeof CommandView>;
 export const CommandListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
 });
+
+/** Which states a command may move to from each (an outcome reported after expiry still counts). */
+export const NEXT_COMMAND_STATES: Record<CommandState, readonly CommandState[]> = {
+  queued: ['sent', 'acknowledged', 'done', 'failed', 'expired'],
+  sent: ['acknowledged', 'done', 'failed', 'expired'],
+  acknowledged: ['done', 'failed', 'expired'],
+  expired: ['done', 'failed'],
+  done: [],
+  failed: [],
+};
+
+/** Device events that report a command's outcome. */
+export const RESULT_EVENTS: Record<string, CommandType> = { selftest: 'selftest', silenced: 'silence' };

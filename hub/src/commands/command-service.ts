@@ -5,14 +5,9 @@ import { actorOf, covers, type Principal, requirePermission } from '../auth/prin
 import type { KnownDevice } from '../broker/device-directory.ts';
 import type { CommandAckSink } from '../broker/session-hooks.ts';
 import type { Bus } from '../bus.ts';
-import {
-  type CommandAckPayload,
-  CommandAckSchema,
-  type CommandPayload,
-  type CommandType,
-} from '../contract/payloads.ts';
+import { type CommandAckPayload, CommandAckSchema, type CommandPayload } from '../contract/payloads.ts';
 import { filterMatches } from '../contract/topic-filter.ts';
-import { deviceTopic } from '../contract/topics.ts';
+import { topicFor } from '../contract/topics.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import { type ErrorCode, GridhubError } from '../errors.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
@@ -21,14 +16,18 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { DeviceCommandRow } from '../store/tables.ts';
+import { isoTime as iso } from '../time.ts';
 import {
   type CommandRequest,
   type CommandState,
   type CommandView,
   DEFAULT_TTL_SECONDS,
   modelCommandSchema,
+  NEXT_COMMAND_STATES as NEXT,
   OPEN_COMMAND_STATES,
+  RESULT_EVENTS,
 } from './command-schemas.ts';
+import { commandPayload, commandView } from './command-view.ts';
 import { commandIdOf } from './command-wire.ts';
 
 /** The broker, as far as commands need it. */
@@ -37,20 +36,7 @@ export interface CommandBroker {
   sessionQueue(clientId: string): Promise<{ topic: string; payload: Buffer }[]>;
 }
 
-/** Which states a command may move to from each (an outcome reported after expiry still counts). */
-const NEXT: Record<CommandState, readonly CommandState[]> = {
-  queued: ['sent', 'acknowledged', 'done', 'failed', 'expired'],
-  sent: ['acknowledged', 'done', 'failed', 'expired'],
-  acknowledged: ['done', 'failed', 'expired'],
-  expired: ['done', 'failed'],
-  done: [],
-  failed: [],
-};
-
-/** Device events that report a command's outcome. */
-const RESULT_EVENTS: Record<string, CommandType> = { selftest: 'selftest', silenced: 'silence' };
 const SWEEP_MS = 1000;
-const iso = (ms: number | null) => (ms == null ? null : new Date(ms).toISOString());
 
 /**
  * Commands to devices (silence, self-test, configure): checked against the device's model, scoped
@@ -86,34 +72,6 @@ export class CommandService implements CommandAckSink {
 
   private get db(): Db {
     return this.store.db;
-  }
-
-  view(r: DeviceCommandRow): CommandView {
-    return {
-      id: r.id,
-      deviceId: r.device_id,
-      type: r.type as CommandType,
-      settings: r.settings ? (JSON.parse(r.settings) as CommandView['settings']) : null,
-      state: r.state as CommandState,
-      createdBy: r.created_by,
-      createdAt: iso(r.created_at) as string,
-      expiresAt: iso(r.expires_at) as string,
-      sentAt: iso(r.sent_at),
-      acknowledgedAt: iso(r.acknowledged_at),
-      finishedAt: iso(r.finished_at),
-      result: r.result ? (JSON.parse(r.result) as CommandView['result']) : null,
-    };
-  }
-
-  private payload(r: DeviceCommandRow): CommandPayload {
-    const base = { commandId: r.id, expiresAt: r.expires_at };
-    if (r.type === 'configure')
-      return {
-        ...base,
-        type: 'configure',
-        settings: JSON.parse(r.settings ?? '{}') as Record<string, string>,
-      };
-    return { ...base, type: r.type as 'silence' | 'selftest' };
   }
 
   /** The device as the caller may see it (404 / 403 otherwise). */
@@ -191,7 +149,7 @@ export class CommandService implements CommandAckSink {
     });
     this.metrics.deviceCommands.inc({ type: row.type, state: 'queued' });
     await this.publish(row);
-    return this.view(row);
+    return commandView(row);
   }
 
   async list(principal: Principal, deviceId: string, limit: number): Promise<CommandView[]> {
@@ -204,7 +162,7 @@ export class CommandService implements CommandAckSink {
       .orderBy('created_at', 'desc')
       .limit(limit)
       .execute();
-    return rows.map((r) => this.view(r));
+    return rows.map((r) => commandView(r));
   }
 
   async get(principal: Principal, deviceId: string, id: string): Promise<CommandView> {
@@ -212,7 +170,7 @@ export class CommandService implements CommandAckSink {
     await this.device(principal, deviceId);
     const r = await this.row(deviceId, id);
     if (!r) throw new GridhubError('GH_ERR_COMMAND_UNKNOWN', `no command '${id}' for device '${deviceId}'`);
-    return this.view(r);
+    return commandView(r);
   }
 
   private row(deviceId: string, id: string): Promise<DeviceCommandRow | undefined> {
@@ -226,7 +184,7 @@ export class CommandService implements CommandAckSink {
 
   private async publish(row: DeviceCommandRow): Promise<void> {
     try {
-      await this.broker.publishCommand(row.device_id, this.payload(row));
+      await this.broker.publishCommand(row.device_id, commandPayload(row));
     } catch (err) {
       // Stays queued: it goes out when the device's session next subscribes or the hub restarts.
       this.logger.warn(
@@ -279,7 +237,7 @@ export class CommandService implements CommandAckSink {
     this.metrics.errors.inc({ code, source: 'mqtt' });
     this.commissioning.record(device.deviceId, 'rejected', {
       at: new Date(this.now()).toISOString(),
-      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      topic: topicFor('commandAck', device),
       what: 'cmd/ack',
       code,
       reason,
@@ -317,7 +275,7 @@ export class CommandService implements CommandAckSink {
     await this.transition(r.id, to, `device:${device.deviceId}`, result);
     this.commissioning.record(device.deviceId, 'accepted', {
       at: new Date(this.now()).toISOString(),
-      topic: `${deviceTopic(device.deviceId, 'command')}/ack`,
+      topic: topicFor('commandAck', device),
       what: `cmd/ack ${ack.status}`,
       excerpt: CommissioningLog.excerpt(payload),
     });
@@ -397,12 +355,12 @@ export class CommandService implements CommandAckSink {
     const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
     this.unsubscribe.push(
       this.bus.on('mqtt.receipt', ({ owner, topic, payload }) => {
-        if (owner.kind === 'device' && topic === deviceTopic(owner.deviceId, 'command'))
+        if (owner.kind === 'device' && topic === topicFor('command', owner))
           this.received(owner.deviceId, payload).catch(guard('command receipt failed'));
       }),
       this.bus.on('mqtt.session', ({ owner, filters }) => {
         if (owner.kind !== 'device') return;
-        const topic = deviceTopic(owner.deviceId, 'command');
+        const topic = topicFor('command', owner);
         if (filters.some((f) => filterMatches(f, topic)))
           this.resend(owner.deviceId).catch(guard('command re-send failed'));
       }),

@@ -1,35 +1,8 @@
 import Type from 'typebox';
-import {
-  type DeviceType,
-  DeviceTypeSchema,
-  type ElevatorEventSchema,
-  type ElevatorTelemetrySchema,
-  type PanicEventSchema,
-  type PanicTelemetrySchema,
-  type SmokeEventSchema,
-  type SmokeTelemetrySchema,
-  type WaterLeakEventSchema,
-  type WaterLeakTelemetrySchema,
-  type WaterLevelEventSchema,
-  type WaterLevelTelemetrySchema,
-} from './payloads.ts';
+import type { EventBodies, TelemetryBodies } from './device-types.ts';
+import { type DeviceType, DeviceTypeSchema } from './payloads.ts';
 
-/** Normalised event payload per device type (derived from the payload schemas, never restated). */
-export interface EventBodies {
-  'panic-button': Type.Static<typeof PanicEventSchema>;
-  'smoke-detector': Type.Static<typeof SmokeEventSchema>;
-  'water-leak': Type.Static<typeof WaterLeakEventSchema>;
-  'water-level': Type.Static<typeof WaterLevelEventSchema>;
-  'elevator-monitor': Type.Static<typeof ElevatorEventSchema>;
-}
-
-export interface TelemetryBodies {
-  'panic-button': Type.Static<typeof PanicTelemetrySchema>;
-  'smoke-detector': Type.Static<typeof SmokeTelemetrySchema>;
-  'water-leak': Type.Static<typeof WaterLeakTelemetrySchema>;
-  'water-level': Type.Static<typeof WaterLevelTelemetrySchema>;
-  'elevator-monitor': Type.Static<typeof ElevatorTelemetrySchema>;
-}
+export type { EventBodies, TelemetryBodies };
 
 /** Where a device is: everything rules and routing need without a store lookup. */
 export const DevicePlacementSchema = Type.Object({

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { ELEVATOR_FAULT_CODES } from './elevator-codes.ts';
 
 /**
  * Device payload schemas: the single source of truth for what devices send. The hub's validators,
@@ -33,6 +34,15 @@ function event<K extends string, P extends Type.TProperties>(type: K, props: P, 
   );
 }
 const plain = <K extends string>(type: K, description: string) => event(type, {}, description);
+
+/** What every battery device reports beside its own readings: battery level and signal. */
+const batteryAndSignal = {
+  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  rssi: Type.Optional(Type.Number()),
+};
+
+/** The device-health events every battery device may send (each type adds its own before them). */
+const healthEvents = () => [fault, faultClear, batteryLow, tamper, tamperRestore] as const;
 
 // Common device-health events every battery device may send.
 const batteryLow = event(
@@ -80,24 +90,15 @@ export const SmokeTelemetrySchema = Type.Object({
 export const WaterLeakEventSchema = Type.Union([
   plain('leak', '漏水'),
   plain('leak.clear', 'leak restored'),
-  fault,
-  faultClear,
-  batteryLow,
-  tamper,
-  tamperRestore,
+  ...healthEvents(),
 ]);
-export const WaterLeakTelemetrySchema = Type.Object({
-  ts: DeviceTime,
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
-});
+export const WaterLeakTelemetrySchema = Type.Object({ ts: DeviceTime, ...batteryAndSignal });
 
-export const WaterLevelEventSchema = Type.Union([fault, faultClear, batteryLow, tamper, tamperRestore]);
+export const WaterLevelEventSchema = Type.Union([...healthEvents()]);
 export const WaterLevelTelemetrySchema = Type.Object({
   ts: DeviceTime,
   level: Type.Number({ description: 'water level, cm' }),
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
+  ...batteryAndSignal,
 });
 
 export const PanicEventSchema = Type.Union([
@@ -117,41 +118,12 @@ export const PanicEventSchema = Type.Union([
     },
     '一键报警 press; buttons rarely send "released", so a press is an incident, not a state',
   ),
-  fault,
-  faultClear,
-  batteryLow,
-  tamper,
-  tamperRestore,
+  ...healthEvents(),
   selftest,
 ]);
-export const PanicTelemetrySchema = Type.Object({
-  ts: DeviceTime,
-  battery: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
-  rssi: Type.Optional(Type.Number()),
-});
+export const PanicTelemetrySchema = Type.Object({ ts: DeviceTime, ...batteryAndSignal });
 
-/** GB/T 24476 fault codes (two digits) and the add-on monitor codes. */
-export const ELEVATOR_FAULT_CODES = [
-  '01',
-  '02',
-  '03',
-  '04',
-  '05',
-  '06',
-  '07',
-  '08',
-  '09',
-  '10',
-  '11',
-  'overspeed',
-  'door_open_running',
-  'power_loss',
-  'door_cycling',
-  'door_held',
-  'door_open_long',
-  'alarm_bell',
-  'ebike',
-] as const;
+/** GB/T 24476 fault codes and the add-on monitor codes (contract/elevator-codes.ts). */
 const ElevatorFaultCode = Type.Enum(ELEVATOR_FAULT_CODES);
 
 export const ElevatorEventSchema = Type.Union([

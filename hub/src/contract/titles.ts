@@ -1,4 +1,4 @@
-import type { ELEVATOR_FAULT_CODES } from './payloads.ts';
+import { type ElevatorCode, elevatorCodeLabel } from './elevator-codes.ts';
 
 /**
  * Ticket and alert titles as a code and parameters, stored with each ticket and alert. The hub
@@ -7,43 +7,10 @@ import type { ELEVATOR_FAULT_CODES } from './payloads.ts';
  * (dashboards/src/i18n.ts), which takes its Chinese from this file so the two cannot drift and must
  * give every code an English template (the type below makes a missing one a compile error).
  *
- * No runtime imports: the console bundles this file.
+ * Imports only elevator-codes.ts (itself without imports): the console bundles this file.
  */
 
-export type ElevatorCode = (typeof ELEVATOR_FAULT_CODES)[number];
-
-/** GB/T 24476-2023 codes and add-on monitor codes, named (DOMAIN.md). */
-export const ELEVATOR_CODE_NAMES: Record<ElevatorCode, { zh: string; en: string }> = {
-  '01': { zh: '运行中安全回路断路', en: 'safety circuit opened while running' },
-  '02': { zh: '关门故障', en: 'door close failure' },
-  '03': { zh: '开门故障', en: 'door open failure' },
-  '04': { zh: '开锁区域外停梯', en: 'stopped outside the door zone' },
-  '05': { zh: '轿厢意外移动（开门走梯）', en: 'car moved with doors open' },
-  '06': { zh: '电动机运转时间限制器动作', en: 'motor run-time limiter tripped' },
-  '07': { zh: '楼层位置丢失', en: 'floor position lost' },
-  '08': { zh: '防止电梯再运行故障', en: 're-run prevention fault' },
-  '09': { zh: '冲顶', en: 'car overran the top' },
-  '10': { zh: '蹲底', en: 'car overran the bottom' },
-  '11': { zh: '困人', en: 'passenger trapped' },
-  overspeed: { zh: '超速', en: 'overspeed' },
-  door_open_running: { zh: '开门运行', en: 'door open while running' },
-  power_loss: { zh: '停电', en: 'power loss' },
-  door_cycling: { zh: '反复开关门', en: 'repeated door cycling' },
-  door_held: { zh: '阻止关门', en: 'door held open' },
-  door_open_long: { zh: '开门时间过长', en: 'door open too long' },
-  alarm_bell: { zh: '报警铃', en: 'alarm bell pressed' },
-  ebike: { zh: '电动车进入轿厢', en: 'e-bike in the car' },
-};
-
-/**
- * A code as people read it: GB/T numbers with their name (09 冲顶: installers and maintainers know
- * the numbers), add-on monitor codes by their name alone (开门运行, never door_open_running).
- */
-export function elevatorCodeLabel(code: string, lang: 'zh' | 'en'): string {
-  const name = ELEVATOR_CODE_NAMES[code as ElevatorCode]?.[lang];
-  if (!name) return code;
-  return /^\d+$/.test(code) ? `${code} ${name}` : name;
-}
+export { type ElevatorCode, elevatorCodeLabel };
 
 export const PRESS_KINDS = ['single', 'double', 'long'] as const;
 

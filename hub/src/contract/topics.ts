@@ -147,52 +147,110 @@ export const TOPICS = {
   },
 } as const satisfies Record<string, TopicSpec>;
 
-/** Fill a topic pattern's `{placeholders}`. */
+type ParamNames<P extends string> = P extends `${string}{${infer K}}${infer Rest}`
+  ? K | ParamNames<Rest>
+  : never;
+
+export type TopicName = keyof typeof TOPICS;
+/** The placeholders of a topic's pattern, as an object: `{ personId: string }` for `personAlert`. */
+export type TopicParams<N extends TopicName> = Record<ParamNames<(typeof TOPICS)[N]['pattern']>, string>;
+
+const SEGMENT = '[^/+#]+';
+const COMPILED = new Map<TopicName, { re: RegExp; keys: string[] }>(
+  (Object.keys(TOPICS) as TopicName[]).map((name) => {
+    const pattern: string = TOPICS[name].pattern;
+    const keys = [...pattern.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    return [name, { re: new RegExp(`^${pattern.replace(/\{\w+\}/g, `(${SEGMENT})`)}$`), keys }];
+  }),
+);
+
+/** Fill a topic pattern's `{placeholders}`; a value that is empty or holds `/`, `+` or `#` is refused. */
 export function fillTopic(pattern: string, values: object): string {
   return pattern.replace(/\{(\w+)\}/g, (_, key: string) => {
     const value = (values as Record<string, unknown>)[key];
-    if (typeof value !== 'string') throw new Error(`topic ${pattern} needs ${key}`);
+    if (typeof value !== 'string' || !/^[^/+#]+$/.test(value))
+      throw new Error(`topic ${pattern} needs a topic level for ${key}`);
     return value;
   });
 }
 
-export type DeviceTopicKind = 'telemetry' | 'event' | 'status' | 'command';
+/** The concrete topic of a contract topic: `topicFor('personAlert', { personId })`. */
+export function topicFor<N extends TopicName>(name: N, params: TopicParams<N>): string {
+  return fillTopic(TOPICS[name].pattern, params);
+}
 
-const DEVICE_TOPIC = new RegExp(`^${TOPIC_ROOT}/dev/([^/+#]+)/(telemetry|event|status|cmd)$`);
+/** The placeholders of a concrete topic when it is this contract topic, else undefined. */
+export function parseTopic<N extends TopicName>(name: N, topic: string): TopicParams<N> | undefined {
+  const c = COMPILED.get(name);
+  const m = c?.re.exec(topic);
+  if (!c || !m) return undefined;
+  return Object.fromEntries(c.keys.map((k, i) => [k, m[i + 1] as string])) as TopicParams<N>;
+}
+
+/**
+ * The subscription filter for every topic of a kind: `gh/v1/hub/alert/#` when all levels after the
+ * kind are placeholders, else each placeholder a `+` (`gh/v1/hub/person/+/alert`).
+ */
+export function topicFilter(name: TopicName): string {
+  const pattern: string = TOPICS[name].pattern;
+  const levels = pattern.split('/');
+  const first = levels.findIndex((l) => /^\{\w+\}$/.test(l));
+  if (first > 0 && levels.slice(first).every((l) => /^\{\w+\}$/.test(l)))
+    return [...levels.slice(0, first), '#'].join('/');
+  return pattern.replace(/\{\w+\}/g, '+');
+}
+
+export type DeviceTopicKind = 'telemetry' | 'event' | 'status' | 'command';
+const DEVICE_KINDS: readonly DeviceTopicKind[] = ['telemetry', 'event', 'status', 'command'];
 
 /** Parse a device topic; undefined when the topic is not a device topic of the contract. */
 export function parseDeviceTopic(topic: string): { deviceId: string; kind: DeviceTopicKind } | undefined {
-  const m = DEVICE_TOPIC.exec(topic);
-  if (!m) return undefined;
-  const kind = m[2] === 'cmd' ? 'command' : (m[2] as DeviceTopicKind);
-  return { deviceId: m[1] as string, kind };
+  for (const kind of DEVICE_KINDS) {
+    const p = parseTopic(kind, topic);
+    if (p) return { deviceId: p.deviceId, kind };
+  }
+  return undefined;
 }
-
-export function deviceTopic(deviceId: string, kind: DeviceTopicKind): string {
-  return `${TOPIC_ROOT}/dev/${deviceId}/${kind === 'command' ? 'cmd' : kind}`;
-}
-
-const COMMAND_ACK_TOPIC = new RegExp(`^${TOPIC_ROOT}/dev/([^/+#]+)/cmd/ack$`);
 
 /** The device id of a `cmd/ack` topic; undefined for any other topic. */
 export function commandAckDevice(topic: string): string | undefined {
-  return COMMAND_ACK_TOPIC.exec(topic)?.[1];
+  return parseTopic('commandAck', topic)?.deviceId;
 }
 
+/** Where a device's own topics start (`gh/v1/dev/<id>/`): what it may publish under. */
+export const deviceTopicPrefix = (deviceId: string) => `${TOPIC_ROOT}/dev/${deviceId}/`;
+
+/** Hub topics, the only ones staff clients may subscribe to. */
+export const HUB_TOPIC_PREFIX = `${TOPIC_ROOT}/hub/`;
+
+/** Topics readable by one person only: `gh/v1/hub/person/<personId>/…` (alerts and messages to them). */
+const PERSON_PREFIX = TOPICS.personAlert.pattern.slice(0, TOPICS.personAlert.pattern.indexOf('{personId}'));
+
+/** The person a personal topic (or a filter under one) belongs to; undefined for any other topic. */
+export function personOfTopic(topicOrFilter: string): string | undefined {
+  if (!topicOrFilter.startsWith(PERSON_PREFIX)) return undefined;
+  return topicOrFilter.slice(PERSON_PREFIX.length).split('/')[0];
+}
+
+/** The topics staff clients may publish to (requests to the hub: an alert acknowledgement). */
+export const STAFF_REQUEST_TOPICS: readonly TopicName[] = (Object.keys(TOPICS) as TopicName[]).filter(
+  (n) => TOPICS[n].direction === 'staff→hub',
+);
+
 /** Hub → staff topics with their compiled projections, matched by pattern. */
-const STAFF_OUTPUT: { re: RegExp; spec: TopicSpec; project: Projection }[] = Object.values(
-  TOPICS as Record<string, TopicSpec>,
+const STAFF_OUTPUT: { name: TopicName; spec: TopicSpec; project: Projection }[] = (
+  Object.keys(TOPICS) as TopicName[]
 )
-  .filter((t) => t.direction === 'hub→staff' && typeof t.payload !== 'string')
-  .map((t) => ({
-    re: new RegExp(`^${t.pattern.replace(/\{\w+\}/g, '[^/+#]+')}$`),
-    spec: t,
-    project: compileProjection(t.payload as TSchema),
+  .filter((n) => TOPICS[n].direction === 'hub→staff' && typeof TOPICS[n].payload !== 'string')
+  .map((name) => ({
+    name,
+    spec: TOPICS[name] as TopicSpec,
+    project: compileProjection(TOPICS[name].payload as TSchema),
   }));
 
 /** The declared hub → staff topic a concrete topic belongs to, with its projection; undefined if none. */
 export function staffOutputTopic(topic: string): { spec: TopicSpec; project: Projection } | undefined {
-  return STAFF_OUTPUT.find((t) => t.re.test(topic));
+  return STAFF_OUTPUT.find((t) => parseTopic(t.name, topic) !== undefined);
 }
 
 /**

@@ -1,40 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { parse as parseCsvStream } from 'csv-parse';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
-import { actorOf, covers, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
+import { actorOf, type Principal, requirePermission, requireScope } from '../auth/principal.ts';
 import type { Bus } from '../bus.ts';
-import { type ErrorCode, GridhubError } from '../errors.ts';
+import { GridhubError } from '../errors.ts';
 import { lookupNames } from '../grid/names.ts';
 import { under } from '../grid/placement.ts';
 import { eachRange, maxRowid } from '../store/pages.ts';
 import type { Db } from '../store/store.ts';
 import type { Database, DeviceRow } from '../store/tables.ts';
 import { timeSlicer } from '../yield.ts';
-import {
-  CSV_COLUMNS,
-  CSV_REQUIRED,
-  type CsvImportResult,
-  type CsvProblem,
-  type DeviceListQuery,
-  type DeviceStatus,
-  type DeviceView,
-  type RegisterDeviceBody,
+import { DeviceCsvImport } from './csv-import.ts';
+import type {
+  CsvImportResult,
+  DeviceListQuery,
+  DeviceStatus,
+  DeviceView,
+  RegisterDeviceBody,
 } from './device-schemas.ts';
-import { IDENTITY_FIELDS, identityProblems, normaliseIdentity } from './identities.ts';
+import { normaliseIdentity } from './identities.ts';
 import type { ModelCatalogue } from './models/index.ts';
+import { type Planned, planRegistration } from './registration-plan.ts';
 
-type Trx = Transaction<Database> | Kysely<Database>;
-
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const TYPE_PREFIX: Record<string, string> = {
-  'panic-button': 'pb',
-  'smoke-detector': 'sd',
-  'water-leak': 'wl',
-  'water-level': 'wv',
-  'elevator-monitor': 'el',
-};
+export type Trx = Transaction<Database> | Kysely<Database>;
+export type { Planned } from './registration-plan.ts';
 
 /** Live presence, fresher than the store between its batched writes. */
 export interface PresenceReader {
@@ -66,22 +55,6 @@ export function toDeviceView(row: DeviceRow, presence?: PresenceReader): DeviceV
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-/** A problem with one field of a registration, in terms both the API and the CSV report use. */
-interface FieldProblem {
-  field: string;
-  code: ErrorCode;
-  reason: string;
-}
-
-interface Planned {
-  id: string;
-  modelId: string;
-  type: string;
-  siteId: string;
-  gridNodeId: string;
-  emergencyUnitId: string | null;
 }
 
 /** Lifecycle moves allowed from each status (DESIGN.md: provisioned → active → maintenance → decommissioned). */
@@ -127,152 +100,19 @@ export class DeviceRegistry {
     });
   }
 
-  /** Resolve model, site, grid node and emergency unit of a registration; every problem is listed. */
-  private async plan(
+  /** Resolve model, site, grid node and emergency unit of a registration (registration-plan.ts). */
+  plan(
     trx: Trx,
     principal: Principal,
     input: RegisterDeviceBody,
     takenIds: Set<string>,
     memo?: Map<string, Promise<unknown>>,
   ) {
-    // A CSV import asks the same few sites, grid nodes and units for every row: one query each.
-    const once = <T>(key: string, query: () => Promise<T>): Promise<T> => {
-      if (!memo) return query();
-      let hit = memo.get(key) as Promise<T> | undefined;
-      if (!hit) {
-        hit = query();
-        memo.set(key, hit);
-      }
-      return hit;
-    };
-    const problems: FieldProblem[] = [];
-    const model = this.models.find(input.model);
-    if (!model)
-      problems.push({
-        field: 'model',
-        code: 'GH_ERR_MODEL_UNKNOWN',
-        reason: `unknown model '${input.model}'`,
-      });
-
-    let id = input.id;
-    if (id !== undefined) {
-      if (!ID_PATTERN.test(id))
-        problems.push({ field: 'id', code: 'GH_ERR_VALIDATION', reason: `invalid id '${id}'` });
-      else if (takenIds.has(id))
-        problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `id '${id}' appears twice` });
-      else if (await trx.selectFrom('devices').select('id').where('id', '=', id).executeTakeFirst()) {
-        problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `device '${id}' already exists` });
-      }
-    }
-
-    problems.push(...(await identityProblems(trx, input, takenIds)));
-
-    const site = await once(`site:${input.site}`, () =>
-      trx
-        .selectFrom('sites')
-        .innerJoin('grid_nodes', 'grid_nodes.id', 'sites.grid_node_id')
-        .select(['sites.id', 'sites.grid_node_id', 'grid_nodes.path'])
-        .where('sites.id', '=', input.site)
-        .executeTakeFirst(),
-    );
-    let gridNodeId = site?.grid_node_id;
-    let emergencyUnitId: string | null = null;
-    if (!site) {
-      problems.push({ field: 'site', code: 'GH_ERR_SITE_UNKNOWN', reason: `unknown site '${input.site}'` });
-    } else if (!covers(principal.jurisdiction, { gridPath: site.path, siteId: site.id })) {
-      problems.push({
-        field: 'site',
-        code: 'GH_ERR_FORBIDDEN_SCOPE',
-        reason: `site '${site.id}' is outside your jurisdiction`,
-      });
-    } else {
-      if (input.gridNode !== undefined && input.gridNode !== site.grid_node_id) {
-        // A device may be bound to a coarser grid than its site's (an ancestor), never to an unrelated
-        // one: a device wired to the wrong grid is exactly what installers must never suffer.
-        const gridNode = input.gridNode;
-        const given = await once(`grid:${gridNode}`, () =>
-          trx.selectFrom('grid_nodes').select('path').where('id', '=', gridNode).executeTakeFirst(),
-        );
-        if (!given)
-          problems.push({
-            field: 'gridNode',
-            code: 'GH_ERR_GRID_NODE_UNKNOWN',
-            reason: `unknown grid node '${input.gridNode}'`,
-          });
-        else if (
-          !site.path.startsWith(given.path) ||
-          !covers(principal.jurisdiction, { gridPath: given.path })
-        ) {
-          problems.push({
-            field: 'gridNode',
-            code: 'GH_ERR_VALIDATION',
-            reason: `grid node '${input.gridNode}' does not contain site '${site.id}' within your jurisdiction`,
-          });
-        } else gridNodeId = input.gridNode;
-      }
-      const covering = await once(`covering:${site.id}`, () =>
-        trx
-          .selectFrom('emergency_unit_sites')
-          .select('unit_id')
-          .where('site_id', '=', site.id)
-          .executeTakeFirst(),
-      );
-      if (input.emergencyUnit !== undefined) {
-        const unitId = input.emergencyUnit;
-        const unit = await once(`unit:${unitId}`, () =>
-          trx
-            .selectFrom('emergency_units')
-            .innerJoin('grid_nodes', 'grid_nodes.id', 'emergency_units.grid_node_id')
-            .select(['emergency_units.id', 'grid_nodes.path'])
-            .where('emergency_units.id', '=', unitId)
-            .executeTakeFirst(),
-        );
-        // The unit is who gets paged: it must be the site's own, or one in the caller's
-        // jurisdiction whose grid contains the site — never another street's leaders.
-        const own = unit !== undefined && covering?.unit_id === unit.id;
-        if (!unit) {
-          problems.push({
-            field: 'emergencyUnit',
-            code: 'GH_ERR_EMERGENCY_UNIT_UNKNOWN',
-            reason: `unknown emergency unit '${input.emergencyUnit}'`,
-          });
-        } else if (!own && !covers(principal.jurisdiction, { gridPath: unit.path })) {
-          problems.push({
-            field: 'emergencyUnit',
-            code: 'GH_ERR_FORBIDDEN_SCOPE',
-            reason: `emergency unit '${unit.id}' is outside your jurisdiction`,
-          });
-        } else if (!own && !site.path.startsWith(unit.path)) {
-          problems.push({
-            field: 'emergencyUnit',
-            code: 'GH_ERR_VALIDATION',
-            reason: `emergency unit '${unit.id}' neither covers site '${site.id}' nor contains its grid`,
-          });
-        } else emergencyUnitId = unit.id;
-      } else {
-        emergencyUnitId = covering?.unit_id ?? null;
-      }
-    }
-    if (problems.length > 0 || !model || !site || !gridNodeId) return { problems } as const;
-    id ??= `${TYPE_PREFIX[model.type] ?? 'dv'}-${randomBytes(6).toString('hex')}`;
-    takenIds.add(id);
-    const planned: Planned = {
-      id,
-      modelId: model.id,
-      type: model.type,
-      siteId: site.id,
-      gridNodeId,
-      emergencyUnitId,
-    };
-    return { problems, planned } as const;
+    return planRegistration(trx, this.models, principal, input, takenIds, memo);
   }
 
-  private async insert(
-    trx: Trx,
-    principal: Principal,
-    p: Planned,
-    input: RegisterDeviceBody,
-  ): Promise<string> {
+  /** (also the CSV import's) */
+  async insert(trx: Trx, principal: Principal, p: Planned, input: RegisterDeviceBody): Promise<string> {
     const secret = newToken('ghd');
     const now = new Date().toISOString();
     await trx
@@ -334,118 +174,9 @@ export class DeviceRegistry {
     return { device: (await this.named([this.view(device)]))[0] as DeviceView, secret };
   }
 
-  /**
-   * Bulk registration from CSV (columns in CSV_COLUMNS, header required). A dry run reports every
-   * bad row and writes nothing. A real import writes nothing unless every row is good, and then all
-   * rows: planned first (outside any transaction), written in short transactions of CSV_CHUNK rows;
-   * if a write fails part-way (a full disk, a device registered meanwhile), the rows already written
-   * are removed again. Every loop yields to the event loop every few milliseconds, so a 200,000-row
-   * file never holds back an alarm (DESIGN.md: nothing blocks the event loop for more than 50 ms).
-   */
-  async importCsv(principal: Principal, csv: string, dryRun: boolean): Promise<CsvImportResult> {
-    requirePermission(principal, 'device:register');
-    const slice = timeSlicer();
-    const records = await readCsv(csv, slice);
-    const problems: CsvProblem[] = [];
-    const header = records[0]
-      ? Object.keys(records[0].record)
-      : (csv
-          .split(/\r?\n/, 1)[0]
-          ?.split(',')
-          .map((h) => h.trim()) ?? []);
-    for (const col of header) {
-      if (!(CSV_COLUMNS as readonly string[]).includes(col))
-        problems.push({
-          line: 1,
-          column: col,
-          reason: `unknown column (expected ${CSV_COLUMNS.join(', ')})`,
-        });
-    }
-    for (const col of CSV_REQUIRED) {
-      if (!header.includes(col))
-        problems.push({ line: 1, column: col, reason: 'required column is missing' });
-    }
-    if (problems.length > 0) return { dryRun, rows: records.length, problems, registered: [] };
-
-    const taken = new Set<string>();
-    const memo = new Map<string, Promise<unknown>>();
-    const planned: { line: number; input: RegisterDeviceBody; planned: Planned }[] = [];
-    for (const { record, info } of records) {
-      await slice();
-      const line = info.lines;
-      const input: RegisterDeviceBody = { model: record.model ?? '', site: record.site ?? '' };
-      for (const col of [
-        'id',
-        'name',
-        'serial',
-        'gridNode',
-        'emergencyUnit',
-        'installNotes',
-        ...IDENTITY_FIELDS,
-      ] as const) {
-        if (record[col]) input[col] = record[col];
-      }
-      for (const col of CSV_REQUIRED)
-        if (!record[col]) problems.push({ line, column: col, reason: 'required value is empty' });
-      if (!record.model || !record.site) continue;
-      const result = await this.plan(this.db, principal, input, taken, memo);
-      for (const p of result.problems) problems.push({ line, column: p.field, reason: p.reason });
-      if (result.planned && !dryRun) planned.push({ line, input, planned: result.planned });
-    }
-    if (dryRun) return { dryRun, rows: records.length, problems, registered: [] };
-    if (problems.length > 0) {
-      throw new GridhubError('GH_ERR_CSV_INVALID', `${problems.length} problem(s); nothing was imported`, {
-        problems,
-      });
-    }
-    const registered: CsvImportResult['registered'] = [];
-    try {
-      for (let i = 0; i < planned.length; i += CSV_CHUNK) {
-        const chunk = planned.slice(i, i + CSV_CHUNK);
-        const written = await this.db.transaction().execute(async (trx) => {
-          const out: CsvImportResult['registered'] = [];
-          for (const p of chunk)
-            out.push({
-              line: p.line,
-              id: p.planned.id,
-              secret: await this.insert(trx, principal, p.planned, p.input),
-            });
-          return out;
-        });
-        registered.push(...written);
-        await slice();
-      }
-    } catch (err) {
-      await this.undoImport(
-        principal,
-        registered.map((r) => r.id),
-      );
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
-        throw new GridhubError(
-          'GH_ERR_CONFLICT',
-          'a device of this file was registered meanwhile; nothing was imported',
-        );
-      throw err;
-    }
-    for (const r of registered) this.bus.emit('device.changed', { deviceId: r.id, change: 'registered' });
-    return { dryRun, rows: records.length, problems, registered };
-  }
-
-  /** Remove the devices a failed import had already written (the audit log keeps both steps). */
-  private async undoImport(principal: Principal, ids: string[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += CSV_CHUNK) {
-      const chunk = ids.slice(i, i + CSV_CHUNK);
-      await this.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('devices').where('id', 'in', chunk).execute();
-        for (const id of chunk)
-          await appendAudit(trx, {
-            actor: actorOf(principal),
-            action: 'device.import-undo',
-            entityType: 'device',
-            entityId: id,
-          });
-      });
-    }
+  /** Bulk registration from CSV (devices/csv-import.ts). */
+  importCsv(principal: Principal, csv: string, dryRun: boolean): Promise<CsvImportResult> {
+    return new DeviceCsvImport(this.db, this.bus, this).importCsv(principal, csv, dryRun);
   }
 
   private async getRow(id: string): Promise<DeviceRow> {
@@ -630,47 +361,5 @@ export class DeviceRegistry {
   }
 }
 
-/** Rows written per transaction by a real CSV import. */
-const CSV_CHUNK = 500;
 /** Devices skipped per step on the way to a list's offset. */
 const SKIP_STEP = 2000;
-
-type CsvRecord = { record: Record<string, string>; info: { lines: number } };
-
-/** Parse CSV as a stream, yielding to the event loop as it goes (a 5 MB file takes seconds). */
-async function readCsv(csv: string, slice: () => Promise<void>): Promise<CsvRecord[]> {
-  const parser = parseCsvStream({
-    columns: (header: string[]) => header.map((h) => h.trim()),
-    skip_empty_lines: true,
-    trim: true,
-    // keep only the line number of each record: csv-parse's full info object per row is what a
-    // 200,000-row file spends most of its memory (and garbage collection) on
-    on_record: (record: Record<string, string>, context: { lines: number }) => ({
-      record,
-      info: { lines: context.lines },
-    }),
-  });
-  const text = csv.replace(/^\uFEFF/, '');
-  const records: CsvRecord[] = [];
-  const feed = (async () => {
-    for (let i = 0; i < text.length; i += 64 * 1024) {
-      if (!parser.write(text.slice(i, i + 64 * 1024))) await new Promise((r) => parser.once('drain', r));
-      await slice();
-    }
-    parser.end();
-  })();
-  feed.catch(() => undefined); // a parse error surfaces through the records loop below
-  try {
-    for await (const r of parser as AsyncIterable<CsvRecord>) {
-      records.push(r);
-      await slice();
-    }
-    await feed;
-  } catch (err) {
-    const e = err as Error & { lines?: number };
-    throw new GridhubError('GH_ERR_CSV_INVALID', `CSV is not readable: ${e.message}`, {
-      problems: [{ line: e.lines ?? 1, column: '', reason: e.message }],
-    });
-  }
-  return records;
-}

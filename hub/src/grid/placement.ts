@@ -12,17 +12,24 @@ export interface Placement {
   deviceType: string | null;
 }
 
+/** The one mapper to a Placement: what is not given is not known (null). */
+export function placement(
+  p: Pick<Placement, 'gridNodeId' | 'gridPath'> & Partial<Omit<Placement, 'gridNodeId' | 'gridPath'>>,
+): Placement {
+  return {
+    gridNodeId: p.gridNodeId,
+    gridPath: p.gridPath,
+    siteId: p.siteId ?? null,
+    deviceId: p.deviceId ?? null,
+    emergencyUnitId: p.emergencyUnitId ?? null,
+    deviceType: p.deviceType ?? null,
+  };
+}
+
 export async function placeGridNode(db: Kysely<Database>, id: string): Promise<Placement> {
   const n = await db.selectFrom('grid_nodes').select(['id', 'path']).where('id', '=', id).executeTakeFirst();
   if (!n) throw new GridhubError('GH_ERR_GRID_NODE_UNKNOWN', `no grid node '${id}'`);
-  return {
-    gridNodeId: n.id,
-    gridPath: n.path,
-    siteId: null,
-    deviceId: null,
-    emergencyUnitId: null,
-    deviceType: null,
-  };
+  return placement({ gridNodeId: n.id, gridPath: n.path });
 }
 
 export async function placeEmergencyUnit(db: Kysely<Database>, id: string): Promise<Placement> {
@@ -33,14 +40,7 @@ export async function placeEmergencyUnit(db: Kysely<Database>, id: string): Prom
     .where('emergency_units.id', '=', id)
     .executeTakeFirst();
   if (!u) throw new GridhubError('GH_ERR_EMERGENCY_UNIT_UNKNOWN', `no emergency unit '${id}'`);
-  return {
-    gridNodeId: u.gridNodeId,
-    gridPath: u.path,
-    siteId: null,
-    deviceId: null,
-    emergencyUnitId: id,
-    deviceType: null,
-  };
+  return placement({ gridNodeId: u.gridNodeId, gridPath: u.path, emergencyUnitId: id });
 }
 
 /** Where a webhook target's scope (a grid node or an emergency unit) sits. */
@@ -57,14 +57,12 @@ export async function placeSite(db: Kysely<Database>, id: string): Promise<Place
     .where('sites.id', '=', id)
     .executeTakeFirst();
   if (!s) throw new GridhubError('GH_ERR_SITE_UNKNOWN', `no site '${id}'`);
-  return {
+  return placement({
     gridNodeId: s.grid_node_id,
     gridPath: s.path,
     siteId: s.id,
-    deviceId: null,
     emergencyUnitId: s.unit_id,
-    deviceType: null,
-  };
+  });
 }
 
 export async function placeDevice(db: Kysely<Database>, id: string): Promise<Placement> {
@@ -82,14 +80,14 @@ export async function placeDevice(db: Kysely<Database>, id: string): Promise<Pla
     .where('devices.id', '=', id)
     .executeTakeFirst();
   if (!d) throw new GridhubError('GH_ERR_DEVICE_UNKNOWN', `no device '${id}'`);
-  return {
+  return placement({
     gridNodeId: d.grid_node_id,
     gridPath: d.path,
     siteId: d.site_id,
     deviceId: d.id,
     emergencyUnitId: d.emergency_unit_id,
     deviceType: d.type,
-  };
+  });
 }
 
 /** SQL: the row's grid path (column `pathColumn`) lies under `path` (substr, not LIKE: ids may hold `_`). */

@@ -311,16 +311,9 @@ export class Ingest {
       reason: r.reason,
       excerpt: CommissioningLog.excerpt(m.payload),
     });
-    this.bus.emit('ingest.rejected', {
-      deviceId: m.device.deviceId,
-      clientId,
-      topic: m.topic,
-      code: r.code,
-      reason: r.reason,
-    });
     this.logLimited(
       `${m.device.deviceId}:${r.code}`,
-      { deviceId: m.device.deviceId, topic: m.topic, code: r.code, reason: r.reason },
+      { deviceId: m.device.deviceId, clientId, topic: m.topic, code: r.code, reason: r.reason },
       'device message refused',
     );
   }

@@ -1,10 +1,10 @@
 import type { DeviceEvent, DeviceTelemetry } from '../contract/device-event.ts';
+import { elevatorFaultSeverity } from '../contract/elevator-codes.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { PolicyContext } from '../policies/policy-service.ts';
-import { ELEVATOR_CODES } from '../rules/records/elevator.ts';
 
 /** Reads a policy value (the classifier needs the site's flood threshold). */
-export type PolicyReader = <T>(key: string, at: PolicyContext) => T;
+export type PolicyReader = (key: 'water.level.warningCm', at: PolicyContext) => number;
 
 /**
  * Which messages are life-safety (DESIGN.md "Guarantees on a bad day"): they take the lane that
@@ -19,7 +19,9 @@ export function lifeSafetyClassifier(
   policy: PolicyReader,
 ): (m: DeviceEvent | DeviceTelemetry) => boolean {
   return (m) => {
-    if (models.find(m.modelId)?.lifeSafety?.(m) === true) return true;
+    // A model's predicate is typed to its own device type; the message is that model's.
+    const own = models.find(m.modelId)?.lifeSafety as ((x: typeof m) => boolean) | undefined;
+    if (own?.(m) === true) return true;
     if ('event' in m) {
       switch (m.deviceType) {
         case 'panic-button':
@@ -28,19 +30,17 @@ export function lifeSafetyClassifier(
           return m.event.type === 'smoke.alarm';
         case 'water-leak':
           return m.event.type === 'leak';
-        case 'elevator-monitor': {
-          if (m.event.type !== 'fault') return false;
-          const code = ELEVATOR_CODES[m.event.code];
-          const severity = m.event.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
-          return severity === 'critical';
-        }
+        case 'elevator-monitor':
+          return (
+            m.event.type === 'fault' && elevatorFaultSeverity(m.event.code, m.event.occupied) === 'critical'
+          );
         default:
           return false;
       }
     }
     if (m.deviceType === 'water-level') {
       const at = { deviceId: m.deviceId, siteId: m.siteId, gridPath: m.gridPath, deviceType: m.deviceType };
-      return m.values.level >= policy<number>('water.level.warningCm', at);
+      return m.values.level >= policy('water.level.warningCm', at);
     }
     return false;
   };

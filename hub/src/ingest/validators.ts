@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from 'typebox';
 import { StatusSchema } from '../contract/payloads.ts';
-import type { DeviceModel } from '../devices/models/index.ts';
+import type { AnyDeviceModel } from '../devices/models/index.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
 
 interface JsonSchemaLike {
@@ -27,7 +27,7 @@ export class PayloadValidators {
   private readonly models = new Map<string, ModelValidators>();
   readonly status: CompiledPayload;
 
-  constructor(models: readonly DeviceModel[]) {
+  constructor(models: readonly AnyDeviceModel[]) {
     for (const m of models) {
       this.models.set(m.id, {
         event: this.compile(m.eventSchema),

@@ -5,25 +5,26 @@ import Type, { type TSchema } from 'typebox';
  * a default, and a description. Overrides are stored per scope and resolved from the most specific:
  * device → site → grid node (nearest first) → device type → global → this default.
  */
-export interface PolicyDefinition {
+export interface PolicyDefinition<S extends TSchema = TSchema> {
   key: string;
-  schema: TSchema;
-  default: unknown;
+  schema: S;
+  default: Type.Static<S>;
   description: string;
 }
 
-const minutes = (description: string, d: number): Omit<PolicyDefinition, 'key'> => ({
-  schema: Type.Number({ exclusiveMinimum: 0 }),
+/** A definition record: its default is checked against its own schema. */
+const def = <S extends TSchema>(schema: S, d: Type.Static<S>, description: string) => ({
+  schema,
   default: d,
   description,
 });
-const level = (description: string, d: number): Omit<PolicyDefinition, 'key'> => ({
-  schema: Type.Integer({ minimum: 1, maximum: 4 }),
-  default: d,
-  description,
-});
+const minutes = (description: string, d: number) => def(Type.Number({ exclusiveMinimum: 0 }), d, description);
+const level = (description: string, d: number) =>
+  def(Type.Integer({ minimum: 1, maximum: 4 }), d, description);
+const perSeverity = (d: Record<string, number>, description: string) =>
+  def(Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })), d, description);
 
-const DEFS: Record<string, Omit<PolicyDefinition, 'key'>> = {
+const DEFS = {
   // Start level and the time a level has before the ticket climbs (DOMAIN.md time limits).
   'ticket.panic.startLevel': level('Level a panic-button incident ticket starts at (3 = street)', 3),
   'ticket.panic.levelMinutes': minutes('Minutes a level has to act on a panic ticket before it climbs', 15),
@@ -121,24 +122,18 @@ const DEFS: Record<string, Omit<PolicyDefinition, 'key'>> = {
     15,
   ),
 
-  'alert.ackSeconds': {
-    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
-    default: { critical: 60, major: 300, minor: 900, warning: 1800 },
-    description:
-      'Acknowledgement deadline per severity, seconds (the share acknowledged within it is reported)',
-  },
-  'alert.renotifySeconds': {
-    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
-    default: { critical: 30, major: 120, minor: 600, warning: 1800 },
-    description:
-      'Re-notify everyone notified so far at this interval until someone acknowledges, per severity',
-  },
-  'alert.stepDelaySeconds': {
-    schema: Type.Record(Type.String(), Type.Number({ exclusiveMinimum: 0 })),
-    default: { critical: 60, major: 300, minor: 900, warning: 1800 },
-    description:
-      'Escalate to the next person in the chain after this long without acknowledgement, per severity',
-  },
+  'alert.ackSeconds': perSeverity(
+    { critical: 60, major: 300, minor: 900, warning: 1800 },
+    'Acknowledgement deadline per severity, seconds (the share acknowledged within it is reported)',
+  ),
+  'alert.renotifySeconds': perSeverity(
+    { critical: 30, major: 120, minor: 600, warning: 1800 },
+    'Re-notify everyone notified so far at this interval until someone acknowledges, per severity',
+  ),
+  'alert.stepDelaySeconds': perSeverity(
+    { critical: 60, major: 300, minor: 900, warning: 1800 },
+    'Escalate to the next person in the chain after this long without acknowledgement, per severity',
+  ),
   'alert.maxRenotify': {
     schema: Type.Integer({ minimum: 0 }),
     default: 20,
@@ -178,11 +173,19 @@ const DEFS: Record<string, Omit<PolicyDefinition, 'key'>> = {
     description:
       'How long every device of a site must stay back online before its site-outage ticket closes by itself',
   },
-};
+} satisfies Record<string, Omit<PolicyDefinition, 'key'>>;
+
+/** Every policy key; `value(key)` returns the type of that key's schema. */
+export type PolicyKey = keyof typeof DEFS;
+/** The value type of a policy. */
+export type PolicyValue<K extends PolicyKey> = Type.Static<(typeof DEFS)[K]['schema']>;
 
 export const POLICY_DEFINITIONS: ReadonlyMap<string, PolicyDefinition> = new Map(
-  Object.entries(DEFS).map(([key, d]) => [key, { key, ...d }]),
+  Object.entries(DEFS).map(([key, d]) => [key, { key, ...d } as PolicyDefinition]),
 );
+
+/** Is this string a policy key (keys built from a category, API paths)? */
+export const isPolicyKey = (key: string): key is PolicyKey => POLICY_DEFINITIONS.has(key);
 
 export const SCOPE_KINDS = ['global', 'device-type', 'grid', 'site', 'device'] as const;
 export type ScopeKind = (typeof SCOPE_KINDS)[number];

@@ -5,7 +5,13 @@ import { GridhubError } from '../errors.ts';
 import { placeDevice, placeGridNode, placeSite } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
-import { POLICY_DEFINITIONS, type PolicyDefinition, type ScopeKind } from './definitions.ts';
+import {
+  POLICY_DEFINITIONS,
+  type PolicyDefinition,
+  type PolicyKey,
+  type PolicyValue,
+  type ScopeKind,
+} from './definitions.ts';
 
 /** Where something is, for resolving a policy: the more is known, the more specific the value. */
 export interface PolicyContext {
@@ -13,6 +19,21 @@ export interface PolicyContext {
   siteId?: string | null;
   gridPath?: string | null;
   deviceType?: string | null;
+}
+
+/** The policy context of anything placed (a device event, a ticket, an alert): its own ids and grid path. */
+export function policyContext(p: {
+  gridPath: string;
+  siteId?: string | null;
+  deviceId?: string | null;
+  deviceType?: string | null;
+}): PolicyContext {
+  return {
+    deviceId: p.deviceId ?? null,
+    siteId: p.siteId ?? null,
+    gridPath: p.gridPath,
+    deviceType: p.deviceType ?? null,
+  };
 }
 
 export interface ResolvedPolicy {
@@ -77,8 +98,9 @@ export class PolicyService {
     return { key, value: d.default, source: { kind: 'default', id: null } };
   }
 
-  value<T>(key: string, ctx: PolicyContext = {}): T {
-    return this.resolve(key, ctx).value as T;
+  /** The value for a context, typed by the key's definition. */
+  value<K extends PolicyKey>(key: K, ctx: PolicyContext = {}): PolicyValue<K> {
+    return this.resolve(key, ctx).value as PolicyValue<K>;
   }
 
   list(): {

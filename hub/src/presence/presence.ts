@@ -157,6 +157,27 @@ export class Presence {
   }
 
   /**
+   * Devices of a site that count for an outage (in service, seen at least once) and are offline now.
+   * The live state wins over the store's row, which trails it by up to one flush.
+   */
+  async offlineAt(siteId: string): Promise<string[]> {
+    const rows = await this.store.db
+      .selectFrom('devices')
+      .select(['id', 'online', 'last_seen_at'])
+      .where('site_id', '=', siteId)
+      .where('status', 'in', ['provisioned', 'active'])
+      .execute();
+    return rows
+      .filter((r) => {
+        const live = this.tracked.get(r.id);
+        const seen = live ? live.lastSeen > 0 : r.last_seen_at != null;
+        const online = live ? live.online : r.online === 1;
+        return seen && !online;
+      })
+      .map((r) => r.id);
+  }
+
+  /**
    * Every online device past its deadline goes offline. Many at once (after downtime, or a whole
    * street losing power) are written in chunks of one transaction each, with yields between.
    */

@@ -1,12 +1,15 @@
 import type { Bus, RulesWork } from '../bus.ts';
+import { DEVICE_TYPE_RECORDS } from '../contract/device-types.ts';
+import type { AnyDeviceModel } from '../devices/models/model.ts';
+import type { ElevatorMaintenance } from '../elevators/maintenance-visits.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PolicyService } from '../policies/policy-service.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
-import type { TicketService } from '../tickets/ticket-service.ts';
+import type { RuleTickets } from '../tickets/ticket-service.ts';
 import { type Lane, LaneQueue } from './lanes.ts';
-import type { Rule, RuleContext, SiteInfo } from './rule.ts';
+import type { Rule, RuleAlerts, RuleContext, SiteInfo } from './rule.ts';
 
 /** Where the rules engine catches up on journaled work it had no room for (the ingest journal). */
 export interface RulesBacklog {
@@ -14,6 +17,51 @@ export interface RulesBacklog {
   pending(afterSeq: number, limit: number): Promise<RulesWork[]>;
   /** Make "rules done" marks of settled work durable before pending() is asked again. */
   flushDone(): Promise<void>;
+}
+
+export interface RulesEngineDeps {
+  rules: readonly Rule[];
+  /** the device models: each names the rules it runs (`defaultRules`) */
+  models: readonly AnyDeviceModel[];
+  bus: Bus;
+  /** for site names only; rules get no store (rule.ts RuleContext) */
+  store: Store;
+  policies: PolicyService;
+  tickets: RuleTickets;
+  alerts: RuleAlerts;
+  presence: { offlineAt(siteId: string): Promise<string[]> };
+  visits: { lastVisits(): Promise<ElevatorMaintenance[]> };
+  metrics: Metrics;
+  logger: Logger;
+  backlog?: RulesBacklog;
+  storage?: StorageHealth;
+  options?: RulesEngineOptions;
+  now?: () => number;
+}
+
+/**
+ * The rules each model runs: those its record names in `defaultRules` (DESIGN.md contract 4), for
+ * message rules only those that handle its device type. A name no rule has is a mistake in the
+ * model record, refused at start.
+ */
+export function rulesByModel(rules: readonly Rule[], models: readonly AnyDeviceModel[]): Map<string, Rule[]> {
+  const byName = new Map(rules.map((r) => [r.name, r]));
+  const out = new Map<string, Rule[]>();
+  for (const m of models) {
+    const list: Rule[] = [];
+    for (const name of m.defaultRules) {
+      const rule = byName.get(name);
+      if (!rule) throw new Error(`device model ${m.id} names rule '${name}', which does not exist`);
+      if (
+        (rule.on === 'device.event' || rule.on === 'device.telemetry') &&
+        !rule.deviceTypes.includes(m.type)
+      )
+        throw new Error(`device model ${m.id} names rule '${name}', which does not handle ${m.type}`);
+      list.push(rule);
+    }
+    out.set(m.id, list);
+  }
+  return out;
 }
 
 export interface RulesEngineOptions {
@@ -29,15 +77,6 @@ interface Item {
 }
 
 const CATCH_UP_BATCH = 500;
-
-/** Titles of alerts raised from memory when a life-safety rule could not write its ticket. */
-const FALLBACK_TITLE: Record<RulesWork['subject']['deviceType'], string> = {
-  'panic-button': '一键报警',
-  'smoke-detector': '烟感报警',
-  'water-leak': '漏水报警',
-  'water-level': '水位报警',
-  'elevator-monitor': '电梯紧急故障',
-};
 
 /**
  * Runs rule records on accepted device messages, presence changes and ticks, in two lanes.
@@ -64,34 +103,45 @@ export class RulesEngine {
   private stopped = true;
   readonly ctx: RuleContext;
 
-  constructor(
-    private readonly rules: readonly Rule[],
-    private readonly bus: Bus,
-    store: Store,
-    policies: PolicyService,
-    tickets: TicketService,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-    private readonly backlogSource: RulesBacklog | undefined,
-    private readonly storage: StorageHealth | undefined,
-    private readonly options: RulesEngineOptions = { maxOrdinaryBacklog: 20_000 },
-    now: () => number = Date.now,
-  ) {
+  private readonly rules: readonly Rule[];
+  private readonly bus: Bus;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private readonly backlogSource: RulesBacklog | undefined;
+  private readonly storage: StorageHealth | undefined;
+  private readonly options: RulesEngineOptions;
+  private readonly store: Store;
+  /** the rules each model runs on its messages and presence: its record's `defaultRules` */
+  private readonly byModel: Map<string, Rule[]>;
+
+  constructor(deps: RulesEngineDeps) {
+    this.rules = deps.rules;
+    this.bus = deps.bus;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+    this.backlogSource = deps.backlog;
+    this.storage = deps.storage;
+    this.options = deps.options ?? { maxOrdinaryBacklog: 20_000 };
+    this.store = deps.store;
+    this.byModel = rulesByModel(deps.rules, deps.models);
+    const now = deps.now ?? Date.now;
     this.ctx = {
       now,
-      policy: (key, at) => policies.value(key, at),
-      tickets,
+      policy: (key, at) => deps.policies.value(key, at),
+      tickets: deps.tickets,
+      alerts: deps.alerts,
       requestAlert: (request) => this.bus.emit('alert.requested', { ...request, at: now() }),
-      site: (siteId) => this.site(store, siteId),
-      store,
-      logger,
+      site: (siteId) => this.site(siteId),
+      offlineAt: (siteId) => deps.presence.offlineAt(siteId),
+      elevatorVisits: () => deps.visits.lastVisits(),
+      logger: deps.logger,
     };
   }
 
-  private async site(store: Store, siteId: string): Promise<SiteInfo> {
+  private async site(siteId: string): Promise<SiteInfo> {
     const hit = this.siteCache.get(siteId);
     if (hit) return hit;
-    const row = await store.db
+    const row = await this.store.db
       .selectFrom('sites')
       .select(['id', 'name', 'building'])
       .where('id', '=', siteId)
@@ -114,7 +164,7 @@ export class RulesEngine {
   private rulesFor(work: RulesWork): Rule[] {
     const s = work.subject;
     const on = 'event' in s ? 'device.event' : 'device.telemetry';
-    return this.rules.filter((r) => r.on === on && r.deviceTypes.includes(s.deviceType));
+    return (this.byModel.get(s.modelId) ?? []).filter((r) => r.on === on);
   }
 
   /** Accept one message's work: queued in its lane, or left in the journal while catching up. */
@@ -181,7 +231,7 @@ export class RulesEngine {
       ...m,
       severity: 'critical',
       cause: `${m.deviceType}:${what}`,
-      title: `${FALLBACK_TITLE[m.deviceType]}：${site.name}`,
+      title: `${DEVICE_TYPE_RECORDS[m.deviceType].alarmTitle}：${site.name}`,
       ticketId: null,
       eventRef,
     });
@@ -279,9 +329,10 @@ export class RulesEngine {
     for (const rule of this.rules) {
       if (rule.on === 'device.presence') {
         this.unsubscribe.push(
-          this.bus.on('device.presence', (p) =>
-            this.enqueueOther(rule, p.deviceId, () => rule.handle(p, this.ctx)),
-          ),
+          this.bus.on('device.presence', (p) => {
+            if (!this.byModel.get(p.modelId)?.includes(rule)) return;
+            this.enqueueOther(rule, p.deviceId, () => rule.handle(p, this.ctx));
+          }),
         );
       } else if (rule.on === 'tick') {
         const tick = () => this.enqueueOther(rule, `tick:${rule.name}`, () => rule.handle(this.ctx));

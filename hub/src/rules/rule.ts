@@ -6,10 +6,12 @@ import type {
   PresenceChange,
 } from '../contract/device-event.ts';
 import type { DeviceType } from '../contract/payloads.ts';
+import type { ElevatorMaintenance } from '../elevators/maintenance-visits.ts';
+import { placement } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
-import type { PolicyContext } from '../policies/policy-service.ts';
-import type { Store } from '../store/store.ts';
-import type { TicketPlacement, TicketService } from '../tickets/ticket-service.ts';
+import type { PolicyKey, PolicyValue } from '../policies/definitions.ts';
+import { type PolicyContext, policyContext } from '../policies/policy-service.ts';
+import type { RuleTickets, TicketPlacement } from '../tickets/ticket-service.ts';
 
 export interface SiteInfo {
   id: string;
@@ -17,14 +19,27 @@ export interface SiteInfo {
   building: string | null;
 }
 
-/** What a rule may use: typed, narrow, and the same in tests and production. */
+/** What rules may do with alerts besides asking for one: resolve a device's own after its restore. */
+export interface RuleAlerts {
+  resolveRestored(deviceId: string, causes: (cause: string) => boolean, reason: string): Promise<number>;
+}
+
+/**
+ * What a rule may use: typed, narrow, and the same in tests and production. No store: a rule reads
+ * through the services that own the data (tickets, presence, maintenance visits) and asks for
+ * alerts on the bus.
+ */
 export interface RuleContext {
   now(): number;
-  policy<T>(key: string, at: PolicyContext): T;
-  tickets: TicketService;
+  policy<K extends PolicyKey>(key: K, at: PolicyContext): PolicyValue<K>;
+  tickets: RuleTickets;
+  alerts: RuleAlerts;
   requestAlert(request: Omit<AlertRequested, 'at'>): void;
   site(siteId: string): Promise<SiteInfo>;
-  store: Store;
+  /** devices of a site that are offline now (presence) */
+  offlineAt(siteId: string): Promise<string[]>;
+  /** every elevator in service with its last maintenance visit */
+  elevatorVisits(): Promise<ElevatorMaintenance[]>;
   logger: Logger;
 }
 
@@ -52,20 +67,12 @@ export type Rule = RuleBase &
     | { on: 'tick'; everyMs: (ctx: RuleContext) => number; handle(ctx: RuleContext): Promise<void> }
   );
 
-/** Policy context and ticket placement of anything placed on a device. */
-export function policyAt(p: DevicePlacement & { deviceType?: string }): PolicyContext {
-  return { deviceId: p.deviceId, siteId: p.siteId, gridPath: p.gridPath, deviceType: p.deviceType ?? null };
-}
+/** Policy context of anything placed on a device. */
+export const policyAt = policyContext;
 
+/** The ticket placement of anything placed on a device (a DeviceEvent, a PresenceChange, …). */
 export function placementOf(p: DevicePlacement & { deviceType?: string }): TicketPlacement {
-  return {
-    gridNodeId: p.gridNodeId,
-    gridPath: p.gridPath,
-    siteId: p.siteId,
-    deviceId: p.deviceId,
-    emergencyUnitId: p.emergencyUnitId,
-    deviceType: p.deviceType ?? null,
-  };
+  return placement(p);
 }
 
 export function eventRef(e: DeviceEvent): string {

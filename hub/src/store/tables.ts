@@ -1,9 +1,29 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type {
+  AlertDeliveryTable,
+  AlertEventTable,
+  AlertTable,
+  NotificationDeliveryTable,
+  NotificationTable,
+  WebhookTargetTable,
+} from '../alerts/alert-tables.ts';
+import type { DeviceCommandTable } from '../commands/command-tables.ts';
+import type { MaintenanceVisitTable } from '../elevators/maintenance-tables.ts';
+import type { TicketLinkTable, TicketTable, TicketTimelineTable } from '../tickets/ticket-tables.ts';
 
 /**
- * Row shapes of the store as Kysely sees them. Times are ISO-8601 UTC strings (sortable as text);
- * lists are JSON text. Written for SQLite first, in column types PostgreSQL also has, so a second
- * dialect is a driver change rather than a rewrite.
+ * Row shapes of the store as Kysely sees them; each service declares its own tables beside it
+ * (tickets/ticket-tables.ts, alerts/alert-tables.ts, commands/command-tables.ts,
+ * elevators/maintenance-tables.ts) and this file composes them into the one Database. Lists are JSON
+ * text. Written for SQLite first, in column types PostgreSQL also has, so a second dialect is a
+ * driver change rather than a rewrite.
+ *
+ * Times, two conventions by age (docs/decisions.md): the first tables (grid, people, tokens, sites,
+ * units, devices, integrations, audit, commissioning, policy update times, webhook targets) keep
+ * ISO-8601 UTC text (sortable as text); every table and column since keeps epoch milliseconds as
+ * INTEGER (tickets, alerts, deliveries, sessions, notifications, commands, policy expiry, dedupe).
+ * New columns use epoch ms; API views show ISO text through isoTime(). The ISO columns are not
+ * migrated: the audit chain hashes its `at` text, and the device times are part of the CSV format.
  */
 export interface GridNodeTable {
   id: string;
@@ -187,139 +207,6 @@ export interface PolicyTable {
   previous: string | null;
 }
 
-/** Times are epoch ms (due-time comparisons are on the hot path of the scheduler). */
-export interface TicketTable {
-  id: string;
-  category: string;
-  source: string;
-  severity: string;
-  level: number;
-  state: string;
-  title: string;
-  /** hub/src/contract/titles.ts code; null for people's own titles and rows from before codes */
-  title_code: string | null;
-  /** JSON object of the title's parameters */
-  title_params: string | null;
-  description: string | null;
-  grid_node_id: string;
-  site_id: string | null;
-  device_id: string | null;
-  emergency_unit_id: string | null;
-  incident_key: string | null;
-  assignee_id: string | null;
-  department_id: string | null;
-  level_due_at: number | null;
-  due_at: number | null;
-  parked: number;
-  extended: number;
-  supervised: number;
-  reminders: number;
-  rework_count: number;
-  recurring: number;
-  occurrences: number;
-  satisfaction: number | null;
-  created_at: number;
-  updated_at: number;
-  accepted_at: number | null;
-  dispatched_at: number | null;
-  closed_at: number | null;
-  resolution: string | null;
-  /** the device event that opened the ticket (`deviceId:eventId`), so a replayed event finds it */
-  origin_ref: string | null;
-}
-
-export interface TicketTimelineTable {
-  seq: Generated<number>;
-  ticket_id: string;
-  at: number;
-  actor: string;
-  action: string;
-  from_state: string | null;
-  to_state: string | null;
-  level: number;
-  note: string | null;
-  data: string | null;
-}
-
-export interface TicketLinkTable {
-  ticket_id: string;
-  kind: string;
-  ref: string;
-  at: number;
-}
-
-export interface MaintenanceVisitTable {
-  id: Generated<number>;
-  device_id: string;
-  at: number;
-  by: string;
-  notes: string | null;
-  ticket_id: string | null;
-}
-
-export interface AlertTable {
-  id: string;
-  incident_key: string;
-  severity: string;
-  cause: string;
-  title: string;
-  title_code: string | null;
-  title_params: string | null;
-  device_id: string | null;
-  device_type: string | null;
-  site_id: string | null;
-  grid_node_id: string;
-  grid_path: string;
-  emergency_unit_id: string | null;
-  ticket_id: string | null;
-  state: string;
-  count: number;
-  /** JSON array of person ids, in escalation order */
-  chain: string;
-  step: number;
-  next_step_at: number | null;
-  next_renotify_at: number | null;
-  renotify_count: number;
-  acked_by: string | null;
-  acked_at: number | null;
-  ack_channel: string | null;
-  resolved_by: string | null;
-  resolved_at: number | null;
-  resolution: string | null;
-  reason: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface AlertDeliveryTable {
-  id: Generated<number>;
-  alert_id: string;
-  step: number;
-  recipient: string;
-  channel: string;
-  attempt: number;
-  at: number;
-  result: string;
-  detail: string | null;
-  /** when the recipient's client acknowledged (PUBACK) the message; null while only queued */
-  confirmed_at: number | null;
-  /** the MQTT message as sent (JSON), so it can be sent again when the person's app reconnects */
-  payload: string | null;
-}
-
-export interface WebhookTargetTable {
-  id: string;
-  name: string;
-  kind: string;
-  url: string;
-  secret: string | null;
-  scope_kind: string;
-  scope_id: string;
-  min_severity: string;
-  created_by: string;
-  created_at: string;
-}
-
 export interface SettingTable {
   key: string;
   value: string;
@@ -332,51 +219,6 @@ export interface SessionTable {
   csrf: string;
   created_at: number;
   expires_at: number;
-}
-
-export interface NotificationTable {
-  id: string;
-  actor: string;
-  to_kind: string;
-  to_id: string;
-  title: string;
-  text: string;
-  created_at: number;
-}
-
-export interface NotificationDeliveryTable {
-  id: Generated<number>;
-  notification_id: string;
-  recipient: string;
-  channel: string;
-  attempt: number;
-  at: number;
-  result: string;
-  detail: string | null;
-}
-
-/** Which device event raised or repeated which alert (a replayed event does not raise it again). */
-export interface AlertEventTable {
-  event_ref: string;
-  alert_id: string;
-}
-
-/** One command to one device and how far it got (hub/src/commands). */
-export interface DeviceCommandTable {
-  id: string;
-  device_id: string;
-  type: string;
-  settings: string | null;
-  state: string;
-  created_by: string;
-  created_at: number;
-  expires_at: number;
-  sent_at: number | null;
-  acknowledged_at: number | null;
-  finished_at: number | null;
-  /** the device's reason or the result it reported (JSON) */
-  result: string | null;
-  updated_at: number;
 }
 
 export interface Database {

@@ -15,7 +15,13 @@ export const TICKET_STATES = [
 ] as const;
 export type TicketState = (typeof TICKET_STATES)[number];
 
-export const FINISHED_STATES: ReadonlySet<TicketState> = new Set(['closed', 'evaluated', 'rejected']);
+/** The states a ticket's work is over in (the one list: queries use it as an array, checks as a set). */
+export const FINISHED_STATE_LIST = [
+  'closed',
+  'evaluated',
+  'rejected',
+] as const satisfies readonly TicketState[];
+export const FINISHED_STATES: ReadonlySet<TicketState> = new Set(FINISHED_STATE_LIST);
 export const isOpen = (s: TicketState) => !FINISHED_STATES.has(s);
 /** Nobody has started on the ticket yet: a rule may close it when its cause goes away by itself. */
 export const UNHANDLED_STATES: ReadonlySet<TicketState> = new Set(['reported', 'accepted', 'dispatched']);

@@ -51,7 +51,7 @@ export class TicketRouting {
       if (pm) return { assigneeId: pm.id, departmentId: null };
     }
     if (level >= 4) {
-      const kinds = this.policies.value<Record<string, string>>('ticket.departments', { gridPath });
+      const kinds = this.policies.value('ticket.departments', { gridPath });
       const district = ids[0];
       const dept = district
         ? await db

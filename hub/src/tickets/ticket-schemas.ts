@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { SEVERITIES } from '../contract/severity.ts';
 import { TITLE_CODES } from '../contract/titles.ts';
 import { IdSchema } from '../grid/community-schema.ts';
 import { TICKET_ACTIONS, TICKET_STATES } from './lifecycle.ts';
@@ -17,8 +18,7 @@ export const TICKET_CATEGORIES = [
 ] as const;
 export type TicketCategory = (typeof TICKET_CATEGORIES)[number];
 
-export const SEVERITIES = ['critical', 'major', 'minor', 'warning'] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export { SEVERITIES, type Severity } from '../contract/severity.ts';
 
 /** A title as a code and parameters (hub/src/contract/titles.ts); `title` is its Chinese text. */
 export const TitleFields = {

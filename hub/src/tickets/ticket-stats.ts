@@ -1,7 +1,12 @@
 import { sql } from 'kysely';
-import { eachRange } from '../store/pages.ts';
+import { covers, type Principal, requirePermission } from '../auth/principal.ts';
+import { GridhubError } from '../errors.ts';
+import { placeGridNode, under } from '../grid/placement.ts';
+import { eachRange, maxRowid } from '../store/pages.ts';
+import type { Store } from '../store/store.ts';
 import { timeSlicer } from '../yield.ts';
 import type { TicketStats } from './ticket-schemas.ts';
+import type { TicketStore } from './ticket-store.ts';
 
 /** Sums per grid node and level, as the SQL of one rowid range gives them. */
 export interface TicketCounts {
@@ -107,4 +112,44 @@ export async function ticketStats(
     byGrid: sorted(byGrid).map(([gridNodeId, c]) => ({ gridNodeId, ...rates(c) })),
     byLevel: sorted(byLevel).map(([level, c]) => ({ level, ...rates(c) })),
   };
+}
+
+/**
+ * Ticket statistics per grid node and level (GET /api/v1/stats/tickets, DOMAIN.md measures): closure,
+ * on-time, rework and satisfaction rates, mean minutes to accept and to close.
+ */
+export class TicketStatistics {
+  constructor(
+    private readonly store: Store,
+    private readonly tickets: TicketStore,
+  ) {}
+
+  private scoped(principal: Principal) {
+    return this.tickets.scoped(principal);
+  }
+
+  async stats(principal: Principal, q: { grid?: string; from?: string; to?: string }): Promise<TicketStats> {
+    requirePermission(principal, 'ticket:read');
+    let query = this.scoped(principal);
+    if (q.grid) {
+      const node = { path: (await placeGridNode(this.store.db, q.grid)).gridPath };
+      if (!covers(principal.jurisdiction, { gridPath: node.path }))
+        throw new GridhubError(
+          'GH_ERR_FORBIDDEN_SCOPE',
+          `grid node '${q.grid}' is outside your jurisdiction`,
+        );
+      query = query.where(under('grid_nodes.path', node.path));
+    }
+    if (q.from) query = query.where('tickets.created_at', '>=', Date.parse(q.from));
+    if (q.to) query = query.where('tickets.created_at', '<', Date.parse(q.to));
+    const filtered = query.where('tickets.state', '!=', 'rejected');
+    return ticketStats(await maxRowid(this.store.db, 'tickets'), (lo, hi) =>
+      filtered
+        .select(TICKET_COUNTS)
+        .where(sql<number>`tickets.rowid`, '>=', lo)
+        .where(sql<number>`tickets.rowid`, '<', hi)
+        .groupBy(['tickets.grid_node_id', 'tickets.level'])
+        .execute(),
+    );
+  }
 }

@@ -1,20 +1,11 @@
-import { elevatorFaultSeverity } from '../rules/records/elevator.ts';
-import type { Severity } from '../tickets/ticket-schemas.ts';
+import { ELEVATOR_CODE_LIST, elevatorFaultSeverity } from '../contract/elevator-codes.ts';
+import type { Severity } from '../contract/severity.ts';
 import type { LocalSeriesStore } from './local-store.ts';
 
 /** Fault codes that take an elevator out of service until cleared (GB/T 24476; DOMAIN.md). */
-const OUT_OF_SERVICE = new Set([
-  '11',
-  '09',
-  '10',
-  '05',
-  '01',
-  '04',
-  '06',
-  'overspeed',
-  'door_open_running',
-  'power_loss',
-]);
+export const OUT_OF_SERVICE: ReadonlySet<string> = new Set(
+  ELEVATOR_CODE_LIST.filter((c) => c.stopsCar).map((c) => c.code),
+);
 
 export interface ElevatorHealth {
   deviceId: string;

@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { DeviceTelemetry } from '../contract/device-event.ts';
 import type { Logger } from '../logger.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
+import { type Bucket, empty, type FieldState, take } from './series-buckets.ts';
+import { migrateEvents } from './series-schema.ts';
 
 export interface LocalSeriesOptions {
   rawRetentionHours: number;
@@ -12,38 +14,6 @@ export interface LocalSeriesOptions {
   /** a raw value is stored when it changes, and at least this often when it does not */
   rawKeepaliveSeconds: number;
   flushMs: number;
-}
-
-interface Bucket {
-  n: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-}
-
-interface FieldState {
-  rawTs: number;
-  rawValue: number;
-  minute: number;
-  m: Bucket;
-  hour: number;
-  h: Bucket;
-}
-
-const empty = (): Bucket => ({
-  n: 0,
-  sum: 0,
-  min: Number.POSITIVE_INFINITY,
-  max: Number.NEGATIVE_INFINITY,
-  last: 0,
-});
-function take(b: Bucket, v: number): void {
-  b.n++;
-  b.sum += v;
-  if (v < b.min) b.min = v;
-  if (v > b.max) b.max = v;
-  b.last = v;
 }
 
 type ClosedBucket = [table: 'm1' | 'h1', device: string, field: string, bucket: number, b: Bucket];
@@ -385,27 +355,4 @@ export class LocalSeriesStore {
     this.db?.close();
     this.db = undefined;
   }
-}
-
-/**
- * The events table before 2026-12 had `code` in a WITHOUT ROWID primary key: SQLite refuses NULL
- * there, and INSERT OR IGNORE swallowed the refusal, so no event without a code (smoke.alarm,
- * tamper, battery.low …) was ever stored. Rebuilt as a rowid table keyed by the event id, keeping
- * what was stored.
- */
-function migrateEvents(db: BetterSqlite3.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version >= 1) return;
-  db.transaction(() => {
-    const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
-    if (old) db.exec('ALTER TABLE events RENAME TO events_v0');
-    db.exec(`CREATE TABLE events (device TEXT NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, code TEXT, event_id TEXT);
-      CREATE UNIQUE INDEX events_device_event ON events (device, event_id) WHERE event_id IS NOT NULL;
-      CREATE INDEX events_device_ts ON events (device, ts);`);
-    if (old) {
-      db.exec('INSERT INTO events (device, ts, type, code) SELECT device, ts, type, code FROM events_v0');
-      db.exec('DROP TABLE events_v0');
-    }
-    db.pragma('user_version = 1');
-  })();
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
+import { topicFor } from '../../src/contract/topics.ts';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
 import type { ApiClient, TestHub } from './start-hub.ts';
 
@@ -25,7 +26,7 @@ export async function registerDevice(
 }
 
 export function topic(deviceId: string, kind: 'event' | 'telemetry' | 'status' | 'cmd'): string {
-  return `gh/v1/dev/${deviceId}/${kind}`;
+  return topicFor(kind === 'cmd' ? 'command' : kind, { deviceId });
 }
 
 /** A device connected with its own credentials over MQTT/TCP, as real hardware would. */

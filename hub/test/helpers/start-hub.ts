@@ -78,15 +78,36 @@ export interface ApiResponse<T = unknown> {
   headers: Headers;
 }
 
-/** Talks HTTP to the real server (no inject), as the console and integrators do. */
+/** How a request reaches the hub: HTTP over a socket, or fastify's inject() (inject-hub.ts). */
+export type Transport = (
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+) => Promise<{ status: number; type: string; text: string; headers: Headers }>;
+
+const overHttp =
+  (baseUrl: string): Transport =>
+  async (method, url, headers, body) => {
+    const res = await fetch(`${baseUrl}${url}`, { method, headers, body });
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      text: await res.text(),
+      headers: res.headers,
+    };
+  };
+
+/** Talks to the hub as the console and integrators do: over HTTP to the real server by default. */
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
     readonly token?: string,
+    private readonly transport: Transport = overHttp(baseUrl),
   ) {}
 
   as(token: string): ApiClient {
-    return new ApiClient(this.baseUrl, token);
+    return new ApiClient(this.baseUrl, token, this.transport);
   }
 
   async request<T = unknown>(
@@ -102,10 +123,9 @@ export class ApiClient {
       headers['content-type'] = contentType;
       payload = typeof body === 'string' ? body : JSON.stringify(body);
     }
-    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload });
-    const text = await res.text();
-    let parsed: unknown = text;
-    if (res.headers.get('content-type')?.includes('json') && text) parsed = JSON.parse(text);
+    const res = await this.transport(method, path, headers, payload);
+    let parsed: unknown = res.text;
+    if (res.type.includes('json') && res.text) parsed = JSON.parse(res.text);
     return { status: res.status, body: parsed as T, headers: res.headers };
   }
 
@@ -117,5 +137,8 @@ export class ApiClient {
   }
   put<T = unknown>(path: string, body: unknown) {
     return this.request<T>('PUT', path, body);
+  }
+  delete<T = unknown>(path: string) {
+    return this.request<T>('DELETE', path);
   }
 }

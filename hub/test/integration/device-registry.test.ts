@@ -127,12 +127,14 @@ describe('device registry', () => {
 
   it('lists the models installers pick from', async () => {
     const res =
-      await installer.get<{ id: string; type: string; offlineAfterS: number }[]>('/api/v1/device-models');
+      await installer.get<{ id: string; type: string; offlineAfterSeconds: number }[]>(
+        '/api/v1/device-models',
+      );
     const types = new Set(res.body.map((m) => m.type));
     for (const type of ['panic-button', 'smoke-detector', 'water-leak', 'water-level', 'elevator-monitor']) {
       expect(types.has(type)).toBe(true);
     }
-    expect(res.body.find((m) => m.id === 'generic-nb-smoke')?.offlineAfterS).toBe(25 * 3600);
+    expect(res.body.find((m) => m.id === 'generic-nb-smoke')?.offlineAfterSeconds).toBe(25 * 3600);
   });
 
   it('dry-runs a CSV with three bad rows: lists exactly those rows, writes nothing', async () => {

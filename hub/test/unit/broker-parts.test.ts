@@ -9,6 +9,7 @@ import {
 } from '../../src/broker/acl.ts';
 import type { KnownDevice } from '../../src/broker/device-directory.ts';
 import { FrameLimit, FrameTooLargeError } from '../../src/broker/frame-limit.ts';
+import { scopeOf, withScope } from '../../src/broker/message-scope.ts';
 import { TokenBucket } from '../../src/broker/rate-limiter.ts';
 
 const device: KnownDevice = {
@@ -49,16 +50,26 @@ describe('topic ACL', () => {
     expect(subscribeAllowed(s, '#')).toBe(false);
   });
 
-  it('forwards hub messages only within jurisdiction', () => {
-    const paths: Record<string, string> = { 'g-a': '/d/g-a/', 'g-b': '/d/g-b/' };
-    const pathOf = (id: string) => paths[id];
+  it('forwards hub messages only within jurisdiction, by the scope they were published with', () => {
+    const a = scopeOf({ properties: withScope({ gridPath: '/d/g-a/', siteId: 'site-1' }) });
+    const b = scopeOf({ properties: withScope({ gridPath: '/d/g-b/', siteId: 'site-9' }) });
+    expect(a).toEqual({ gridPath: '/d/g-a/', siteId: 'site-1' });
     const gridA = staff({ kind: 'grid', nodeId: 'g-a', path: '/d/g-a/' });
-    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-a/site-1/sd-1', pathOf)).toBe(true);
-    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-b/site-9/sd-9', pathOf)).toBe(false);
-    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-unknown/site-9/sd-9', pathOf)).toBe(false);
+    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-a/site-1/sd-1', a)).toBe(true);
+    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-b/site-9/sd-9', b)).toBe(false);
+    // a scoped topic without a scope (nothing says where it is) goes to nobody
+    expect(forwardAllowed(gridA, 'gh/v1/hub/event/g-unknown/site-9/sd-9', undefined)).toBe(false);
     const pm = staff({ kind: 'sites', siteIds: ['site-9'] });
-    expect(forwardAllowed(pm, 'gh/v1/hub/event/g-b/site-9/sd-9', pathOf)).toBe(true);
-    expect(forwardAllowed(pm, 'gh/v1/hub/event/g-a/site-1/sd-1', pathOf)).toBe(false);
+    expect(forwardAllowed(pm, 'gh/v1/hub/event/g-b/site-9/sd-9', b)).toBe(true);
+    expect(forwardAllowed(pm, 'gh/v1/hub/event/g-a/site-1/sd-1', a)).toBe(false);
+    // a ticket without a site reaches no property manager
+    expect(
+      forwardAllowed(
+        pm,
+        'gh/v1/hub/ticket/g-b/-/T1',
+        scopeOf({ properties: withScope({ gridPath: '/d/g-b/', siteId: null }) }),
+      ),
+    ).toBe(false);
   });
 });
 

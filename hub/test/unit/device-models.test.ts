@@ -1,7 +1,10 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { DEVICE_TYPES } from '../../src/contract/payloads.ts';
+import { DEVICE_TYPES, WaterLeakEventSchema } from '../../src/contract/payloads.ts';
 import { DEVICE_MODELS, ModelCatalogue } from '../../src/devices/models/index.ts';
+import { type DeviceModel, defineModel } from '../../src/devices/models/model.ts';
+import { rulesByModel } from '../../src/rules/engine.ts';
+import { defaultRules } from '../../src/rules/records/index.ts';
 
 const ajv = new Ajv({ strict: false });
 
@@ -15,8 +18,8 @@ describe('device models', () => {
     for (const m of DEVICE_MODELS) {
       expect(() => ajv.compile(m.eventSchema), m.id).not.toThrow();
       expect(() => ajv.compile(m.telemetrySchema), m.id).not.toThrow();
-      expect(m.heartbeatIntervalS).toBeGreaterThan(0);
-      expect(m.offlineGraceS).toBeGreaterThan(0);
+      expect(m.heartbeatIntervalSeconds).toBeGreaterThan(0);
+      expect(m.offlineGraceSeconds).toBeGreaterThan(0);
     }
     expect(new Set(DEVICE_MODELS.map((m) => m.id)).size).toBe(DEVICE_MODELS.length);
   });
@@ -49,6 +52,34 @@ describe('device models', () => {
   it('refuses an unknown model with its code', () => {
     expect(() => new ModelCatalogue().get('nope')).toThrow(
       expect.objectContaining({ code: 'GH_ERR_MODEL_UNKNOWN' }),
+    );
+  });
+
+  it('types a model by its device type: a pass-through smoke model cannot carry the leak schema', () => {
+    const smoke = DEVICE_MODELS.find((m) => m.id === 'generic-nb-smoke') as DeviceModel<'smoke-detector'>;
+    // @ts-expect-error the water-leak event schema is not the smoke detector's (a compile error)
+    const wrong: DeviceModel<'smoke-detector'> = { ...smoke, eventSchema: WaterLeakEventSchema };
+    // with a decoder a vendor schema of its own is fine
+    const vendor = defineModel({ ...smoke, eventSchema: WaterLeakEventSchema, decodeEvent: (raw) => raw });
+    expect(wrong.type).toBe('smoke-detector');
+    expect(vendor.decodeEvent?.({ a: 1 })).toEqual({ a: 1 });
+  });
+
+  it('names only rules that exist and handle its type; the engine runs those and no others', () => {
+    const rules = defaultRules({ maintenanceCheckMs: 1000, outageCheckMs: 1000 });
+    const byModel = rulesByModel(rules, DEVICE_MODELS);
+    expect(byModel.get('generic-panic-button')?.map((r) => r.name)).toEqual([
+      'panic-press',
+      'device-health',
+      'presence',
+    ]);
+    expect(byModel.get('gbt24476-elevator')?.map((r) => r.name)).toContain('alert-restore');
+    const base = DEVICE_MODELS.find((m) => m.id === 'generic-water-leak') as DeviceModel<'water-leak'>;
+    expect(() => rulesByModel(rules, [{ ...base, defaultRules: ['no-such-rule'] }])).toThrow(
+      /does not exist/,
+    );
+    expect(() => rulesByModel(rules, [{ ...base, defaultRules: ['panic-press'] }])).toThrow(
+      /does not handle/,
     );
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { makeI18n } from '../../../dashboards/src/i18n.ts';
-import { ELEVATOR_FAULT_CODES } from '../../src/contract/payloads.ts';
+import { ELEVATOR_FAULT_CODES } from '../../src/contract/elevator-codes.ts';
 import {
   renderTitle,
   TITLE_CODES,

@@ -7,11 +7,12 @@ import {
   WebhookTargetBody,
   WebhookTargetView,
 } from '../../alerts/alert-schemas.ts';
-import type { AlertChange, AlertService } from '../../alerts/alert-service.ts';
+import type { AlertService } from '../../alerts/alert-service.ts';
 import { maskUrl } from '../../alerts/mask-url.ts';
 import { endsSession } from '../../auth/access-events.ts';
 import { requirePermission } from '../../auth/principal.ts';
-import type { Bus } from '../../bus.ts';
+import type { AlertChanged, Bus } from '../../bus.ts';
+import type { AlertStream } from '../../output/alert-stream.ts';
 import type { WebhookTargetRow } from '../../store/tables.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 
@@ -33,16 +34,18 @@ function targetView(t: WebhookTargetRow) {
   };
 }
 
-export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus: Bus }> = async (
-  app,
-  { alerts, bus },
-) => {
+export const alertRoutes: FastifyPluginAsyncTypebox<{
+  alerts: AlertService;
+  stream: AlertStream;
+  bus: Bus;
+}> = async (app, { alerts, stream, bus }) => {
+  const { queries, actions, webhooks } = alerts;
   // The stream carries names like the lists do; every open console shares one lookup per change.
-  const named = new WeakMap<AlertChange, Promise<AlertView>>();
-  const namedAlert = (c: AlertChange) => {
+  const named = new WeakMap<AlertChanged, Promise<AlertView>>();
+  const namedAlert = (c: AlertChanged) => {
     let p = named.get(c);
     if (!p) {
-      p = alerts.named([c.alert]).then((list) => list[0] ?? c.alert);
+      p = queries.named([c.alert]).then((list) => list[0] ?? c.alert);
       named.set(c, p);
     }
     return p;
@@ -60,7 +63,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         },
       },
     },
-    async (req) => alerts.list(req.principal, req.query),
+    async (req) => queries.list(req.principal, req.query),
   );
 
   // Server-sent events for the console: role- and scope-filtered; a reconnect with Last-Event-ID
@@ -70,11 +73,10 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
     { schema: { tags, summary: 'Live alert changes (text/event-stream)' } },
     async (req, reply) => {
       requirePermission(req.principal, 'alert:read');
-      const see = await alerts.visibility(req.principal);
-      const visible = (a: AlertView & { gridPath?: string }) =>
-        see({ grid_path: alertsPath(a), site_id: a.siteId, emergency_unit_id: a.emergencyUnitId });
-      const paths = new Map<string, string>();
-      const alertsPath = (a: AlertView) => paths.get(a.id) ?? '';
+      const see = await queries.visibility(req.principal);
+      // Each change carries where it is (its delivery scope): nothing is looked up per stream.
+      const visible = ({ scope }: AlertChanged) =>
+        see({ grid_path: scope.gridPath, site_id: scope.siteId, emergency_unit_id: scope.emergencyUnitId });
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -84,16 +86,15 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         'x-accel-buffering': 'no',
       });
       res.write('retry: 2000\n\n');
-      const send = async (c: AlertChange) => {
-        if (!paths.has(c.alert.id)) paths.set(c.alert.id, await alerts.gridPathOf(c.alert.id));
-        if (!visible(c.alert)) return;
+      const send = async (c: AlertChanged) => {
+        if (!visible(c)) return;
         const alert = await namedAlert(c);
         res.write(`id: ${c.seq}\nevent: alert\ndata: ${JSON.stringify({ action: c.action, alert })}\n\n`);
       };
       const last = Number(req.headers['last-event-id'] ?? Number.NaN);
-      if (Number.isFinite(last)) for (const c of alerts.since(last)) await send(c);
+      if (Number.isFinite(last)) for (const c of stream.since(last)) await send(c);
       let queue = Promise.resolve();
-      const off = alerts.onChange((c) => {
+      const off = stream.subscribe((c) => {
         queue = queue.then(() => send(c)).catch(() => undefined);
       });
       const ping = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
@@ -134,7 +135,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         },
       },
     },
-    async (req) => alerts.detail(req.principal, req.params.id),
+    async (req) => queries.detail(req.principal, req.params.id),
   );
   app.post(
     '/alerts/:id/ack',
@@ -146,7 +147,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         response: { 200: AlertView, ...errorResponses },
       },
     },
-    async (req) => alerts.acknowledgeAs(req.principal, req.params.id, 'api'),
+    async (req) => actions.acknowledgeAs(req.principal, req.params.id, 'api'),
   );
   app.post(
     '/alerts/:id/resolve',
@@ -159,7 +160,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         response: { 200: AlertView, ...errorResponses },
       },
     },
-    async (req) => alerts.resolveAs(req.principal, req.params.id, false, req.body?.reason ?? null),
+    async (req) => actions.resolveAs(req.principal, req.params.id, false, req.body?.reason ?? null),
   );
   app.post(
     '/alerts/:id/false-alarm',
@@ -172,7 +173,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         response: { 200: AlertView, ...errorResponses },
       },
     },
-    async (req) => alerts.resolveAs(req.principal, req.params.id, true, req.body.reason ?? null),
+    async (req) => actions.resolveAs(req.principal, req.params.id, true, req.body.reason ?? null),
   );
   app.get(
     '/stats/alerts',
@@ -195,7 +196,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         },
       },
     },
-    async (req) => alerts.stats(req.principal),
+    async (req) => alerts.statistics.stats(req.principal),
   );
 
   app.get(
@@ -207,7 +208,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         response: { 200: Type.Array(WebhookTargetView), ...errorResponses },
       },
     },
-    async (req) => (await alerts.targets(req.principal)).map(targetView),
+    async (req) => (await webhooks.targets(req.principal)).map(targetView),
   );
   app.post(
     '/webhooks',
@@ -220,7 +221,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
         response: { 201: WebhookTargetView, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(targetView(await alerts.addTarget(req.principal, req.body))),
+    async (req, reply) => reply.code(201).send(targetView(await webhooks.addTarget(req.principal, req.body))),
   );
   app.delete(
     '/webhooks/:id',
@@ -233,7 +234,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService; bus:
       },
     },
     async (req, reply) => {
-      await alerts.removeTarget(req.principal, req.params.id);
+      await webhooks.removeTarget(req.principal, req.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -258,7 +259,7 @@ export const ackLinkRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> 
       return reply
         .code(403)
         .send(page('链接无效', '<h1>链接无效或已过期</h1><p>Link invalid or expired.</p>'));
-    const title = await alerts.titleOf(ok.alertId);
+    const title = await alerts.queries.titleOf(ok.alertId);
     const form = `<form method="post"><input type="hidden" name="q" value="${esc(new URLSearchParams(req.query).toString())}"><button>确认收到 / Acknowledge</button></form>`;
     return page('确认告警', `<h1>${esc(title)}</h1>${form}`);
   });
@@ -273,7 +274,7 @@ export const ackLinkRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> 
       reply.type('text/html; charset=utf-8');
       if (!ok) return reply.code(403).send(page('链接无效', '<h1>链接无效或已过期</h1>'));
       try {
-        await alerts.acknowledge(
+        await alerts.actions.acknowledge(
           ok.who.startsWith('webhook:') ? `link:${ok.who}` : `person:${ok.who}`,
           ok.alertId,
           'link',

@@ -89,26 +89,4 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{ tickets: TicketService }>
     },
     async (req) => tickets.stats(req.principal, req.query),
   );
-  app.post(
-    '/elevators/:id/maintenance-visits',
-    {
-      schema: {
-        tags: ['elevators'],
-        summary: 'Record a maintenance visit (property manager or maintenance company)',
-        params: IdParams,
-        body: Type.Object(
-          {
-            at: Type.Optional(Type.String({ format: 'date-time' })),
-            notes: Type.Optional(Type.String({ maxLength: 2000 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 204: Type.Null(), ...errorResponses },
-      },
-    },
-    async (req, reply) => {
-      await tickets.recordVisit(req.principal, req.params.id, req.body);
-      return reply.code(204).send(null);
-    },
-  );
 };

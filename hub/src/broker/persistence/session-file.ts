@@ -26,6 +26,19 @@ export function decodePacket(row: Encoded): StoredPacket {
   return fields;
 }
 
+/** A batch with nothing in it (the next flush's, after one was taken). */
+export function emptyBatch(): Batch {
+  return {
+    retained: new Map(),
+    subscriptions: new Map(),
+    incoming: new Map(),
+    wills: new Map(),
+    outgoingDeletes: [],
+    outgoingInserts: [],
+    outgoingUpdates: [],
+  };
+}
+
 export interface Loaded {
   retained: { topic: string; packet: StoredPacket }[];
   subscriptions: { clientId: string; topic: string; record: Record<string, unknown> }[];

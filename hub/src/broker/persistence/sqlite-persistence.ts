@@ -1,47 +1,13 @@
 import { Readable } from 'node:stream';
 import { copyPacket, QLOBBER, QlobberSub, QlobberTrue, restorePacket, type TrieSub } from './aedes-parts.ts';
-import { type Batch, SessionFile, type StoredPacket } from './session-file.ts';
-
-/** The parts of a client and a subscription the persistence contract uses. */
-export interface SessionClient {
-  id: string;
-}
-export interface SessionSub {
-  topic: string;
-  qos: number;
-  rh?: number;
-  rap?: boolean;
-  nl?: boolean;
-  subscriptionIdentifier?: number;
-}
-type BrokerLike = { id: string };
-
-interface OutEntry {
-  seq: number;
-  clientId: string;
-  packet: StoredPacket;
-  /** a row exists in the file (else the entry is still only in memory) */
-  persisted: boolean;
-  /** when it was enqueued (performance.now()) */
-  at: number;
-}
-
-export interface SessionStoreObserver {
-  /** a message was dropped from a session's queue because the queue was full */
-  dropped(clientId: string): void;
-  /** a batch reached the file (rows written) or failed */
-  flushed(rows: number, ms: number): void;
-  failed(err: unknown): void;
-}
-
-export interface SqlitePersistenceOptions {
-  file: string;
-  /** longest a change waits in memory before it is written */
-  flushMs: number;
-  /** messages kept per session; beyond it the oldest is dropped */
-  queueLimit: number;
-  observer?: SessionStoreObserver;
-}
+import { type Batch, emptyBatch, SessionFile, type StoredPacket } from './session-file.ts';
+import type {
+  BrokerLike,
+  OutEntry,
+  SessionClient,
+  SessionSub,
+  SqlitePersistenceOptions,
+} from './session-types.ts';
 
 const key = (a: string, b: string | number) => `${a}\u0000${b}`;
 
@@ -69,23 +35,11 @@ export class SqlitePersistence {
   private readonly wills = new Map<string, StoredPacket>();
   private seq = 1;
 
-  private batch: Batch = SqlitePersistence.emptyBatch();
+  private batch: Batch = emptyBatch();
   /** entries to insert or update at the next flush */
   private readonly dirty = new Set<OutEntry>();
 
   constructor(private readonly options: SqlitePersistenceOptions) {}
-
-  private static emptyBatch(): Batch {
-    return {
-      retained: new Map(),
-      subscriptions: new Map(),
-      incoming: new Map(),
-      wills: new Map(),
-      outgoingDeletes: [],
-      outgoingInserts: [],
-      outgoingUpdates: [],
-    };
-  }
 
   // ---- lifecycle ----
 
@@ -149,7 +103,7 @@ export class SqlitePersistence {
       e.persisted = true;
       this.dirty.delete(e);
     }
-    this.batch = SqlitePersistence.emptyBatch();
+    this.batch = emptyBatch();
     this.healthy = true;
     this.options.observer?.flushed(rows, performance.now() - started);
   }

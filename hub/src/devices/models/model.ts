@@ -1,32 +1,35 @@
 import type { TSchema } from 'typebox';
 import type { DeviceEvent, DeviceTelemetry } from '../../contract/device-event.ts';
+import type { DeviceTypeSchemas } from '../../contract/device-types.ts';
 import type { CommandType, DeviceType } from '../../contract/payloads.ts';
 import type { ByteFrameSpec, JsonMapping } from './frame.ts';
 
 /**
- * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
- * `decodeEvent` / `decodeTelemetry` normalise vendor polarity and codes into the generic payload
- * of the device type, so rules never see vendor quirks. Generic models pass payloads through.
+ * What a model puts on a topic: the device type's own payload (passed through, so the schema must
+ * be the type's — a smoke detector cannot carry a leak sensor's schema), or a vendor payload with
+ * the decoder that normalises it into the type's (vendor polarity and codes, never in rules).
  */
-export interface DeviceModel {
+type Wire<Normal extends TSchema, Decode extends 'decodeEvent' | 'decodeTelemetry', Schema extends string> =
+  | ({ [K in Schema]: Normal } & { [K in Decode]?: undefined })
+  | ({ [K in Schema]: TSchema } & {
+      [K in Decode]: (raw: Record<string, unknown>) => Record<string, unknown>;
+    });
+
+interface ModelRecord<T extends DeviceType> {
   id: string;
-  type: DeviceType;
+  type: T;
   vendor: string;
   name: { zh: string; en: string };
-  /** schema of what this model puts on the event topic */
-  eventSchema: TSchema;
-  /** schema of what this model puts on the telemetry topic */
-  telemetrySchema: TSchema;
   /** expected heartbeat (telemetry or status) interval, seconds */
-  heartbeatIntervalS: number;
+  heartbeatIntervalSeconds: number;
   /** extra silence tolerated after a missed heartbeat before the device counts as offline, seconds */
-  offlineGraceS: number;
+  offlineGraceSeconds: number;
   /** mains-powered devices keep a session open; battery devices connect, report and sleep */
   power: 'mains' | 'battery';
-  /** names of the rules that apply to this model by default */
-  defaultRules: string[];
+  /** the rules this model's messages and presence run through (rules/records; the engine reads it) */
+  defaultRules: readonly string[];
   /** more messages this model counts as life-safety than its device type does (see ingest/life-safety.ts) */
-  lifeSafety?: (m: DeviceEvent | DeviceTelemetry) => boolean;
+  lifeSafety?: (m: Extract<DeviceEvent | DeviceTelemetry, { deviceType: T }>) => boolean;
   /** commands the hub may send it on its `cmd` topic (TOPICS.command) */
   commands: readonly CommandType[];
   /** the settings a `configure` command may carry (JSON Schema of the settings object) */
@@ -39,11 +42,26 @@ export interface DeviceModel {
    */
   frame?: ByteFrameSpec;
   jsonMapping?: JsonMapping;
-  decodeEvent?: (raw: Record<string, unknown>) => Record<string, unknown>;
-  decodeTelemetry?: (raw: Record<string, unknown>) => Record<string, unknown>;
 }
 
+/**
+ * A supported device model is data (DESIGN.md contract 4): adding a vendor is adding a record.
+ * Generic over its device type, so the payload schemas, the decoders and the life-safety predicate
+ * must fit the type it claims.
+ */
+export type DeviceModel<T extends DeviceType = DeviceType> = ModelRecord<T> &
+  Wire<DeviceTypeSchemas[T]['event'], 'decodeEvent', 'eventSchema'> &
+  Wire<DeviceTypeSchemas[T]['telemetry'], 'decodeTelemetry', 'telemetrySchema'>;
+
+/** Any model of any type (the catalogue's list). */
+export type AnyDeviceModel = { [T in DeviceType]: DeviceModel<T> }[DeviceType];
+
+/** A model record, its device type inferred from `type`. */
+export const defineModel = <T extends DeviceType>(model: DeviceModel<T>): DeviceModel<T> => model;
+
 /** Offline deadline of a model: heartbeat interval + grace. */
-export function offlineAfterSeconds(model: DeviceModel): number {
-  return model.heartbeatIntervalS + model.offlineGraceS;
+export function offlineAfterSeconds(
+  model: Pick<ModelRecord<DeviceType>, 'heartbeatIntervalSeconds' | 'offlineGraceSeconds'>,
+): number {
+  return model.heartbeatIntervalSeconds + model.offlineGraceSeconds;
 }

@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { SmokeTelemetrySchema } from '../../contract/payloads.ts';
-import type { DeviceModel } from './model.ts';
+import { defineModel } from './model.ts';
 import { batterySettings } from './settings.ts';
 
 /**
@@ -20,7 +20,7 @@ const ACME_CODES: Record<number, string> = {
   9: 'silenced',
 };
 
-export const acmeSmokeModel: DeviceModel = {
+export const acmeSmokeModel = defineModel({
   id: 'acme-nb-smoke-s1',
   type: 'smoke-detector',
   vendor: 'acme',
@@ -34,10 +34,10 @@ export const acmeSmokeModel: DeviceModel = {
     ts: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
   telemetrySchema: SmokeTelemetrySchema,
-  heartbeatIntervalS: 24 * 3600,
-  offlineGraceS: 3600,
+  heartbeatIntervalSeconds: 24 * 3600,
+  offlineGraceSeconds: 3600,
   power: 'battery',
-  defaultRules: ['smoke-alarm', 'device-health', 'presence'],
+  defaultRules: ['smoke-alarm', 'alert-restore', 'device-health', 'presence'],
   // Acme answers a self-test with its code 8 and a silence with code 9 (decoded below).
   commands: ['silence', 'selftest', 'configure'],
   settingsSchema: batterySettings,
@@ -48,4 +48,4 @@ export const acmeSmokeModel: DeviceModel = {
     if (type === 'smoke.alarm' && typeof raw.density === 'number') out.smokeDensity = raw.density;
     return out;
   },
-};
+});

@@ -1,5 +1,5 @@
 import { WaterLeakEventSchema, WaterLeakTelemetrySchema } from '../../contract/payloads.ts';
-import type { DeviceModel } from './model.ts';
+import { defineModel } from './model.ts';
 import { batterySettings } from './settings.ts';
 
 /**
@@ -32,17 +32,17 @@ import { batterySettings } from './settings.ts';
  * A codec's `object` of the form {"alarm":"leak","battery":89} maps through `jsonMapping`.
  * ChirpStack's `deduplicationId` is the event id, so a redelivered MQTT message is a duplicate.
  */
-export const riverlinkLoraLeakModel: DeviceModel = {
+export const riverlinkLoraLeakModel = defineModel({
   id: 'riverlink-lora-leak',
   type: 'water-leak',
   vendor: 'riverlink',
   name: { zh: 'Riverlink LoRaWAN水浸传感器', en: 'Riverlink LoRaWAN water-leak sensor' },
   eventSchema: WaterLeakEventSchema,
   telemetrySchema: WaterLeakTelemetrySchema,
-  heartbeatIntervalS: 12 * 3600,
-  offlineGraceS: 3600,
+  heartbeatIntervalSeconds: 12 * 3600,
+  offlineGraceSeconds: 3600,
   power: 'battery',
-  defaultRules: ['water-leak', 'device-health', 'presence'],
+  defaultRules: ['water-leak', 'alert-restore', 'device-health', 'presence'],
   commands: ['configure'],
   settingsSchema: batterySettings,
   frame: {
@@ -82,4 +82,4 @@ export const riverlinkLoraLeakModel: DeviceModel = {
       },
     },
   },
-};
+});

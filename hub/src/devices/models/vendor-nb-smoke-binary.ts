@@ -1,5 +1,5 @@
 import { SmokeEventSchema, SmokeTelemetrySchema } from '../../contract/payloads.ts';
-import type { DeviceModel } from './model.ts';
+import { defineModel } from './model.ts';
 import { batterySettings } from './settings.ts';
 
 /**
@@ -40,17 +40,17 @@ import { batterySettings } from './settings.ts';
  * The platform's message id (CTWing timestamp + upPacketSN, OneNET at + ds_id) is the event id, so a
  * platform retry is a duplicate and a unit's repeat of the same alarm an ordinary repeat.
  */
-export const anxinNbSmokeModel: DeviceModel = {
+export const anxinNbSmokeModel = defineModel({
   id: 'anxin-nb-smoke-bin',
   type: 'smoke-detector',
   vendor: 'anxin',
   name: { zh: '安信NB-IoT烟感(二进制帧)', en: 'Anxin NB-IoT smoke detector (binary frame)' },
   eventSchema: SmokeEventSchema,
   telemetrySchema: SmokeTelemetrySchema,
-  heartbeatIntervalS: 24 * 3600,
-  offlineGraceS: 3600,
+  heartbeatIntervalSeconds: 24 * 3600,
+  offlineGraceSeconds: 3600,
   power: 'battery',
-  defaultRules: ['smoke-alarm', 'device-health', 'presence'],
+  defaultRules: ['smoke-alarm', 'alert-restore', 'device-health', 'presence'],
   commands: ['silence', 'selftest', 'configure'],
   settingsSchema: batterySettings,
   frame: {
@@ -96,4 +96,4 @@ export const anxinNbSmokeModel: DeviceModel = {
       },
     },
   },
-};
+});

@@ -1,42 +1,8 @@
-import { sql } from 'kysely';
-import type { ELEVATOR_FAULT_CODES } from '../../contract/payloads.ts';
-import type { Severity, TicketCategory } from '../../tickets/ticket-schemas.ts';
+import { elevatorFaultSeverity } from '../../contract/elevator-codes.ts';
+import type { TicketCategory } from '../../tickets/ticket-schemas.ts';
 import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { SlidingWindow } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
-
-type Code = (typeof ELEVATOR_FAULT_CODES)[number];
-
-/**
- * GB/T 24476 codes and add-on monitor codes with their suggested severity (DOMAIN.md); their names
- * are in hub/src/contract/titles.ts.
- */
-export const ELEVATOR_CODES: Record<Code, { severity: Severity; whenOccupied?: Severity }> = {
-  '11': { severity: 'critical' },
-  '09': { severity: 'critical' },
-  '10': { severity: 'critical' },
-  '05': { severity: 'critical' },
-  '01': { severity: 'major', whenOccupied: 'critical' },
-  '04': { severity: 'major', whenOccupied: 'critical' },
-  '06': { severity: 'major' },
-  '02': { severity: 'minor' },
-  '03': { severity: 'minor' },
-  '07': { severity: 'minor' },
-  '08': { severity: 'minor' },
-  overspeed: { severity: 'critical' },
-  door_open_running: { severity: 'critical' },
-  power_loss: { severity: 'major' },
-  door_cycling: { severity: 'minor' },
-  door_held: { severity: 'minor' },
-  door_open_long: { severity: 'minor' },
-  alarm_bell: { severity: 'minor' },
-  ebike: { severity: 'minor' },
-};
-
-/** The suggested severity of a fault code (DOMAIN.md), which elevator health weighs faults by too. */
-export function elevatorFaultSeverity(code: string): Severity | undefined {
-  return ELEVATOR_CODES[code as Code]?.severity;
-}
 
 /**
  * Elevator faults: entrapment (11) → rescue ticket with the arrival deadline; other critical codes →
@@ -55,7 +21,6 @@ export function elevatorFaultRule(): Rule {
       if (e.deviceType !== 'elevator-monitor') return;
       const ev = e.event;
       if (ev.type !== 'fault' && ev.type !== 'fault.clear') return;
-      const code = ELEVATOR_CODES[ev.code];
       const at = policyAt(e);
       const incident = ev.code === '11' ? `rescue:${e.deviceId}` : `elevator:${e.deviceId}:${ev.code}`;
       if (ev.type === 'fault.clear') {
@@ -75,7 +40,7 @@ export function elevatorFaultRule(): Rule {
         }
         return;
       }
-      const severity = ev.occupied && code.whenOccupied ? code.whenOccupied : code.severity;
+      const severity = elevatorFaultSeverity(ev.code, ev.occupied) ?? 'minor';
       const category: TicketCategory =
         ev.code === '11' ? 'elevator-rescue' : severity === 'minor' ? 'maintenance' : 'elevator-fault';
       const { ticket } = await ctx.tickets.raise({
@@ -107,9 +72,9 @@ export function elevatorFaultRule(): Rule {
           eventRef: eventRef(e),
         });
       }
-      const windowMs = ctx.policy<number>('elevator.recurring.windowHours', at) * 3600_000;
+      const windowMs = ctx.policy('elevator.recurring.windowHours', at) * 3600_000;
       const count = faults.add(e.deviceId, e.at, windowMs);
-      if (count >= ctx.policy<number>('elevator.recurring.count', at)) {
+      if (count >= ctx.policy('elevator.recurring.count', at)) {
         await ctx.tickets.raise({
           category: 'recurring-fault',
           source: 'device-rule',
@@ -136,47 +101,13 @@ export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
     on: 'tick',
     everyMs: () => checkEveryMs,
     async handle(ctx) {
-      const rows = await ctx.store.db
-        .selectFrom('devices')
-        .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-        .leftJoin(
-          (eb) =>
-            eb
-              .selectFrom('maintenance_visits')
-              .select(['device_id', sql<number>`max(at)`.as('last')])
-              .groupBy('device_id')
-              .as('v'),
-          (join) => join.onRef('v.device_id', '=', 'devices.id'),
-        )
-        .select([
-          'devices.id',
-          'devices.site_id',
-          'devices.grid_node_id',
-          'devices.emergency_unit_id',
-          'devices.model_id',
-          'devices.installed_at',
-          'grid_nodes.path',
-          'v.last',
-        ])
-        .where('devices.type', '=', 'elevator-monitor')
-        .where('devices.status', 'in', ['active', 'provisioned'])
-        .execute();
       const now = ctx.now();
-      for (const r of rows) {
-        const placement = {
-          deviceId: r.id,
-          siteId: r.site_id,
-          gridNodeId: r.grid_node_id,
-          gridPath: r.path,
-          emergencyUnitId: r.emergency_unit_id,
-          modelId: r.model_id,
-          deviceType: 'elevator-monitor',
-        };
-        const intervalMs =
-          ctx.policy<number>('elevator.maintenance.intervalDays', policyAt(placement)) * 86_400_000;
-        const last = r.last ?? Date.parse(r.installed_at);
+      for (const e of await ctx.elevatorVisits()) {
+        const placement = { ...e, deviceType: 'elevator-monitor' };
+        const intervalMs = ctx.policy('elevator.maintenance.intervalDays', policyAt(placement)) * 86_400_000;
+        const last = e.lastVisitAt;
         if (now - last <= intervalMs) continue;
-        if (await ctx.tickets.findOpen(`maint-overdue:${r.id}`)) continue;
+        if (await ctx.tickets.findOpen(`maint-overdue:${e.deviceId}`)) continue;
         await ctx.tickets.raise({
           category: 'maintenance',
           source: 'device-rule',
@@ -186,7 +117,7 @@ export function elevatorMaintenanceRule(checkEveryMs: number): Rule {
             params: { last: new Date(last).toISOString().slice(0, 10) },
           },
           placement: placementOf(placement),
-          incidentKey: `maint-overdue:${r.id}`,
+          incidentKey: `maint-overdue:${e.deviceId}`,
           actor: 'rule:elevator-maintenance',
         });
       }

@@ -17,7 +17,7 @@ export function presenceRule(): Rule {
     if (!batch || batch.devices.size === 0) return;
     const devices = [...batch.devices.values()];
     const first = devices[0] as PresenceChange;
-    if (devices.length >= ctx.policy<number>('outage.site.count', policyAt(first))) {
+    if (devices.length >= ctx.policy('outage.site.count', policyAt(first))) {
       const { ticket } = await ctx.tickets.raise({
         category: 'site-outage',
         source: 'device-rule',
@@ -60,7 +60,7 @@ export function presenceRule(): Rule {
       if (!p.online) {
         let batch = pending.get(p.siteId);
         if (!batch) {
-          const windowMs = ctx.policy<number>('outage.site.windowSeconds', policyAt(p)) * 1000;
+          const windowMs = ctx.policy('outage.site.windowSeconds', policyAt(p)) * 1000;
           const timer = setTimeout(() => {
             settle(p.siteId, ctx).catch((err: unknown) =>
               ctx.logger.error({ err, siteId: p.siteId }, 'offline settlement failed'),
@@ -96,19 +96,6 @@ export function presenceRule(): Rule {
   };
 }
 
-/** Devices of a site that count for an outage (in service, seen at least once) and are offline now. */
-async function offlineAt(ctx: RuleContext, siteId: string): Promise<string[]> {
-  const rows = await ctx.store.db
-    .selectFrom('devices')
-    .select('id')
-    .where('site_id', '=', siteId)
-    .where('status', 'in', ['provisioned', 'active'])
-    .where('last_seen_at', 'is not', null)
-    .where('online', '=', 0)
-    .execute();
-  return rows.map((r) => r.id);
-}
-
 /**
  * A site-outage ticket closes by itself once every device of the site has been back online for
  * `outage.site.stayBackSeconds` (power that flickers back for a minute is not the end of an outage),
@@ -133,10 +120,10 @@ export function siteOutageRecoveryRule(checkEveryMs: number): Rule {
         const backAt = await linkAt('site-back');
         const outAt = await linkAt('site-out');
         const isBack = backAt > outAt;
-        const offline = await offlineAt(ctx, siteId);
+        const offline = await ctx.offlineAt(siteId);
         const now = ctx.now();
         const at = { siteId, gridPath: ticket.path, deviceId: null, deviceType: null };
-        const stayS = ctx.policy<number>('outage.site.stayBackSeconds', at);
+        const staySeconds = ctx.policy('outage.site.stayBackSeconds', at);
         if (offline.length > 0) {
           if (isBack)
             await ctx.tickets.note(
@@ -152,16 +139,16 @@ export function siteOutageRecoveryRule(checkEveryMs: number): Rule {
           await ctx.tickets.note(
             ticket.id,
             'rule:presence',
-            `every device of the site is back online; the ticket closes by itself if they stay online for ${stayS} s and nobody has started on it`,
+            `every device of the site is back online; the ticket closes by itself if they stay online for ${staySeconds} s and nobody has started on it`,
             { kind: 'site-back', ref: siteId, at: now },
           );
           since = now;
         }
-        if (now - since < stayS * 1000 || !UNHANDLED_STATES.has(ticket.state as TicketState)) continue;
+        if (now - since < staySeconds * 1000 || !UNHANDLED_STATES.has(ticket.state as TicketState)) continue;
         await ctx.tickets.resolveIfUnhandled(
           `outage:${siteId}`,
           'rule:presence',
-          `every device of the site back online for ${stayS} s`,
+          `every device of the site back online for ${staySeconds} s`,
         );
       }
     },

@@ -37,8 +37,8 @@ export function smokeAlarmRule(): Rule {
           ref: e.deviceId,
           at: e.at,
         });
-        const windowMs = ctx.policy<number>('smoke.confirm.windowSeconds', at) * 1000;
-        const needed = ctx.policy<number>('smoke.confirm.count', at);
+        const windowMs = ctx.policy('smoke.confirm.windowSeconds', at) * 1000;
+        const needed = ctx.policy('smoke.confirm.count', at);
         const detectors = (await ctx.tickets.links(ticket.id, 'device')).filter(
           (l) => l.at > e.at - windowMs,
         );

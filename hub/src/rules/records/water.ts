@@ -1,5 +1,5 @@
+import { atLeast, moreSevere, type Severity } from '../../contract/severity.ts';
 import type { TitleSpec } from '../../contract/titles.ts';
-import type { Severity } from '../../tickets/ticket-schemas.ts';
 import { ticketTitle } from '../../tickets/ticket-titles.ts';
 import { type Condition, Dwell, holds, severityByDuration } from '../helpers.ts';
 import { eventRef, placementOf, policyAt, type Rule } from '../rule.ts';
@@ -59,7 +59,6 @@ export function waterLevelRule(): Rule {
   const aboveWarning = new Dwell<string>();
   const history = new Map<string, { at: number; level: number }[]>();
   const raised = new Map<string, Severity>();
-  const rank: Record<Severity, number> = { warning: 0, minor: 1, major: 2, critical: 3 };
   return {
     name: 'water-level',
     description:
@@ -71,9 +70,9 @@ export function waterLevelRule(): Rule {
       const at = policyAt(t);
       const level = t.values.level;
       const now = t.at;
-      const dwellMs = ctx.policy<number>('water.level.dwellSeconds', at) * 1000;
-      const alarmCm = ctx.policy<number>('water.level.alarmCm', at);
-      const warningCm = ctx.policy<number>('water.level.warningCm', at);
+      const dwellMs = ctx.policy('water.level.dwellSeconds', at) * 1000;
+      const alarmCm = ctx.policy('water.level.alarmCm', at);
+      const warningCm = ctx.policy('water.level.warningCm', at);
       // Rate of rise over the readings of the last hour (at least one dwell apart).
       const samples = (history.get(t.deviceId) ?? []).filter((s) => s.at > now - 3600_000);
       samples.push({ at: now, level });
@@ -90,7 +89,7 @@ export function waterLevelRule(): Rule {
       const alarm: Condition = {
         any: [
           { field: 'aboveAlarmMs', op: '>=', value: dwellMs },
-          { field: 'riseCmPerHour', op: '>=', value: ctx.policy<number>('water.level.riseCmPerHour', at) },
+          { field: 'riseCmPerHour', op: '>=', value: ctx.policy('water.level.riseCmPerHour', at) },
         ],
       };
       let severity: Severity | undefined;
@@ -107,7 +106,7 @@ export function waterLevelRule(): Rule {
         severity = severityByDuration(values.aboveWarningMs, [
           { afterMs: dwellMs, severity: 'warning' },
           {
-            afterMs: ctx.policy<number>('water.level.warningToCriticalMinutes', at) * 60_000,
+            afterMs: ctx.policy('water.level.warningToCriticalMinutes', at) * 60_000,
             severity: 'critical',
           },
         ]);
@@ -132,10 +131,10 @@ export function waterLevelRule(): Rule {
         return;
       }
       const before = raised.get(t.deviceId);
-      if (before && rank[before] >= rank[severity]) {
+      if (before && atLeast(before, severity)) {
         // Eased to a lower step (back under the alarm level, still over the warning): remember the
         // lower step, so that crossing back over the alarm level alarms (and alerts) again.
-        if (rank[severity] < rank[before]) raised.set(t.deviceId, severity);
+        if (moreSevere(before, severity)) raised.set(t.deviceId, severity);
         return;
       }
       raised.set(t.deviceId, severity);
