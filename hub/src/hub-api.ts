@@ -10,6 +10,7 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
     logger: hub.logger,
     db,
     bus: hub.bus,
+    presence: hub.presence,
     access: hub.access,
     registry: registry ?? new DeviceRegistry(db, hub.models, hub.bus, hub.presence),
     integrations: hub.ingress.integrations,

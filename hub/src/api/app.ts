@@ -64,6 +64,8 @@ export interface ApiDeps {
   logger: Logger;
   db: Db;
   bus: Bus;
+  /** presence writes what it holds before a read counts online devices in SQL */
+  presence: { flush(): Promise<void> };
   access: AccessService;
   registry: DeviceRegistry;
   commissioning: CommissioningLog;
@@ -248,6 +250,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
       await api.register(gridRoutes, {
         db: deps.db,
+        presence: deps.presence,
         directory: deps.directory,
         access: deps.access,
         bus: deps.bus,

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { secretMatches } from '../auth/credentials.ts';
-import type { DevicePlacement } from '../contract/device-event.ts';
+import { type DevicePlacement, type DevicePlacementRow, devicePlacement } from '../contract/device-event.ts';
 import type { DeviceType } from '../contract/payloads.ts';
 import type { DeviceStatus } from '../devices/device-schemas.ts';
 import type { Store } from '../store/store.ts';
@@ -11,16 +11,9 @@ export interface KnownDevice extends DevicePlacement {
   secretHash: string;
 }
 
-interface Row {
-  id: string;
-  model_id: string;
-  type: string;
-  site_id: string;
-  grid_node_id: string;
-  emergency_unit_id: string | null;
+interface Row extends DevicePlacementRow {
   status: string;
   secret_hash: string;
-  path: string;
 }
 
 export type DeviceCheck =
@@ -63,13 +56,7 @@ export class DeviceDirectory {
       return undefined;
     }
     const device: KnownDevice = {
-      deviceId: row.id,
-      modelId: row.model_id,
-      deviceType: row.type as DeviceType,
-      siteId: row.site_id,
-      gridNodeId: row.grid_node_id,
-      gridPath: row.path,
-      emergencyUnitId: row.emergency_unit_id,
+      ...devicePlacement(row),
       status: row.status as DeviceStatus,
       secretHash: row.secret_hash,
     };

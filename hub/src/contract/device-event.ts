@@ -15,6 +15,30 @@ export const DevicePlacementSchema = Type.Object({
 });
 export type DevicePlacement = Type.Static<typeof DevicePlacementSchema>;
 
+/** A `devices` row joined with its grid node's path: what a device's placement is read from. */
+export interface DevicePlacementRow {
+  id: string;
+  model_id: string;
+  type: string;
+  site_id: string;
+  grid_node_id: string;
+  emergency_unit_id: string | null;
+  path: string;
+}
+
+/** The one mapper from a device row to its placement and type. */
+export function devicePlacement(r: DevicePlacementRow): DevicePlacement & { deviceType: DeviceType } {
+  return {
+    deviceId: r.id,
+    modelId: r.model_id,
+    deviceType: r.type as DeviceType,
+    siteId: r.site_id,
+    gridNodeId: r.grid_node_id,
+    gridPath: r.path,
+    emergencyUnitId: r.emergency_unit_id,
+  };
+}
+
 interface Envelope extends DevicePlacement {
   /** hub receive time, epoch ms */
   receivedAt: number;

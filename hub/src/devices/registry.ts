@@ -28,6 +28,8 @@ export type { Planned } from './registration-plan.ts';
 /** Live presence, fresher than the store between its batched writes. */
 export interface PresenceReader {
   state(deviceId: string): { online: boolean; lastSeenAt: string | null } | undefined;
+  /** write what presence holds, before SQL filters on devices.online */
+  flush(): Promise<void>;
 }
 
 export function toDeviceView(row: DeviceRow, presence?: PresenceReader): DeviceView {
@@ -227,7 +229,11 @@ export class DeviceRegistry {
     if (q.type) query = query.where('devices.type', '=', q.type);
     if (q.model) query = query.where('devices.model_id', '=', q.model);
     if (q.status) query = query.where('devices.status', '=', q.status);
-    if (q.online !== undefined) query = query.where('devices.online', '=', q.online ? 1 : 0);
+    if (q.online !== undefined) {
+      // the filter is SQL over devices.online, which trails live presence by one flush
+      await this.presence?.flush();
+      query = query.where('devices.online', '=', q.online ? 1 : 0);
+    }
     // A fleet of 100,000: the count goes a rowid range at a time, and a deep offset is walked to in
     // keyset steps (ids only), each a few milliseconds with yields between, rather than one scan.
     const slice = timeSlicer();

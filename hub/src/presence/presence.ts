@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Bus } from '../bus.ts';
-import type { DevicePlacement, PresenceChange } from '../contract/device-event.ts';
+import { type DevicePlacement, devicePlacement, type PresenceChange } from '../contract/device-event.ts';
 import type { DeviceType } from '../contract/payloads.ts';
 import { type ModelCatalogue, offlineAfterSeconds } from '../devices/models/index.ts';
 import type { Logger } from '../logger.ts';
@@ -272,15 +272,7 @@ export class Presence {
       (rows) => {
         for (const r of rows) {
           const lastSeen = r.last_seen_at ? Date.parse(r.last_seen_at) : 0;
-          const device: Placed = {
-            deviceId: r.id,
-            modelId: r.model_id,
-            deviceType: r.type as DeviceType,
-            siteId: r.site_id,
-            gridNodeId: r.grid_node_id,
-            gridPath: r.path,
-            emergencyUnitId: r.emergency_unit_id,
-          };
+          const device: Placed = devicePlacement(r);
           this.tracked.set(r.id, {
             device,
             online: true,

@@ -283,10 +283,11 @@ describe('alerts', () => {
         [2, 'retrying'],
         [3, 'failed'],
       ]);
+      // Back-off: the waits grow from the base (100 ms, then 200 ms). A timer never fires early, so
+      // these lower bounds hold on any machine; a busy one only makes the gaps longer.
       const times = attempts.map((d) => Date.parse(d.at));
-      expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(
-        ((times[1] as number) - (times[0] as number)) * 1.5,
-      );
+      expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(100);
+      expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(200);
     }
     expect(log.some((d) => d.detail?.startsWith('HTTP 500'))).toBe(true);
     expect(failing.received).toHaveLength(3);
@@ -322,11 +323,16 @@ describe('alerts', () => {
     const after = (
       await second.api.get<{ alert: AlertView; deliveries: DeliveryView[] }>(`/api/v1/alerts/${raised.id}`)
     ).body;
-    expect(after.alert.step).toBe(1);
-    const audit = await second.api.get<unknown[]>(
+    // Step 1 fell due while the hub was down. On a slow machine the start can take past the next
+    // step time too (the teacher, who has no channel, is then skipped at once): every step that
+    // fell due happens, and each exactly once.
+    expect(after.alert.step).toBeGreaterThanOrEqual(1);
+    const audit = await second.api.get<{ data: { step: number } }[]>(
       `/api/v1/audit?entityType=alert&entityId=${raised.id}&action=alert.escalate`,
     );
-    expect(audit.body).toHaveLength(1);
+    expect(audit.body.map((e) => e.data.step).sort()).toEqual(
+      Array.from({ length: after.alert.step }, (_, i) => i + 1),
+    );
     expect(after.deliveries.filter((d) => d.recipient === 'p-school-safety' && d.step === 1)).toHaveLength(1);
     await apps.close();
     await second.stop();

@@ -47,10 +47,11 @@ function withoutId<T extends TSchema>(schema: T): TSchema {
 
 export const gridRoutes: FastifyPluginAsyncTypebox<{
   db: Db;
+  presence: { flush(): Promise<void> };
   directory: GridDirectory;
   access: AccessService;
   bus: Bus;
-}> = async (app, { db, directory, access, bus }) => {
+}> = async (app, { db, presence, directory, access, bus }) => {
   const serial = oneAtATime();
   const load = async (principal: Principal, doc: unknown) => {
     requirePermission(principal, 'grid:write');
@@ -241,11 +242,14 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: SummaryList, ...errorResponses },
       },
     },
-    async (req, reply) =>
-      jsonArray(
+    async (req, reply) => {
+      // the offline counts are SQL over devices.online, which trails live presence by one flush
+      await presence.flush();
+      return jsonArray(
         reply,
         await gridSummary(db, req.principal.jurisdiction, await directory.nodes(req.principal)),
         SummaryList,
-      ),
+      );
+    },
   );
 };
