@@ -107,7 +107,9 @@ export class PlatformCarrier implements CommandCarrier {
         refused: `device '${device.id}' has no platformDeviceId, which ${i.kind}'s command API needs`,
       };
     const model = this.models.find(device.modelId);
-    if (model?.frame && !model.commandFrames?.[type]) {
+    // ChirpStack's device-profile codec encodes an object; the carriers pass a transparent
+    // product's bytes as they are, so a binary device takes only the commands it has a frame for.
+    if (i.kind !== 'chirpstack' && model?.frame && !model.commandFrames?.[type]) {
       const takes = Object.keys(model.commandFrames ?? {}).join(', ') || 'none';
       return { refused: `over ${i.kind}, model '${model.id}' takes ${takes}; '${type}' only over MQTT` };
     }
@@ -126,8 +128,8 @@ export class PlatformCarrier implements CommandCarrier {
     const ids = this.ids(device.id);
     if (!ids) throw new CarrierRefused(`device '${device.id}' is gone`);
     const model = this.models.find(device.modelId);
-    const frame = model?.frame ? model.commandFrames?.[payload.type] : undefined;
-    if (model?.frame && !frame)
+    const frame = model?.commandFrames?.[payload.type];
+    if (i.kind !== 'chirpstack' && model?.frame && !frame)
       throw new CarrierRefused(`model '${model.id}' has no frame for '${payload.type}'`);
     const content: Content = frame ? { frame } : { json: payload };
     if (i.kind === 'chirpstack') return this.downlink(i, ids.devEui ?? '', content);
