@@ -298,6 +298,48 @@ describe('commands through CTWing (AEP CreateCommand)', () => {
   });
 });
 
+describe('which integration carries a command', () => {
+  it('two integrations carry the model: refused until the device reports; then through the one it used', async () => {
+    const second = await t.api.post<{ integration: { id: string; commandsReady: boolean }; pushUrl: string }>(
+      '/api/v1/integrations',
+      {
+        id: 'ctwing-no-api',
+        kind: 'ctwing',
+        name: '电信AEP（未配置命令接口）',
+        models: ['anxin-nb-smoke-bin'],
+      },
+    );
+    expect(second.body.integration.commandsReady).toBe(false);
+    const d = await t.api.post<{ device: { id: string } }>('/api/v1/devices', {
+      model: 'anxin-nb-smoke-bin',
+      site: 'site-b2',
+      platformDeviceId: 'ct-dev-0009',
+    });
+    const id = d.body.device.id;
+    const before = ctwingApi.calls.length;
+    const command = () =>
+      people['p-property'].post<CommandView & { error: { code: string; message: string } }>(
+        `/api/v1/devices/${id}/commands`,
+        { type: 'silence' },
+      );
+    const unsure = await command();
+    expect(unsure.status).toBe(422);
+    expect(unsure.body.error.message).toMatch(/all carry model 'anxin-nb-smoke-bin'/);
+    // it reports through the integration without a command API: its commands cannot go out there
+    expect((await post(second.body.pushUrl, ctwingHeartbeat('ct-dev-0009', 1))).status).toBe(200);
+    const noApi = await command();
+    expect(noApi.status).toBe(422);
+    expect(noApi.body.error.message).toContain("integration 'ctwing-no-api' (ctwing) has no command API set");
+    // it reports through the first one: the command goes there
+    expect((await post(ctwing.url, ctwingHeartbeat('ct-dev-0009', 2))).status).toBe(200);
+    const ok = await command();
+    expect(ok.status).toBe(201);
+    expect(ok.body.via?.integrationId).toBe(ctwing.id);
+    expect(ctwingApi.calls.length).toBe(before + 1);
+    expect((await t.api.request('DELETE', '/api/v1/integrations/ctwing-no-api')).status).toBe(204);
+  });
+});
+
 describe('commands through OneNET (/cmds)', () => {
   it('a self-test goes to /cmds with the api-key and the frame; the type 7 result push closes it', async () => {
     const id = await detector('520003001', () =>
