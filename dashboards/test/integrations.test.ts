@@ -4,9 +4,12 @@
  * as a ChirpStack network server's broker: an admin sees each integration with its kind, the push
  * URL to paste into the platform, the ChirpStack connection state and the unmatched devices, in
  * Chinese first and in English after the switch; an installer registers an unmatched detector from
- * the list and the platform's next message for it is accepted; a grid worker gets neither the menu
+ * the list, the platform's next message for it is accepted and a self-test from its device page goes
+ * out through OneNET's command API (played by a server on loopback); a grid worker gets neither the menu
  * entry nor the data (the hub refuses it). Screenshots in test-output/console/.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onenetBody, onenetDataPoint } from '../../device-sim/src/platforms.ts';
@@ -160,6 +163,45 @@ describe('integrations in the console', () => {
       }),
     );
     expect(await next.json()).toMatchObject({ ok: true, accepted: 1 });
+
+    // Registered by its IMEI alone, it still gets commands through OneNET: the platform's dev_id
+    // comes from its last message. OneNET's command API is played by a server on loopback.
+    const calls: { url: string; apiKey: string; body: string }[] = [];
+    const api = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        calls.push({
+          url: req.url ?? '',
+          apiKey: String(req.headers['api-key']),
+          body: Buffer.concat(chunks).toString('hex'),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errno: 0, error: 'succ', data: { cmd_uuid: 'console-cmd-1' } }));
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', () => r()));
+    const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const set = await t.api.put(`/api/v1/integrations/${onenet.id}`, {
+      commandApi: { url: apiUrl },
+      commandSecrets: { apiKey: 'console-api-key' },
+    });
+    expect(set.status).toBe(200);
+    await page.goto(`${t.url}/#/devices/${encodeURIComponent(deviceId)}`);
+    await page.click('[data-testid=device-commands] button[data-command=selftest]');
+    await page.waitForSelector('[data-testid=device-commands] tr[data-type=selftest] [data-testid=via]');
+    expect(
+      await page.textContent('[data-testid=device-commands] tr[data-type=selftest] [data-testid=via]'),
+    ).toBe(`经平台 ${onenet.id}`);
+    expect(calls).toEqual([
+      {
+        url: expect.stringMatching(/^\/cmds\?device_id=520007001&qos=1&timeout=\d+$/),
+        apiKey: 'console-api-key',
+        body: 'a51002',
+      },
+    ]);
+    await shot(page, 'integrations-device-command');
+    await new Promise((r) => api.close(r));
     await context.close();
   });
 

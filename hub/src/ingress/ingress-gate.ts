@@ -70,8 +70,11 @@ const DONE: Promise<void> = Promise.resolve();
  */
 export class IngressGate {
   private readonly counts = new Map<string, IngressCounts>();
-  /** device → the integration that last delivered a message of it (where its commands go) */
-  private readonly heard = new Map<string, string>();
+  /**
+   * device → the integration that last delivered a message of it (where its commands go) and the
+   * platform's id of it in that message (a device registered by IMEI alone still gets commands)
+   */
+  private readonly heard = new Map<string, { integrationId: string; platformDeviceId?: string }>();
   commands: PlatformCommandSink | undefined;
 
   constructor(
@@ -105,7 +108,7 @@ export class IngressGate {
   }
 
   /** The integration that last delivered a message of this device since the hub started. */
-  heardVia(deviceId: string): string | undefined {
+  heardVia(deviceId: string): { integrationId: string; platformDeviceId?: string } | undefined {
     return this.heard.get(deviceId);
   }
 
@@ -155,7 +158,11 @@ export class IngressGate {
         'GH_ERR_INGRESS_MODEL_NOT_CARRIED',
         `integration '${integration.id}' does not carry model '${device.modelId}'`,
       );
-    this.heard.set(device.deviceId, integration.id);
+    const platformDeviceId = m.identities.find((i) => i.field === 'platformDeviceId')?.value;
+    this.heard.set(device.deviceId, {
+      integrationId: integration.id,
+      ...(platformDeviceId ? { platformDeviceId } : {}),
+    });
     const client = `integration:${integration.id}`;
     const send = (kind: 'event' | 'telemetry' | 'status', body: Record<string, unknown>): GateOutcome => {
       const out = this.ingest.handle(

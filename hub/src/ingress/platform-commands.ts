@@ -80,6 +80,11 @@ export class PlatformCarrier implements CommandCarrier {
     return this.idsOf.get(deviceId);
   }
 
+  /** The platform's id of the device: registered, or named by its last message through a platform. */
+  private platformIdOf(deviceId: string, ids: DeviceIds): string | undefined {
+    return ids.platformDeviceId ?? this.gate.heardVia(deviceId)?.platformDeviceId;
+  }
+
   route(device: { id: string; modelId: string }, type: CommandType) {
     const ids = this.ids(device.id);
     if (!ids || (!ids.platformDeviceId && !ids.devEui && !ids.imei)) return undefined;
@@ -90,7 +95,7 @@ export class PlatformCarrier implements CommandCarrier {
       (i.kind === 'chirpstack' ? !!ids.devEui : !ids.devEui);
     const all = this.integrations();
     if (!all) return undefined;
-    const heard = all.find(this.gate.heardVia(device.id) ?? '');
+    const heard = all.find(this.gate.heardVia(device.id)?.integrationId ?? '');
     const candidates = fits(heard) ? [heard] : all.list().filter(fits);
     const i = candidates[0];
     if (!i) return undefined;
@@ -102,9 +107,9 @@ export class PlatformCarrier implements CommandCarrier {
       return {
         refused: `integration '${i.id}' (${i.kind}) has no command API set (commandApi, commandSecrets)`,
       };
-    if (i.kind !== 'chirpstack' && !ids.platformDeviceId)
+    if (i.kind !== 'chirpstack' && !this.platformIdOf(device.id, ids))
       return {
-        refused: `device '${device.id}' has no platformDeviceId, which ${i.kind}'s command API needs`,
+        refused: `device '${device.id}' has no platformDeviceId, which ${i.kind}'s command API needs: register it, or wait for the device's next report`,
       };
     const model = this.models.find(device.modelId);
     // ChirpStack's device-profile codec encodes an object; the carriers pass a transparent
@@ -133,10 +138,11 @@ export class PlatformCarrier implements CommandCarrier {
       throw new CarrierRefused(`model '${model.id}' has no frame for '${payload.type}'`);
     const content: Content = frame ? { frame } : { json: payload };
     if (i.kind === 'chirpstack') return this.downlink(i, ids.devEui ?? '', content);
-    if (!ids.platformDeviceId) throw new CarrierRefused(`device '${device.id}' has no platformDeviceId`);
+    const platformId = this.platformIdOf(device.id, ids);
+    if (!platformId) throw new CarrierRefused(`device '${device.id}' has no platformDeviceId`);
     return i.kind === 'ctwing'
-      ? this.ctwing(i, ids.platformDeviceId, payload, content)
-      : this.onenet(i, ids.platformDeviceId, payload, content);
+      ? this.ctwing(i, platformId, payload, content)
+      : this.onenet(i, platformId, payload, content);
   }
 
   private async ctwing(i: ActiveIntegration, deviceId: string, p: CommandPayload, content: Content) {
