@@ -6,6 +6,8 @@ import type { CommandPayload, CommandType } from '../contract/payloads.ts';
  * implemented by hub/src/ingress, so the command service does not import an adapter.
  */
 export interface CommandCarrier {
+  /** how long a command the platform could not take waits before it is offered again */
+  readonly retryMs: number;
   /**
    * The integration whose platform carries `type` to this device; undefined when the device dials
    * the broker; a refusal (shown to the caller) when it lives behind a platform that cannot take it.

@@ -16,9 +16,6 @@ type Transition = (
   result: CommandView['result'],
 ) => Promise<DeviceCommandRow | undefined>;
 
-/** A platform that did not answer is asked again this often (until the command's TTL). */
-const RETRY_MS = 30_000;
-
 /**
  * Commands to devices behind a carrier platform (issue 20): handed to the integration's platform
  * instead of the broker, the platform's id of the command stored on the row, and the platform's
@@ -65,7 +62,7 @@ export class PlatformCommands {
         });
         return;
       }
-      // Not reached or no answer: still queued; the sweep asks the platform again after RETRY_MS.
+      // Not reached or no answer: still queued; the sweep asks the platform again after retryMs.
       this.logger.warn({ err, commandId: row.id, integration: via }, 'platform did not take the command');
       await this.db()
         .updateTable('device_commands')
@@ -80,6 +77,7 @@ export class PlatformCommands {
 
   /** Queued platform commands the platform has not taken yet: asked again (from the sweep). */
   async retry(): Promise<void> {
+    if (!this.carrier) return;
     const due = await this.db()
       .selectFrom('device_commands')
       .innerJoin('devices', 'devices.id', 'device_commands.device_id')
@@ -89,7 +87,7 @@ export class PlatformCommands {
       .where('device_commands.via_integration', 'is not', null)
       .where('device_commands.platform_command_id', 'is', null)
       .where('device_commands.expires_at', '>', this.now())
-      .where('device_commands.updated_at', '<=', this.now() - RETRY_MS)
+      .where('device_commands.updated_at', '<=', this.now() - this.carrier.retryMs)
       .execute();
     for (const { model_id, ...row } of due) await this.send(row, model_id);
   }

@@ -70,6 +70,7 @@ export class IngressService {
       deps.models,
       deps.store,
       deps.outbound,
+      deps.config.ingress.commandRetryMs,
     );
   }
 

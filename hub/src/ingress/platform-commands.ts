@@ -70,6 +70,7 @@ export class PlatformCarrier implements CommandCarrier {
     private readonly models: ModelCatalogue,
     private readonly store: Store,
     private readonly outbound: OutboundPolicy,
+    readonly retryMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -76,7 +76,13 @@ function ctwingSigned(c: Call, secret: string): boolean {
 }
 
 let ctCount = 0;
+/** answers 503 to this many calls (the platform is having a bad day) */
+let ctwingDown = 0;
 const ctwingApi = new FakePlatform((c) => {
+  if (ctwingDown > 0) {
+    ctwingDown--;
+    return { status: 503, body: { code: 503, msg: 'Service Unavailable' } };
+  }
   if (c.path !== '/aep_device_command/command' || c.method !== 'POST')
     return { status: 404, body: { code: 404, msg: 'no such API' } };
   if (c.headers.version !== '20190712225145' || c.headers.application !== APP_KEY)
@@ -125,7 +131,7 @@ const inState = (deviceId: string, id: string, state: string) =>
 beforeAll(async () => {
   const ctUrl = await ctwingApi.start();
   const onUrl = await onenetApi.start();
-  t = await startTestHub();
+  t = await startTestHub({ overrides: { 'ingress.commandRetryMs': 300 } });
   people = await loadExample(t.api, ['p-property', 'p-installer']);
   const ct = await t.api.post<{ integration: { id: string; commandsReady: boolean }; pushUrl: string }>(
     '/api/v1/integrations',
@@ -284,6 +290,40 @@ describe('commands through CTWing (AEP CreateCommand)', () => {
     });
     expect(good.body).toMatchObject({ state: 'queued', via: { integrationId: ctwing.id } });
     expect(good.body.via?.platformCommandId).toMatch(/^70\d\d$/);
+  });
+
+  it('the platform is down: the command stays queued, is offered again and goes out when it is back', async () => {
+    const id = await detector('ct-dev-0004', () => post(ctwing.url, ctwingHeartbeat('ct-dev-0004', 1)));
+    const before = ctwingApi.calls.length;
+    ctwingDown = 2;
+    const res = await people['p-property'].post<CommandView>(`/api/v1/devices/${id}/commands`, {
+      type: 'selftest',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      state: 'queued',
+      via: { integrationId: ctwing.id, platformCommandId: null },
+    });
+    const taken = await waitFor(
+      async () => (await log(id)).find((c) => c.id === res.body.id && c.via?.platformCommandId),
+      { what: 'the platform took the command', timeoutMs: 15_000 },
+    );
+    expect(taken.state).toBe('queued');
+    // two refused calls and the one that worked, each with the same command
+    const mine = ctwingApi.calls.slice(before);
+    expect(mine).toHaveLength(3);
+    // (the same command; only its ttl shrinks as its expiry comes closer)
+    const same = mine.map((c) => {
+      const { ttl: _, ...rest } = JSON.parse(c.body.toString()) as Record<string, unknown>;
+      return JSON.stringify(rest);
+    });
+    expect(new Set(same).size).toBe(1);
+    expect(JSON.parse((mine[2] as Call).body.toString())).toMatchObject({ deviceId: 'ct-dev-0004' });
+    // and it is not offered again once taken
+    const calls = ctwingApi.calls.length;
+    await post(ctwing.url, ctwingHeartbeat('ct-dev-0004', 2));
+    await waitFor(async () => (await log(id)).length === 1, { what: 'log read' });
+    expect(ctwingApi.calls.length).toBe(calls);
   });
 
   it('a command API address outbound HTTP may not reach is refused at registration', async () => {
