@@ -7,7 +7,7 @@
  * under `events`. Every push and every publish is counted: a refusal makes the row say so.
  *
  * Wired into `npm run bench` by one line in bench/run.ts's main(), after the events section:
- *   await section('events', rows, () => ingressSection(values.quick, hubs, details));
+ *   await section('events', rows, async () => (await import('./ingress-push.ts')).ingressSection(values.quick, hubs, details));
  * Run alone: `npx tsx bench/ingress-push.ts [--quick]`.
  */
 import { randomBytes } from 'node:crypto';
