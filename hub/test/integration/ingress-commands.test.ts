@@ -8,7 +8,9 @@
  * pushes (CTWing commandResponse, OneNET type 7) over the real push URLs; a platform that refuses
  * (a wrong secret) fails the command with its reason; a command the binary model cannot take over
  * a platform is refused at the API; an address outbound HTTP may not reach is refused at
- * registration; a result push for a command the hub never sent changes nothing.
+ * registration; a result push for a command the hub never sent changes nothing; a platform that
+ * answers 503 leaves the command queued until it takes it; the command API's secrets are never
+ * returned or audited.
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -193,6 +195,23 @@ const commandResponse = (deviceId: string, taskId: string, resultCode: string) =
     timestamp: Date.now(),
     result: { resultCode, resultDetail: '' },
   });
+
+describe('command API secrets', () => {
+  it('are never returned: not by the list, not by one integration, not in the audit log', async () => {
+    const texts = [
+      JSON.stringify((await t.api.get('/api/v1/integrations')).body),
+      JSON.stringify((await t.api.get(`/api/v1/integrations/${ctwing.id}`)).body),
+      JSON.stringify((await people['p-installer'].get(`/api/v1/integrations/${onenet.id}`)).body),
+      JSON.stringify((await t.api.get('/api/v1/audit?limit=200')).body),
+    ];
+    for (const text of texts)
+      for (const secret of [APP_SECRET, MASTER_KEY, ONENET_API_KEY]) expect(text).not.toContain(secret);
+    // positive control: what is not secret is shown, and the list really has both integrations
+    expect(texts[1]).toContain(APP_KEY);
+    expect(texts[0]).toContain(onenet.id);
+    expect(texts[3]).toContain('integration.create');
+  });
+});
 
 describe('commands through CTWing (AEP CreateCommand)', () => {
   it('a silence goes to the platform signed, with the frame; commandResponse moves the log to sent and done', async () => {
