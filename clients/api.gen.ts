@@ -2822,6 +2822,12 @@ export interface paths {
                             state: "queued" | "sent" | "acknowledged" | "done" | "failed" | "expired";
                             /** @enum {unknown} */
                             type: "silence" | "selftest" | "configure";
+                            /** @description the integration whose platform carries it; null: the hub’s MQTT broker */
+                            via: {
+                                integrationId: string;
+                                /** @description the platform’s id of the command once it took it (CTWing commandId, OneNET cmd_uuid, ChirpStack queue item id) */
+                                platformCommandId: string | null;
+                            } | null;
                         }[];
                     };
                 };
@@ -2980,6 +2986,12 @@ export interface paths {
                             state: "queued" | "sent" | "acknowledged" | "done" | "failed" | "expired";
                             /** @enum {unknown} */
                             type: "silence" | "selftest" | "configure";
+                            /** @description the integration whose platform carries it; null: the hub’s MQTT broker */
+                            via: {
+                                integrationId: string;
+                                /** @description the platform’s id of the command once it took it (CTWing commandId, OneNET cmd_uuid, ChirpStack queue item id) */
+                                platformCommandId: string | null;
+                            } | null;
                         };
                     };
                 };
@@ -3135,6 +3147,12 @@ export interface paths {
                             state: "queued" | "sent" | "acknowledged" | "done" | "failed" | "expired";
                             /** @enum {unknown} */
                             type: "silence" | "selftest" | "configure";
+                            /** @description the integration whose platform carries it; null: the hub’s MQTT broker */
+                            via: {
+                                integrationId: string;
+                                /** @description the platform’s id of the command once it took it (CTWing commandId, OneNET cmd_uuid, ChirpStack queue item id) */
+                                platformCommandId: string | null;
+                            } | null;
                         };
                     };
                 };
@@ -6647,6 +6665,20 @@ export interface paths {
                                 url: string;
                                 username?: string;
                             } | null;
+                            commandApi: {
+                                /** @description CTWing: the application’s App Key (application header) */
+                                appKey?: string;
+                                /** @description ChirpStack: downlink FPort (default 10) */
+                                fPort?: number;
+                                /** @description CTWing: operator name in its command log (default gridhub) */
+                                operator?: string;
+                                /** @description CTWing: the product id */
+                                productId?: string;
+                                /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                                url?: string;
+                            } | null;
+                            /** @description commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey */
+                            commandsReady: boolean;
                             /** @description ChirpStack only */
                             connection: {
                                 lastError: string | null;
@@ -6798,6 +6830,26 @@ export interface paths {
                             username?: string;
                         };
                         chirpstackPassword?: string;
+                        commandApi?: {
+                            /** @description CTWing: the application’s App Key (application header) */
+                            appKey?: string;
+                            /** @description ChirpStack: downlink FPort (default 10) */
+                            fPort?: number;
+                            /** @description CTWing: operator name in its command log (default gridhub) */
+                            operator?: string;
+                            /** @description CTWing: the product id */
+                            productId?: string;
+                            /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                            url?: string;
+                        };
+                        commandSecrets?: {
+                            /** @description OneNET: the product’s master APIKey */
+                            apiKey?: string;
+                            /** @description CTWing: App Secret (signs each call) */
+                            appSecret?: string;
+                            /** @description CTWing: the product’s MasterKey */
+                            masterKey?: string;
+                        };
                         /** @default true */
                         enabled?: boolean;
                         /** @description stable id chosen by the operator (letters, digits, _ . -) */
@@ -6831,6 +6883,20 @@ export interface paths {
                                     url: string;
                                     username?: string;
                                 } | null;
+                                commandApi: {
+                                    /** @description CTWing: the application’s App Key (application header) */
+                                    appKey?: string;
+                                    /** @description ChirpStack: downlink FPort (default 10) */
+                                    fPort?: number;
+                                    /** @description CTWing: operator name in its command log (default gridhub) */
+                                    operator?: string;
+                                    /** @description CTWing: the product id */
+                                    productId?: string;
+                                    /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                                    url?: string;
+                                } | null;
+                                /** @description commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey */
+                                commandsReady: boolean;
                                 /** @description ChirpStack only */
                                 connection: {
                                     lastError: string | null;
@@ -7006,6 +7072,20 @@ export interface paths {
                                 url: string;
                                 username?: string;
                             } | null;
+                            commandApi: {
+                                /** @description CTWing: the application’s App Key (application header) */
+                                appKey?: string;
+                                /** @description ChirpStack: downlink FPort (default 10) */
+                                fPort?: number;
+                                /** @description CTWing: operator name in its command log (default gridhub) */
+                                operator?: string;
+                                /** @description CTWing: the product id */
+                                productId?: string;
+                                /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                                url?: string;
+                            } | null;
+                            /** @description commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey */
+                            commandsReady: boolean;
                             /** @description ChirpStack only */
                             connection: {
                                 lastError: string | null;
@@ -7159,6 +7239,26 @@ export interface paths {
                             username?: string;
                         };
                         chirpstackPassword?: string;
+                        commandApi?: {
+                            /** @description CTWing: the application’s App Key (application header) */
+                            appKey?: string;
+                            /** @description ChirpStack: downlink FPort (default 10) */
+                            fPort?: number;
+                            /** @description CTWing: operator name in its command log (default gridhub) */
+                            operator?: string;
+                            /** @description CTWing: the product id */
+                            productId?: string;
+                            /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                            url?: string;
+                        };
+                        commandSecrets?: {
+                            /** @description OneNET: the product’s master APIKey */
+                            apiKey?: string;
+                            /** @description CTWing: App Secret (signs each call) */
+                            appSecret?: string;
+                            /** @description CTWing: the product’s MasterKey */
+                            masterKey?: string;
+                        };
                         enabled?: boolean;
                         models?: string[];
                         name?: string;
@@ -7183,6 +7283,20 @@ export interface paths {
                                 url: string;
                                 username?: string;
                             } | null;
+                            commandApi: {
+                                /** @description CTWing: the application’s App Key (application header) */
+                                appKey?: string;
+                                /** @description ChirpStack: downlink FPort (default 10) */
+                                fPort?: number;
+                                /** @description CTWing: operator name in its command log (default gridhub) */
+                                operator?: string;
+                                /** @description CTWing: the product id */
+                                productId?: string;
+                                /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                                url?: string;
+                            } | null;
+                            /** @description commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey */
+                            commandsReady: boolean;
                             /** @description ChirpStack only */
                             connection: {
                                 lastError: string | null;
@@ -7474,6 +7588,20 @@ export interface paths {
                                     url: string;
                                     username?: string;
                                 } | null;
+                                commandApi: {
+                                    /** @description CTWing: the application’s App Key (application header) */
+                                    appKey?: string;
+                                    /** @description ChirpStack: downlink FPort (default 10) */
+                                    fPort?: number;
+                                    /** @description CTWing: operator name in its command log (default gridhub) */
+                                    operator?: string;
+                                    /** @description CTWing: the product id */
+                                    productId?: string;
+                                    /** @description the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies */
+                                    url?: string;
+                                } | null;
+                                /** @description commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey */
+                                commandsReady: boolean;
                                 /** @description ChirpStack only */
                                 connection: {
                                     lastError: string | null;

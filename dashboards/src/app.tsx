@@ -1,10 +1,11 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, login, logout, type Me, restore, setUnauthenticatedHandler } from './api.ts';
+import { ApiError, can, login, logout, type Me, restore, setUnauthenticatedHandler } from './api.ts';
 import { I18nContext, initialLang, type Lang, makeI18n, useI18n } from './i18n.ts';
 import { AlarmBoard } from './pages/alarms.tsx';
 import { DevicesPage } from './pages/devices.tsx';
 import { ElevatorsPage } from './pages/elevators.tsx';
 import { GridPage } from './pages/grid.tsx';
+import { IntegrationsPage } from './pages/integrations.tsx';
 import { TicketsPage } from './pages/tickets.tsx';
 import { go, useRoute } from './route.ts';
 
@@ -95,6 +96,7 @@ const PAGES = [
   ['elevators', 'navElevators'],
   ['devices', 'navDevices'],
   ['grid', 'navGrid'],
+  ['integrations', 'navIntegrations'],
 ] as const;
 
 function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () => void }) {
@@ -125,7 +127,7 @@ function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () =>
         </button>
         <div class="menu" id="menu">
           <nav>
-            {PAGES.map(([p, label]) => (
+            {PAGES.filter(([p]) => p !== 'integrations' || can(me, 'integration:read')).map(([p, label]) => (
               <a
                 href={`#/${p}`}
                 class={p === current?.[0] ? 'active' : ''}
@@ -161,6 +163,7 @@ function Shell({ me, toggle, onOut }: { me: Me; toggle: () => void; onOut: () =>
         {page === 'elevators' && <ElevatorsPage me={me} id={rest[0]} />}
         {page === 'devices' && <DevicesPage me={me} id={rest[0]} />}
         {page === 'grid' && <GridPage me={me} />}
+        {page === 'integrations' && <IntegrationsPage me={me} />}
       </main>
     </>
   );

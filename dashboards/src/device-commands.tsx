@@ -35,6 +35,7 @@ const TEXT = {
     } as Record<string, string>,
     ok: '正常',
     failedResult: '异常',
+    via: '经平台',
   },
   en: {
     title: 'Commands',
@@ -62,6 +63,7 @@ const TEXT = {
     } as Record<string, string>,
     ok: 'ok',
     failedResult: 'failed',
+    via: 'via',
   },
 };
 
@@ -160,7 +162,14 @@ export function DeviceCommands({ id, me }: { id: string; me: Me }) {
             {log.map((c) => (
               <tr key={c.id} data-command-id={c.id} data-type={c.type} data-state={c.state}>
                 <td>{x[c.type as 'silence' | 'selftest' | 'configure'] ?? c.type}</td>
-                <td>{x.states[c.state] ?? c.state}</td>
+                <td>
+                  {x.states[c.state] ?? c.state}
+                  {c.via && (
+                    <div class="sub" data-testid="via" title={c.via.platformCommandId ?? ''}>
+                      {x.via} {c.via.integrationId}
+                    </div>
+                  )}
+                </td>
                 <td>{c.createdBy.replace(/^person:/, '')}</td>
                 <td>{i.time(c.createdAt)}</td>
                 <td>{i.time(c.expiresAt)}</td>

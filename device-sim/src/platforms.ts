@@ -100,7 +100,7 @@ export function chirpstackUp(
 export function chirpstackTopic(
   applicationId: string,
   devEui: string,
-  event: 'up' | 'join' | 'status',
+  event: 'up' | 'join' | 'status' | 'ack',
 ): string {
   return `application/${applicationId}/device/${devEui}/event/${event}`;
 }

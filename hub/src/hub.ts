@@ -228,7 +228,10 @@ export class Hub {
       metrics: this.metrics,
       outbound: new OutboundPolicy(config.outbound.allow),
       logger: child('ingress'),
+      commands: this.commands,
     });
+    // Commands to devices behind CTWing, OneNET or ChirpStack go through their platform (issue 20).
+    this.commands.carrier = this.ingress.carrier;
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.bus, this.metrics);
     this.output = new HubOutput(this.bus, this.broker, this.alerts, child('output'));
     this.influx = withInflux

@@ -86,6 +86,19 @@ export const CommandView = Type.Object({
     }),
     Type.Null(),
   ]),
+  via: Type.Union(
+    [
+      Type.Object({
+        integrationId: Type.String(),
+        platformCommandId: Type.Union([Type.String(), Type.Null()], {
+          description:
+            'the platform’s id of the command once it took it (CTWing commandId, OneNET cmd_uuid, ChirpStack queue item id)',
+        }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the integration whose platform carries it; null: the hub’s MQTT broker' },
+  ),
 });
 export type CommandView = Type.Static<typeof CommandView>;
 

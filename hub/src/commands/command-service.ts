@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
@@ -17,18 +16,19 @@ import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { DeviceCommandRow } from '../store/tables.ts';
 import { isoTime as iso } from '../time.ts';
+import type { CommandCarrier, PlatformCommandResult } from './command-carrier.ts';
+import { PlatformCommands } from './command-platform.ts';
 import {
   type CommandRequest,
   type CommandState,
   type CommandView,
-  DEFAULT_TTL_SECONDS,
   modelCommandSchema,
   NEXT_COMMAND_STATES as NEXT,
   OPEN_COMMAND_STATES,
   RESULT_EVENTS,
 } from './command-schemas.ts';
-import { commandPayload, commandView } from './command-view.ts';
-import { commandIdOf } from './command-wire.ts';
+import { commandPayload, commandView, newCommandRow } from './command-view.ts';
+import { commandIdOf, parseAck } from './command-wire.ts';
 
 /** The broker, as far as commands need it. */
 export interface CommandBroker {
@@ -50,12 +50,14 @@ const SWEEP_MS = 1000;
 export class CommandService implements CommandAckSink {
   private readonly ajv = new Ajv({ strict: false, allErrors: true });
   private readonly byModel = new Map<string, ValidateFunction>();
-  private readonly validAck: ValidateFunction;
+  private readonly validAck: ValidateFunction<CommandAckPayload>;
   private readonly unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   /** command ids whose PUBACK arrived in this process (noted before the row is updated; see resend) */
   private readonly receipted = new Set<string>();
+  /** commands to devices behind a carrier platform (issue 20) */
+  private readonly platform: PlatformCommands;
 
   constructor(
     private readonly store: Store,
@@ -67,7 +69,19 @@ export class CommandService implements CommandAckSink {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.validAck = this.ajv.compile(CommandAckSchema);
+    this.validAck = this.ajv.compile<CommandAckPayload>(CommandAckSchema);
+    this.platform = new PlatformCommands(
+      () => this.db,
+      (...a) => this.transition(...a),
+      metrics,
+      logger,
+      now,
+    );
+  }
+
+  /** Where commands for platform devices go (bound by the composition root: ingress is built later). */
+  set carrier(c: CommandCarrier | undefined) {
+    this.platform.carrier = c;
   }
 
   private get db(): Db {
@@ -116,22 +130,9 @@ export class CommandService implements CommandAckSink {
         problems,
       });
     }
+    const via = this.platform.routeFor({ id: deviceId, modelId: model.id }, body.type);
     const now = this.now();
-    const row: DeviceCommandRow = {
-      id: `C${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
-      device_id: deviceId,
-      type: body.type,
-      settings: body.type === 'configure' ? JSON.stringify(body.settings ?? {}) : null,
-      state: 'queued',
-      created_by: actorOf(principal),
-      created_at: now,
-      expires_at: now + (body.ttlSeconds ?? DEFAULT_TTL_SECONDS[body.type]) * 1000,
-      sent_at: null,
-      acknowledged_at: null,
-      finished_at: null,
-      result: null,
-      updated_at: now,
-    };
+    const row = newCommandRow(actorOf(principal), deviceId, body, via, now);
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('device_commands').values(row).execute();
       await appendAudit(trx, {
@@ -144,12 +145,14 @@ export class CommandService implements CommandAckSink {
           type: row.type,
           settings: body.settings ?? null,
           expiresAt: iso(row.expires_at),
+          ...(via ? { via } : {}),
         },
       });
     });
     this.metrics.deviceCommands.inc({ type: row.type, state: 'queued' });
-    await this.publish(row);
-    return commandView(row);
+    if (via) await this.platform.send(row, model.id);
+    else await this.publish(row);
+    return commandView((await this.row(deviceId, row.id)) ?? row);
   }
 
   async list(principal: Principal, deviceId: string, limit: number): Promise<CommandView[]> {
@@ -233,6 +236,11 @@ export class CommandService implements CommandAckSink {
 
   // ---- what devices say ----
 
+  /** A platform's result push for a command it carried (the ingress gate calls it). */
+  platformResult(device: KnownDevice, result: PlatformCommandResult, integrationId: string): Promise<void> {
+    return this.platform.result(device, result, integrationId);
+  }
+
   private refuse(device: KnownDevice, code: ErrorCode, reason: string, payload: Buffer): void {
     this.metrics.errors.inc({ code, source: 'mqtt' });
     this.commissioning.record(device.deviceId, 'rejected', {
@@ -248,16 +256,8 @@ export class CommandService implements CommandAckSink {
 
   /** A device's answer on cmd/ack (before the broker acknowledges it). */
   async commandAck(device: KnownDevice, payload: Buffer, _clientId: string): Promise<void> {
-    let ack: CommandAckPayload;
-    try {
-      ack = JSON.parse(payload.toString('utf8')) as CommandAckPayload;
-    } catch {
-      return this.refuse(device, 'GH_ERR_PAYLOAD_NOT_JSON', 'cmd/ack payload is not JSON', payload);
-    }
-    if (!this.validAck(ack)) {
-      const why = schemaProblems(this.validAck.errors).map((p) => `${p.path}: ${p.message}`);
-      return this.refuse(device, 'GH_ERR_PAYLOAD_SCHEMA', why.join('; '), payload);
-    }
+    const ack = parseAck(payload, this.validAck);
+    if ('code' in ack) return this.refuse(device, ack.code, ack.reason, payload);
     const r = await this.row(device.deviceId, ack.commandId);
     if (!r)
       return this.refuse(
@@ -309,7 +309,10 @@ export class CommandService implements CommandAckSink {
       .orderBy('created_at')
       .execute();
     // queued but already acknowledged by the client in this process: its 'sent' is on its way
-    const r = open.find((c) => c.state !== 'queued' || this.receipted.has(c.id));
+    // (a platform that took the command holds it for the device's next wake-up)
+    const r = open.find(
+      (c) => c.state !== 'queued' || this.receipted.has(c.id) || c.platform_command_id !== null,
+    );
     if (!r) return;
     await this.transition(r.id, 'done', `device:${deviceId}`, {
       event: type,
@@ -324,6 +327,7 @@ export class CommandService implements CommandAckSink {
       .selectAll()
       .where('device_id', '=', deviceId)
       .where('state', '=', 'queued')
+      .where('via_integration', 'is', null)
       .where('expires_at', '>', this.now())
       .orderBy('created_at')
       .execute();
@@ -348,6 +352,7 @@ export class CommandService implements CommandAckSink {
   private sweep(): void {
     this.sweeping = this.sweeping
       .then(() => this.expire())
+      .then(() => this.platform.retry())
       .catch((err: unknown) => this.logger.error({ err }, 'command expiry failed'));
   }
 
@@ -381,6 +386,7 @@ export class CommandService implements CommandAckSink {
       .select('device_id')
       .distinct()
       .where('state', '=', 'queued')
+      .where('via_integration', 'is', null)
       .execute();
     for (const { device_id } of waiting) await this.resend(device_id);
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);

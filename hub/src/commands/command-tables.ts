@@ -16,4 +16,8 @@ export interface DeviceCommandTable {
   /** the device's reason or the result it reported (JSON) */
   result: string | null;
   updated_at: number;
+  /** the integration whose platform carries it (CTWing, OneNET, ChirpStack); null: the hub's broker */
+  via_integration: string | null;
+  /** the platform's id of the command, once the platform took it */
+  platform_command_id: string | null;
 }

@@ -1,7 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import type { CommandPayload, CommandType } from '../contract/payloads.ts';
 import type { DeviceCommandRow } from '../store/tables.ts';
 import { isoTime as iso } from '../time.ts';
-import type { CommandState, CommandView } from './command-schemas.ts';
+import {
+  type CommandRequest,
+  type CommandState,
+  type CommandView,
+  DEFAULT_TTL_SECONDS,
+} from './command-schemas.ts';
 
 /** A stored command as the API shows it. */
 export function commandView(r: DeviceCommandRow): CommandView {
@@ -18,6 +24,9 @@ export function commandView(r: DeviceCommandRow): CommandView {
     acknowledgedAt: iso(r.acknowledged_at),
     finishedAt: iso(r.finished_at),
     result: r.result ? (JSON.parse(r.result) as CommandView['result']) : null,
+    via: r.via_integration
+      ? { integrationId: r.via_integration, platformCommandId: r.platform_command_id }
+      : null,
   };
 }
 
@@ -31,4 +40,31 @@ export function commandPayload(r: DeviceCommandRow): CommandPayload {
       settings: JSON.parse(r.settings ?? '{}') as Record<string, string>,
     };
   return { ...base, type: r.type as 'silence' | 'selftest' };
+}
+
+/** A new command as stored: queued, for the broker (via null) or a platform integration. */
+export function newCommandRow(
+  actor: string,
+  deviceId: string,
+  body: CommandRequest,
+  via: string | null,
+  now: number,
+): DeviceCommandRow {
+  return {
+    id: `C${new Date(now).toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
+    device_id: deviceId,
+    type: body.type,
+    settings: body.type === 'configure' ? JSON.stringify(body.settings ?? {}) : null,
+    state: 'queued',
+    created_by: actor,
+    created_at: now,
+    expires_at: now + (body.ttlSeconds ?? DEFAULT_TTL_SECONDS[body.type]) * 1000,
+    sent_at: null,
+    acknowledged_at: null,
+    finished_at: null,
+    result: null,
+    updated_at: now,
+    via_integration: via,
+    platform_command_id: null,
+  };
 }

@@ -1,3 +1,7 @@
+import type { ValidateFunction } from 'ajv';
+import type { CommandAckPayload } from '../contract/payloads.ts';
+import { schemaProblems } from '../grid/schema-problems.ts';
+
 /**
  * The few facts the broker needs about a command on the wire, without the command service: its id
  * and whether its time ran out. Payloads are the hub's own (TOPICS.command), so a cheap text check
@@ -20,4 +24,20 @@ export function commandExpired(payload: Buffer | string, now: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A device's cmd/ack, or why it is refused. */
+export function parseAck(
+  payload: Buffer,
+  valid: ValidateFunction<CommandAckPayload>,
+): CommandAckPayload | { code: 'GH_ERR_PAYLOAD_NOT_JSON' | 'GH_ERR_PAYLOAD_SCHEMA'; reason: string } {
+  let ack: unknown;
+  try {
+    ack = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { code: 'GH_ERR_PAYLOAD_NOT_JSON', reason: 'cmd/ack payload is not JSON' };
+  }
+  if (valid(ack)) return ack;
+  const why = schemaProblems(valid.errors).map((p) => `${p.path}: ${p.message}`);
+  return { code: 'GH_ERR_PAYLOAD_SCHEMA', reason: why.join('; ') };
 }

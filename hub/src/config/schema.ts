@@ -196,12 +196,18 @@ export const ConfigSchema = Type.Object(
         secretKeyFile: Type.String({
           default: '',
           description:
-            'File holding the 32-byte key (Base64) that encrypts integration secrets the hub must use (OneNET token, ChirpStack password); empty = dataDir/ingress.key, generated once with mode 0600. Keep it out of store backups.',
+            'File holding the 32-byte key (Base64) that encrypts integration secrets the hub must use (OneNET token, ChirpStack password, command API secrets); empty = dataDir/ingress.key, generated once with mode 0600. Keep it out of store backups.',
         }),
         chirpstackReconnectMs: Type.Integer({
           default: 2000,
           minimum: 100,
           description: 'Delay before the hub reconnects to a ChirpStack broker it lost.',
+        }),
+        commandRetryMs: Type.Integer({
+          default: 30_000,
+          minimum: 100,
+          description:
+            'How long a command to a platform device waits before the hub asks the platform again when it could not be reached (network error, HTTP 5xx or 429, ChirpStack broker down); until the command expires.',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -3,10 +3,11 @@ import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import type { IngressGate, PlatformMessage } from './ingress-gate.ts';
 import type { ConnectionState } from './integration-schemas.ts';
-import type { ActiveIntegration, IntegrationListener } from './integration-service.ts';
+import type { ActiveIntegration, ChirpstackSettings, IntegrationListener } from './integration-service.ts';
 import { messageKey, platformTime, str } from './platform-common.ts';
 
-const EVENTS = ['up', 'join', 'status'] as const;
+/** ack: ChirpStack's word on a confirmed downlink (the device acknowledged it, or did not in time) */
+const EVENTS = ['up', 'join', 'status', 'ack'] as const;
 
 /**
  * A ChirpStack v4 uplink, join or status event (JSON marshaler) as a platform message. The devEui
@@ -34,6 +35,24 @@ export function chirpstackMessage(
     excerpt: payload.subarray(0, 300).toString('utf8'),
   };
   const dedup = str(o.deduplicationId) ?? `${str(o.fCnt) ?? ''}-${at}`;
+  if (event === 'ack') {
+    const item = str(o.queueItemId);
+    if (!item) return { error: 'ack without queueItemId' };
+    return {
+      ...base,
+      kind: 'command-result',
+      messageId: messageKey('cs', dedup, 'ack', item),
+      // A LoRaWAN ACK says the device received the downlink, not that it carried it out.
+      command:
+        o.acknowledged === true
+          ? { platformId: item, outcome: 'delivered' }
+          : {
+              platformId: item,
+              outcome: 'failed',
+              detail: 'the device did not acknowledge the confirmed downlink',
+            },
+    };
+  }
   if (event === 'join') return { ...base, kind: 'online', messageId: messageKey('cs', dedup) };
   if (event === 'status') {
     const level = o.batteryLevel;
@@ -160,13 +179,13 @@ export class ChirpstackClients implements IntegrationListener {
     const c: Connection = { integration, client, state };
     this.connections.set(integration.id, c);
     const filters = EVENTS.map((e) => `application/${s.applicationId}/device/+/event/${e}`);
-    client.on('connect', (ack) => {
+    client.on('connect', () => {
       this.setState(c, 'connected');
-      // A resumed session keeps its subscriptions; a new one (or a broker that lost it) needs them.
-      if (!ack.sessionPresent)
-        client.subscribe(filters, { qos: 1 }, (err) => {
-          if (err) this.setState(c, 'reconnecting', err);
-        });
+      // Subscribed on every connect: a broker may have lost the session, and a session made by an
+      // older hub lacks the ack filter (subscribing again to a filter it has is harmless).
+      client.subscribe(filters, { qos: 1 }, (err) => {
+        if (err) this.setState(c, 'reconnecting', err);
+      });
     });
     client.on('reconnect', () => this.setState(c, 'reconnecting'));
     client.on('close', () => {
@@ -194,6 +213,24 @@ export class ChirpstackClients implements IntegrationListener {
       () => done(),
       // Drop the connection; mqtt.js reconnects and the broker redelivers the session's messages.
       () => c.client.stream.destroy(),
+    );
+  }
+
+  /**
+   * Enqueue a downlink through the network server's MQTT integration
+   * (`application/<id>/device/<devEui>/command/down`, a DeviceQueueItem as JSON). The hub names the
+   * queue item, so the ack event that follows (`queueItemId`) finds the command again. Resolves
+   * when the network server's broker acknowledged the publish (QoS 1).
+   */
+  async downlink(integrationId: string, devEui: string, item: Record<string, unknown>): Promise<void> {
+    const c = this.connections.get(integrationId);
+    if (c?.state.state !== 'connected')
+      throw new Error(`not connected to the ChirpStack broker of '${integrationId}'`);
+    const s = c.integration.chirpstack as ChirpstackSettings;
+    await c.client.publishAsync(
+      `application/${s.applicationId}/device/${devEui}/command/down`,
+      JSON.stringify({ devEui, ...item }),
+      { qos: 1 },
     );
   }
 

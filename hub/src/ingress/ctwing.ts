@@ -1,3 +1,4 @@
+import type { PlatformCommandResult } from '../commands/command-carrier.ts';
 import type { PlatformMessage } from './ingress-gate.ts';
 import { messageKey, PushRefused, parsePush, platformTime, str } from './platform-common.ts';
 
@@ -46,22 +47,62 @@ export function parseCtwingPush(text: string, receivedAt: number): PlatformMessa
       const result = (o.result ?? {}) as Record<string, unknown>;
       const code = str(result.resultCode) ?? '';
       if (!task) throw new PushRefused('GH_ERR_INGRESS_MALFORMED', 'commandResponse without taskId');
-      // SENT / DELIVERED: on its way or at the device; SUCCESSFUL: carried out; the rest failed.
-      const outcome =
-        code === 'SUCCESSFUL' ? 'done' : code === 'SENT' || code === 'DELIVERED' ? 'acknowledged' : 'failed';
       return {
         ...base,
         kind: 'command-result',
-        messageId: messageKey('ct', at, 'cmd', task),
-        command: { platformId: task, outcome, detail: code || undefined },
+        messageId: messageKey('ct', at, 'cmd', task, code),
+        command: {
+          platformId: task,
+          outcome: commandOutcome(code),
+          detail: str(result.resultDetail) ?? (code || undefined),
+        },
       };
     }
-    default:
-      // Device added / removed and the other subscription types: answered, noted, not processed.
-      return {
-        ...base,
-        kind: /^device(Add|Creat)/i.test(type) ? 'announced' : 'ignored',
-        messageId: messageKey('ct', at, type),
-      };
+    default: {
+      const lifecycle = DEVICE_LIFECYCLE[type.toLowerCase()];
+      if (lifecycle) return { ...base, kind: lifecycle, messageId: messageKey('ct', at, type) };
+      // eventReport, dataReportTupUnion and the rest: answered, not processed.
+      return { ...base, kind: 'ignored', messageId: messageKey('ct', at, type) };
+    }
   }
 }
+
+/**
+ * CTWing's command states (指令状态): SAVED / SENT are still at the platform (SENT: sent, no
+ * receipt yet); DELIVERED: the device's module acknowledged it; SUCCESSFUL / FAILED: the device's
+ * answer; TIMEOUT / CANCELED: the platform gave up. An unknown code is shown, never guessed done.
+ */
+export function commandOutcome(code: string): PlatformCommandResult['outcome'] {
+  switch (code.toUpperCase()) {
+    case 'SAVED':
+    case 'SENT':
+      return 'pending';
+    case 'DELIVERED':
+      return 'delivered';
+    case 'SUCCESSFUL':
+    case 'SUCCESS':
+      return 'done';
+    case 'FAILED':
+    case 'TIMEOUT':
+    case 'CANCELED':
+    case 'CANCELLED':
+      return 'failed';
+    default:
+      return 'pending';
+  }
+}
+
+/**
+ * Device lifecycle notices of a product's subscription (设备增删), by message type, lower-cased:
+ * added — listed as unmatched until an installer registers it; removed — the platform will send
+ * nothing more for it, which the installer sees in its commissioning view. Exact names only: a
+ * type not listed here is answered and ignored, not taken for either.
+ */
+export const DEVICE_LIFECYCLE: Record<string, 'announced' | 'removed'> = {
+  deviceadded: 'announced',
+  devicecreated: 'announced',
+  deviceadd: 'announced',
+  devicedeleted: 'removed',
+  deviceremoved: 'removed',
+  devicedelete: 'removed',
+};

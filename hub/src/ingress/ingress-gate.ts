@@ -1,4 +1,5 @@
 import type { KnownDevice } from '../broker/device-directory.ts';
+import type { PlatformCommandResult } from '../commands/command-carrier.ts';
 import type { IdentityField } from '../devices/identities.ts';
 import { applyMapping, type Decoded, decodeFrame, frameBytes } from '../devices/models/frame.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
@@ -15,8 +16,11 @@ import type { IntegrationStore } from './integration-store.ts';
 export interface PlatformMessage {
   /** identities to try, most specific first (the platform's device id, then the IMEI) */
   identities: { field: IdentityField; value: string }[];
-  /** announced: the platform says the device was added to it (listed as unmatched until registered) */
-  kind: 'data' | 'online' | 'offline' | 'command-result' | 'announced' | 'ignored';
+  /**
+   * announced: the platform says the device was added to it (listed as unmatched until registered);
+   * removed: the platform deleted it (it will send nothing more)
+   */
+  kind: 'data' | 'online' | 'offline' | 'command-result' | 'announced' | 'removed' | 'ignored';
   /** the platform's time of the message, epoch ms */
   at: number;
   /** the platform's identity of this message (stable across its retries): the event id */
@@ -27,7 +31,7 @@ export interface PlatformMessage {
   json?: Record<string, unknown>;
   /** transport readings merged into telemetry (LoRaWAN rssi/snr of the best gateway) */
   extra?: Record<string, number>;
-  command?: { platformId: string; outcome: 'acknowledged' | 'done' | 'failed'; detail?: string };
+  command?: PlatformCommandResult;
   /** the message as the platform sent it, for the commissioning view and the unmatched list */
   excerpt: string;
 }
@@ -45,11 +49,7 @@ export type GateOutcome =
 
 /** Answers from devices to commands that a platform carried (OneNET type 7, CTWing commandResponse). */
 export interface PlatformCommandSink {
-  platformResult(
-    device: KnownDevice,
-    result: NonNullable<PlatformMessage['command']>,
-    integrationId: string,
-  ): Promise<void>;
+  platformResult(device: KnownDevice, result: PlatformCommandResult, integrationId: string): Promise<void>;
 }
 
 export interface IngressCounts {
@@ -70,6 +70,11 @@ const DONE: Promise<void> = Promise.resolve();
  */
 export class IngressGate {
   private readonly counts = new Map<string, IngressCounts>();
+  /**
+   * device → the integration that last delivered a message of it (where its commands go) and the
+   * platform's id of it in that message (a device registered by IMEI alone still gets commands)
+   */
+  private readonly heard = new Map<string, { integrationId: string; platformDeviceId?: string }>();
   commands: PlatformCommandSink | undefined;
 
   constructor(
@@ -102,6 +107,11 @@ export class IngressGate {
     return out;
   }
 
+  /** The integration that last delivered a message of this device since the hub started. */
+  heardVia(deviceId: string): { integrationId: string; platformDeviceId?: string } | undefined {
+    return this.heard.get(deviceId);
+  }
+
   /** A message refused before it names a device (not the platform's format). */
   malformed(integration: GateIntegration, reason: string): void {
     this.countsOf(integration.id).refused++;
@@ -121,13 +131,10 @@ export class IngressGate {
   private route(integration: GateIntegration, m: PlatformMessage, receivedAt: number): GateOutcome {
     if (m.kind === 'ignored') return { ok: true, duplicate: false, durable: DONE };
     const device = this.find(m);
-    if (m.kind === 'announced') {
-      // Not a refusal: the platform tells us about a device before it reports anything.
-      if (!device) this.unmatched(integration, m);
-      return { ok: true, duplicate: false, durable: DONE };
-    }
-    if (!device) return this.unmatched(integration, m);
     const topic = `ingress/${integration.id}`;
+    if (m.kind === 'announced' || m.kind === 'removed')
+      return this.lifecycle(integration, m, device, topic, receivedAt);
+    if (!device) return this.unmatched(integration, m);
     const refuse = (code: ErrorCode, reason: string): GateOutcome => {
       this.ingest.commissioning.record(device.deviceId, 'rejected', {
         at: new Date(receivedAt).toISOString(),
@@ -151,6 +158,11 @@ export class IngressGate {
         'GH_ERR_INGRESS_MODEL_NOT_CARRIED',
         `integration '${integration.id}' does not carry model '${device.modelId}'`,
       );
+    const platformDeviceId = m.identities.find((i) => i.field === 'platformDeviceId')?.value;
+    this.heard.set(device.deviceId, {
+      integrationId: integration.id,
+      ...(platformDeviceId ? { platformDeviceId } : {}),
+    });
     const client = `integration:${integration.id}`;
     const send = (kind: 'event' | 'telemetry' | 'status', body: Record<string, unknown>): GateOutcome => {
       const out = this.ingest.handle(
@@ -194,6 +206,42 @@ export class IngressGate {
         return send('telemetry', { ts: m.at, ...m.extra, ...decoded.fields, ...raw });
       }
     }
+  }
+
+  /** A platform's notice that it added or removed a device: not a refusal, and nothing for the rules. */
+  private lifecycle(
+    integration: GateIntegration,
+    m: PlatformMessage,
+    device: KnownDevice | undefined,
+    topic: string,
+    receivedAt: number,
+  ): GateOutcome {
+    if (!device) {
+      // Added before anyone registered it: the installer finds it in the unmatched list. Removed
+      // before anyone did: nothing to register any more.
+      if (m.kind === 'announced') this.unmatched(integration, m);
+      else
+        try {
+          for (const { value } of m.identities) this.integrations.dropUnmatchedNow(integration.id, value);
+        } catch (err) {
+          this.logger.error({ err, integration: integration.id }, 'unmatched identity not dropped');
+        }
+      return { ok: true, duplicate: false, durable: DONE };
+    }
+    this.ingest.commissioning.record(device.deviceId, 'accepted', {
+      at: new Date(receivedAt).toISOString(),
+      topic,
+      what: m.kind === 'announced' ? 'added on the platform' : 'removed from the platform',
+      excerpt: m.excerpt,
+    });
+    if (m.kind === 'removed')
+      // The hub keeps the device (a removal by mistake must not silence a detector's record); its
+      // silence past heartbeat + grace will show it offline, and the installer sees why here.
+      this.logger.warn(
+        { deviceId: device.deviceId, integration: integration.id },
+        'the platform removed a registered device; it will report no more through this integration',
+      );
+    return { ok: true, duplicate: false, durable: DONE };
   }
 
   private find(m: PlatformMessage): KnownDevice | undefined {

@@ -14,6 +14,7 @@ import { IdentityDirectory } from './identity-directory.ts';
 import { IngressGate, type PlatformCommandSink } from './ingress-gate.ts';
 import { IntegrationService } from './integration-service.ts';
 import { IntegrationStore } from './integration-store.ts';
+import { PlatformCarrier } from './platform-commands.ts';
 import { SecretBox } from './secret-box.ts';
 
 export interface IngressDeps {
@@ -39,6 +40,8 @@ export class IngressService {
   readonly identities: IdentityDirectory;
   readonly gate: IngressGate;
   readonly chirpstack: ChirpstackClients;
+  /** commands to platform devices (the command service's carrier) */
+  readonly carrier: PlatformCarrier;
   private service: IntegrationService | undefined;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -60,6 +63,15 @@ export class IngressService {
       deps.config.ingress.chirpstackReconnectMs,
       deps.logger.child({ part: 'chirpstack' }),
     );
+    this.carrier = new PlatformCarrier(
+      () => this.service,
+      this.gate,
+      this.chirpstack,
+      deps.models,
+      deps.store,
+      deps.outbound,
+      deps.config.ingress.commandRetryMs,
+    );
   }
 
   get integrations(): IntegrationService {
@@ -77,6 +89,7 @@ export class IngressService {
       this.deps.models,
       registry,
       this.gate,
+      this.deps.outbound,
     );
     this.service.listener = this.chirpstack;
     await this.service.start();

@@ -31,6 +31,64 @@ const ChirpstackSettings = Type.Object(
   { additionalProperties: false },
 );
 
+/** Where and as whom the hub calls the platform's command API (CTWing AEP, OneNET); ChirpStack: the downlink port. */
+export const CommandApi = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        maxLength: 300,
+        description:
+          'the platform API’s base URL (default CTWing https://ag-api.ctwing.cn, OneNET https://api.heclouds.com); outbound.allow applies',
+      }),
+    ),
+    appKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description: 'CTWing: the application’s App Key (application header)',
+      }),
+    ),
+    productId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 32,
+        pattern: '^[0-9A-Za-z_-]+$',
+        description: 'CTWing: the product id',
+      }),
+    ),
+    operator: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'CTWing: operator name in its command log (default gridhub)',
+      }),
+    ),
+    fPort: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 223, description: 'ChirpStack: downlink FPort (default 10)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CommandApi = Type.Static<typeof CommandApi>;
+
+/** Secrets of the command API; sealed like the OneNET token, never returned. */
+export const CommandSecrets = Type.Object(
+  {
+    appSecret: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'CTWing: App Secret (signs each call)' }),
+    ),
+    masterKey: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'CTWing: the product’s MasterKey' }),
+    ),
+    apiKey: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'OneNET: the product’s master APIKey' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CommandSecrets = Type.Static<typeof CommandSecrets>;
+
 const AllowIps = Type.Array(Type.String({ maxLength: 64 }), {
   maxItems: 64,
   description:
@@ -59,6 +117,8 @@ export const CreateIntegrationBody = Type.Object(
     allowIps: Type.Optional(AllowIps),
     chirpstack: Type.Optional(ChirpstackSettings),
     chirpstackPassword: Type.Optional(Type.String({ maxLength: 200 })),
+    commandApi: Type.Optional(CommandApi),
+    commandSecrets: Type.Optional(CommandSecrets),
   },
   { additionalProperties: false },
 );
@@ -72,6 +132,8 @@ export const UpdateIntegrationBody = Type.Object(
     allowIps: Type.Optional(AllowIps),
     chirpstack: Type.Optional(ChirpstackSettings),
     chirpstackPassword: Type.Optional(Type.String({ maxLength: 200 })),
+    commandApi: Type.Optional(CommandApi),
+    commandSecrets: Type.Optional(CommandSecrets),
   },
   { additionalProperties: false },
 );
@@ -96,6 +158,11 @@ export const IntegrationView = Type.Object({
     description: 'where the platform pushes (without the token); null for ChirpStack',
   }),
   hasSecret: Type.Boolean({ description: 'a token / password is stored; it is never returned' }),
+  commandApi: Type.Union([CommandApi, Type.Null()]),
+  commandsReady: Type.Boolean({
+    description:
+      'commands to its devices can go out: ChirpStack always; CTWing with appKey, productId, appSecret and masterKey; OneNET with apiKey',
+  }),
   connection: Type.Union([ConnectionState, Type.Null()], { description: 'ChirpStack only' }),
   counts: Type.Object(
     {

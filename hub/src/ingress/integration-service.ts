@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
@@ -8,10 +8,14 @@ import type { IdentityField } from '../devices/identities.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
 import { GridhubError } from '../errors.ts';
+import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import type { Store } from '../store/store.ts';
 import type { IntegrationRow } from '../store/tables.ts';
 import type { GateIntegration, IngressGate } from './ingress-gate.ts';
+import { allowList, checkIps, commandsReady } from './integration-checks.ts';
 import type {
+  CommandApi,
+  CommandSecrets,
   ConnectionState,
   CreateIntegrationBody,
   IntegrationKind,
@@ -37,6 +41,9 @@ export interface ActiveIntegration extends GateIntegration {
   allowIps: string[];
   allowList: BlockList | undefined;
   chirpstack: ChirpstackSettings | null;
+  /** the platform's command API (non-secret part) and its secrets, in clear */
+  commandApi: CommandApi | null;
+  commandSecrets: CommandSecrets;
   /** OneNET token, in clear (needed for MD5 signatures) */
   token: string | null;
   /** CTWing push token, SHA-256 */
@@ -50,28 +57,6 @@ export interface IntegrationListener {
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-function allowList(ips: string[]): BlockList | undefined {
-  if (ips.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of ips) {
-    const [addr, bits] = entry.split('/') as [string, string | undefined];
-    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr, family);
-    else list.addSubnet(addr, Number(bits), family);
-  }
-  return list;
-}
-
-function checkIps(ips: string[]): void {
-  for (const entry of ips) {
-    const [addr, bits] = entry.split('/') as [string, string | undefined];
-    const v = isIP(addr);
-    const max = v === 6 ? 128 : 32;
-    if (v === 0 || (bits !== undefined && !(Number(bits) >= 0 && Number(bits) <= max)))
-      throw new GridhubError('GH_ERR_VALIDATION', `allowIps: '${entry}' is not an address or CIDR`);
-  }
-}
 
 /**
  * Integrations as data (issue 20): an admin registers a CTWing, OneNET or ChirpStack integration,
@@ -90,6 +75,7 @@ export class IntegrationService {
     private readonly models: ModelCatalogue,
     private readonly registry: DeviceRegistry,
     private readonly gate: IngressGate,
+    private readonly outbound: OutboundPolicy,
   ) {}
 
   find(id: string): ActiveIntegration | undefined {
@@ -102,7 +88,11 @@ export class IntegrationService {
 
   private activate(row: IntegrationRow): ActiveIntegration {
     const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, row.id) : {};
-    const settings = JSON.parse(row.settings) as { allowIps?: string[]; chirpstack?: ChirpstackSettings };
+    const settings = JSON.parse(row.settings) as {
+      allowIps?: string[];
+      chirpstack?: ChirpstackSettings;
+      commandApi?: CommandApi;
+    };
     const allowIps = settings.allowIps ?? [];
     return {
       id: row.id,
@@ -113,6 +103,12 @@ export class IntegrationService {
       allowIps,
       allowList: allowList(allowIps),
       chirpstack: settings.chirpstack ?? null,
+      commandApi: settings.commandApi ?? null,
+      commandSecrets: {
+        ...(secrets.appSecret ? { appSecret: secrets.appSecret } : {}),
+        ...(secrets.masterKey ? { masterKey: secrets.masterKey } : {}),
+        ...(secrets.apiKey ? { apiKey: secrets.apiKey } : {}),
+      },
       token: secrets.token ?? null,
       tokenHash: row.token_hash,
       password: secrets.password ?? null,
@@ -131,11 +127,18 @@ export class IntegrationService {
       chirpstack: a.chirpstack,
       pushPath: a.kind === 'chirpstack' ? null : `/api/v1/ingress/${row.id}/${a.kind}`,
       hasSecret: row.secrets_enc !== null || row.token_hash !== null,
+      commandApi: a.commandApi,
+      commandsReady: commandsReady(a),
       connection: a.kind === 'chirpstack' ? (this.listener?.connection(row.id) ?? null) : null,
       counts: this.gate.countsOf(row.id),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+  }
+
+  /** The command API's address must be one outbound HTTP may reach (checked again on every call). */
+  private async checkCommandApi(api: CommandApi | undefined): Promise<void> {
+    if (api?.url) await this.outbound.checkUrl(api.url);
   }
 
   private checkModels(models: string[]): void {
@@ -163,6 +166,7 @@ export class IntegrationService {
     requirePermission(principal, 'integration:write');
     this.checkModels(body.models);
     checkIps(body.allowIps ?? []);
+    await this.checkCommandApi(body.commandApi);
     const id = body.id ?? `${body.kind}-${randomBytes(4).toString('hex')}`;
     if (!ID.test(id)) throw new GridhubError('GH_ERR_VALIDATION', `invalid id '${id}'`);
     if (body.kind === 'chirpstack' && !body.chirpstack)
@@ -179,6 +183,7 @@ export class IntegrationService {
       tokenHash = sha256Hex(token);
     }
     if (body.kind === 'chirpstack' && body.chirpstackPassword) secrets.password = body.chirpstackPassword;
+    Object.assign(secrets, body.commandSecrets ?? {});
     const now = new Date().toISOString();
     const row: IntegrationRow = {
       id,
@@ -188,6 +193,7 @@ export class IntegrationService {
       settings: JSON.stringify({
         allowIps: body.allowIps ?? [],
         ...(body.kind === 'chirpstack' ? { chirpstack: body.chirpstack } : {}),
+        ...(body.commandApi ? { commandApi: body.commandApi } : {}),
       }),
       secrets_enc: Object.keys(secrets).length > 0 ? this.box.seal(secrets, id) : null,
       token_hash: tokenHash,
@@ -223,9 +229,11 @@ export class IntegrationService {
     const row = await this.row(id);
     if (body.models) this.checkModels(body.models);
     if (body.allowIps) checkIps(body.allowIps);
+    await this.checkCommandApi(body.commandApi);
     const settings = JSON.parse(row.settings) as Record<string, unknown>;
     if (body.allowIps) settings.allowIps = body.allowIps;
     if (body.chirpstack && row.kind === 'chirpstack') settings.chirpstack = body.chirpstack;
+    if (body.commandApi) settings.commandApi = body.commandApi;
     const set: Partial<IntegrationRow> = {
       ...(body.name ? { name: body.name } : {}),
       ...(body.models ? { models: JSON.stringify(body.models) } : {}),
@@ -233,9 +241,11 @@ export class IntegrationService {
       settings: JSON.stringify(settings),
       updated_at: new Date().toISOString(),
     };
-    if (body.chirpstackPassword !== undefined && row.kind === 'chirpstack') {
+    if ((body.chirpstackPassword !== undefined && row.kind === 'chirpstack') || body.commandSecrets) {
       const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, id) : {};
-      secrets.password = body.chirpstackPassword;
+      if (body.chirpstackPassword !== undefined && row.kind === 'chirpstack')
+        secrets.password = body.chirpstackPassword;
+      Object.assign(secrets, body.commandSecrets ?? {});
       set.secrets_enc = this.box.seal(secrets, id);
     }
     await this.store.db.transaction().execute(async (trx) => {
@@ -268,7 +278,13 @@ export class IntegrationService {
     const set: Partial<IntegrationRow> =
       row.kind === 'ctwing'
         ? { token_hash: sha256Hex(token) }
-        : { secrets_enc: this.box.seal({ token }, id) };
+        : // the command API's secrets stay; only the push token changes
+          {
+            secrets_enc: this.box.seal(
+              { ...(row.secrets_enc ? this.box.open(row.secrets_enc, id) : {}), token },
+              id,
+            ),
+          };
     await this.store.db.transaction().execute(async (trx) => {
       await this.repo.update(trx, id, { ...set, updated_at: new Date().toISOString() });
       await appendAudit(trx, {

@@ -74,6 +74,13 @@ export class IntegrationStore {
     return Number(r.numDeletedRows);
   }
 
+  /** Forget an unmatched identity at once (the platform removed it); synchronous, on the push path. */
+  dropUnmatchedNow(integrationId: string, identity: string): void {
+    this.store.sqlite
+      .prepare('DELETE FROM integration_unmatched WHERE integration_id = ? AND identity = ?')
+      .run(integrationId, identity);
+  }
+
   /** Entries that a registration has since made known (registered elsewhere, e.g. by CSV). */
   async dropRegistered(): Promise<void> {
     await this.store.sqlite

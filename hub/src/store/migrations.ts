@@ -114,6 +114,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_ingress2_platform_commands': {
+    async up(db: Kysely<unknown>) {
+      // A command to a device behind a carrier platform goes through that platform's command API;
+      // its result push names the platform's id of the command, which finds the row again.
+      await db.schema.alterTable('device_commands').addColumn('via_integration', 'text').execute();
+      await db.schema.alterTable('device_commands').addColumn('platform_command_id', 'text').execute();
+      await db.schema
+        .createIndex('device_commands_platform_id')
+        .on('device_commands')
+        .columns(['via_integration', 'platform_command_id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,6 +8,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chirpstackTopic, chirpstackUp, publishUplink } from '../../../device-sim/src/platforms.ts';
+import type { CommandView } from '../../src/commands/command-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
 import { connectStaff, tickets } from '../helpers/devices.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
@@ -138,6 +139,93 @@ describe('ChirpStack v4 MQTT integration', () => {
       { what: 'the unmatched entry' },
     );
     expect(list).toMatchObject({ identityKind: 'devEui', count: 1 });
+  });
+
+  it('a configure command is enqueued as a confirmed downlink on command/down; the ack event moves the log', async () => {
+    const d = await t.api.post<{ device: { id: string } }>('/api/v1/devices', {
+      model: 'riverlink-lora-leak',
+      site: 'site-b2',
+      devEui: '70b3d57ed0001a3f',
+    });
+    const id = d.body.device.id;
+    const downlinks: { topic: string; item: Record<string, unknown> }[] = [];
+    ns.on('message', (topic, p) => {
+      if (topic.endsWith('/command/down'))
+        downlinks.push({ topic, item: JSON.parse(p.toString()) as Record<string, unknown> });
+    });
+    await ns.subscribeAsync(`application/${APP}/device/+/command/down`, { qos: 1 });
+    const send = async () => {
+      const res = await people['p-block-leader'].post<CommandView>(`/api/v1/devices/${id}/commands`, {
+        type: 'configure',
+        settings: { heartbeatMinutes: 360 },
+      });
+      return res;
+    };
+    // a unit leader may not command devices (the property manager's and installer's job)
+    expect((await send()).status).toBe(403);
+    const res = await t.api.post<CommandView>(`/api/v1/devices/${id}/commands`, {
+      type: 'configure',
+      settings: { heartbeatMinutes: 360 },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.via).toEqual({ integrationId: integration, platformCommandId: expect.any(String) });
+    await waitFor(() => downlinks.length === 1, { what: 'the downlink on the network server’s broker' });
+    const [down] = downlinks;
+    expect(down?.topic).toBe(`application/${APP}/device/70b3d57ed0001a3f/command/down`);
+    // the model has no command frame: the device profile's codec encodes the hub's command object
+    expect(down?.item).toEqual({
+      devEui: '70b3d57ed0001a3f',
+      id: res.body.via?.platformCommandId,
+      confirmed: true,
+      fPort: 10,
+      object: {
+        type: 'configure',
+        commandId: res.body.id,
+        expiresAt: expect.any(Number),
+        settings: { heartbeatMinutes: 360 },
+      },
+    });
+    const ack = (queueItemId: string, acknowledged: boolean, n: number) =>
+      ns.publishAsync(
+        chirpstackTopic(APP, '70b3d57ed0001a3f', 'ack'),
+        JSON.stringify({
+          deduplicationId: `ack-${n}`,
+          time: new Date().toISOString(),
+          deviceInfo: { devEui: '70b3d57ed0001a3f', applicationId: APP },
+          queueItemId,
+          acknowledged,
+          fCntDown: n,
+        }),
+        { qos: 1 },
+      );
+    // an ack for a queue item the hub did not enqueue changes nothing
+    await ack('00000000-0000-4000-8000-000000000000', true, 1);
+    await ack(down?.item.id as string, true, 2);
+    const sent = await waitFor(
+      async () =>
+        (await t.api.get<CommandView[]>(`/api/v1/devices/${id}/commands`)).body.find(
+          (c) => c.id === res.body.id && c.state === 'sent',
+        ),
+      { what: 'the command sent' },
+    );
+    expect(sent.sentAt).not.toBeNull();
+    // a second one the device never acknowledges: ChirpStack's negative ack fails it
+    const second = await t.api.post<CommandView>(`/api/v1/devices/${id}/commands`, {
+      type: 'configure',
+      settings: { heartbeatMinutes: 720 },
+    });
+    await waitFor(() => downlinks.length === 2, { what: 'the second downlink' });
+    await ack(second.body.via?.platformCommandId as string, false, 3);
+    const failed = await waitFor(
+      async () =>
+        (await t.api.get<CommandView[]>(`/api/v1/devices/${id}/commands`)).body.find(
+          (c) => c.id === second.body.id && c.state === 'failed',
+        ),
+      { what: 'the command failed' },
+    );
+    expect(failed.result?.reason).toMatch(/did not acknowledge/);
+    expect(downlinks).toHaveLength(2);
+    await ns.unsubscribeAsync(`application/${APP}/device/+/command/down`);
   });
 
   it('shows a lost broker in /ready and the API, reconnects by itself and takes uplinks again', async () => {

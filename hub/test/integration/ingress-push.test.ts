@@ -364,4 +364,57 @@ describe('CTWing subscription push', () => {
     );
     expect(notCarried.body).toMatchObject({ refused: [{ code: 'GH_ERR_INGRESS_MODEL_NOT_CARRIED' }] });
   });
+
+  it('device added / removed messages: listed as unmatched, then dropped; a registered device keeps its record', async () => {
+    const lifecycle = (messageType: string, deviceId: string, imei: string) =>
+      JSON.stringify({
+        messageType,
+        tenantId: '2000000001',
+        productId: '15000001',
+        deviceId,
+        IMEI: imei,
+        timestamp: Date.now(),
+      });
+    const unmatched = async () =>
+      (
+        await people['p-installer'].get<{ identity: string }[]>(`/api/v1/integrations/${ctwing.id}/unmatched`)
+      ).body.map((u) => u.identity);
+    expect(
+      (await json(await post(ctwing.url, lifecycle('deviceAdded', 'ct-new-01', '861111222233334')))).body,
+    ).toMatchObject({ ok: true, refused: [] });
+    expect(await unmatched()).toContain('861111222233334');
+    // a type that only looks like one (the old loose match took it for an addition) is ignored
+    expect(
+      (await post(ctwing.url, lifecycle('deviceAdditionalInfo', 'ct-new-02', '861111222233335'))).status,
+    ).toBe(200);
+    expect(await unmatched()).not.toContain('861111222233335');
+    // removed from the platform before anyone registered it: nothing left to register
+    expect((await post(ctwing.url, lifecycle('deviceDeleted', 'ct-new-01', '861111222233334'))).status).toBe(
+      200,
+    );
+    expect(await unmatched()).not.toContain('861111222233334');
+    // a registered device removed on the platform stays registered; its installer sees why it went quiet
+    const d = await t.api.post<{ device: { id: string } }>('/api/v1/devices', {
+      model: 'anxin-nb-smoke-bin',
+      site: 'site-b3',
+      platformDeviceId: 'ct-kept-01',
+    });
+    expect((await post(ctwing.url, lifecycle('deviceAdded', 'ct-kept-01', '861111222233336'))).status).toBe(
+      200,
+    );
+    expect(await unmatched()).not.toContain('861111222233336');
+    expect((await post(ctwing.url, lifecycle('deviceDeleted', 'ct-kept-01', '861111222233336'))).status).toBe(
+      200,
+    );
+    const view = await t.api.get<{ accepted: { what: string; topic: string }[] }>(
+      `/api/v1/devices/${d.body.device.id}/commissioning`,
+    );
+    expect(view.body.accepted.slice(0, 2).map((r) => r.what)).toEqual([
+      'removed from the platform',
+      'added on the platform',
+    ]);
+    const device = await t.api.get<{ status: string }>(`/api/v1/devices/${d.body.device.id}`);
+    expect(device.status).toBe(200);
+    expect(device.body.status).not.toBe('decommissioned');
+  });
 });

@@ -2,12 +2,15 @@
  * Issue 20, pure parts: the byte-frame decoder and JSON mapping run on the two shipped vendor
  * records' documented frames, OneNET signatures over msg as sent, and the replay-safe message ids.
  */
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { applyMapping, decodeFrame } from '../../src/devices/models/frame.ts';
 import { riverlinkLoraLeakModel } from '../../src/devices/models/vendor-lora-water-leak.ts';
 import { anxinNbSmokeModel } from '../../src/devices/models/vendor-nb-smoke-binary.ts';
-import { parseCtwingPush } from '../../src/ingress/ctwing.ts';
+import { chirpstackMessage } from '../../src/ingress/chirpstack.ts';
+import { commandOutcome, parseCtwingPush } from '../../src/ingress/ctwing.ts';
 import { onenetSignature, parseOnenetPush } from '../../src/ingress/onenet.ts';
+import { ctwingSignature } from '../../src/ingress/platform-commands.ts';
 import { messageKey, rawMember } from '../../src/ingress/platform-common.ts';
 
 const hex = (h: string) => Buffer.from(h.replace(/ /g, ''), 'hex');
@@ -98,5 +101,81 @@ describe('platform messages', () => {
     expect(a.messageId).not.toBe(parseCtwingPush(report(6), 0).messageId);
     expect(a.frame).toEqual({ text: 'pQIBBwAt', encoding: 'base64' });
     expect(messageKey('x', 'y'.repeat(100)).length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('platform command messages', () => {
+  it('CTWing command states: only DELIVERED and the outcomes move a command; an unknown state moves nothing', () => {
+    const states = ['SAVED', 'SENT', 'DELIVERED', 'SUCCESSFUL', 'FAILED', 'TIMEOUT', 'CANCELED', 'WHATEVER'];
+    expect(states.map(commandOutcome)).toEqual([
+      'pending',
+      'pending',
+      'delivered',
+      'done',
+      'failed',
+      'failed',
+      'failed',
+      'pending',
+    ]);
+    const push = (resultCode: string) =>
+      parseCtwingPush(
+        JSON.stringify({
+          messageType: 'commandResponse',
+          deviceId: 'd1',
+          taskId: 7,
+          timestamp: 1,
+          result: { resultCode },
+        }),
+        1,
+      );
+    // DELIVERED then SUCCESSFUL for the same task at the same time are two messages, not a retry
+    expect(push('DELIVERED').messageId).not.toBe(push('SUCCESSFUL').messageId);
+    expect(push('SUCCESSFUL').command).toEqual({ platformId: '7', outcome: 'done', detail: 'SUCCESSFUL' });
+  });
+
+  it('CTWing device lifecycle types are matched exactly', () => {
+    const kind = (messageType: string) =>
+      parseCtwingPush(JSON.stringify({ messageType, deviceId: 'd1', timestamp: 1 }), 1).kind;
+    expect(['deviceAdded', 'deviceCreated', 'DEVICEDELETED', 'deviceRemoved'].map(kind)).toEqual([
+      'announced',
+      'announced',
+      'removed',
+      'removed',
+    ]);
+    expect(['deviceAddress', 'deviceCreationLog', 'eventReport'].map(kind)).toEqual([
+      'ignored',
+      'ignored',
+      'ignored',
+    ]);
+  });
+
+  it('ChirpStack ack: a device ACK is delivered, a missing one failed; no queue item id is malformed', () => {
+    const ack = (o: Record<string, unknown>) =>
+      chirpstackMessage(
+        'ack',
+        Buffer.from(JSON.stringify({ deviceInfo: { devEui: '01' }, deduplicationId: 'x', ...o })),
+        1,
+      );
+    expect(ack({ queueItemId: 'q1', acknowledged: true })).toMatchObject({
+      kind: 'command-result',
+      command: { platformId: 'q1', outcome: 'delivered' },
+    });
+    expect(ack({ queueItemId: 'q1', acknowledged: false })).toMatchObject({ command: { outcome: 'failed' } });
+    expect(ack({ acknowledged: true })).toEqual({ error: 'ack without queueItemId' });
+  });
+
+  it('CTWing’s signature string: application, timestamp, the signed parameters in name order, the body', () => {
+    const sig = ctwingSignature(
+      's3cret',
+      'app1',
+      '1700000000000',
+      { b: '2', MasterKey: 'mk', a: '1' },
+      '{"x":1}',
+    );
+    const text = 'application:app1\ntimestamp:1700000000000\nMasterKey:mk\na:1\nb:2\n{"x":1}\n';
+    expect(sig).toBe(createHmac('sha1', 's3cret').update(text).digest('base64'));
+    // without a body (GET), no trailing body line
+    const get = ctwingSignature('s3cret', 'app1', '1', {}, '');
+    expect(get).toBe(createHmac('sha1', 's3cret').update('application:app1\ntimestamp:1\n').digest('base64'));
   });
 });

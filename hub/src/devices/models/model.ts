@@ -42,6 +42,12 @@ interface ModelRecord<T extends DeviceType> {
    */
   frame?: ByteFrameSpec;
   jsonMapping?: JsonMapping;
+  /**
+   * The frame (hex) a binary device takes for a command that reaches it through a platform (CTWing,
+   * OneNET, ChirpStack downlink). A model with a `frame` takes over a platform only the commands
+   * listed here; a model without one gets the hub's command JSON (TOPICS.command payload).
+   */
+  commandFrames?: Partial<Record<CommandType, string>>;
 }
 
 /**

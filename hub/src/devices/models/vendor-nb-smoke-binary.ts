@@ -37,6 +37,13 @@ import { batterySettings } from './settings.ts';
  *   A5 02 01 07 00 2D  →  event {type: 'smoke.alarm', smokeDensity: 0.45}
  *   A5 02 08 08 FF FF  →  event {type: 'selftest', result: 'ok'}
  *
+ * Commands, down through the platform (CTWing transparent payload, OneNET /cmds body), 3 bytes:
+ *
+ *   A5 10 01  silence the sounder (answered by an event 0x0A silenced)
+ *   A5 10 02  run a self-test (answered by an event 0x08 / 0x09 with the result)
+ *
+ * Its settings (configure) are set on site with the vendor's tool, not over the air.
+ *
  * The platform's message id (CTWing timestamp + upPacketSN, OneNET at + ds_id) is the event id, so a
  * platform retry is a duplicate and a unit's repeat of the same alarm an ordinary repeat.
  */
@@ -53,6 +60,7 @@ export const anxinNbSmokeModel = defineModel({
   defaultRules: ['smoke-alarm', 'alert-restore', 'device-health', 'presence'],
   commands: ['silence', 'selftest', 'configure'],
   settingsSchema: batterySettings,
+  commandFrames: { silence: 'a51001', selftest: 'a51002' },
   frame: {
     encoding: 'base64',
     magic: 'a5',
