@@ -136,6 +136,9 @@ async function main(): Promise<void> {
   const hubs = new HubPool(values.quick);
   try {
     await section('events', rows, () => eventsSection(sizes.events, hubs, details));
+    await section('events', rows, async () =>
+      (await import('./ingress-push.ts')).ingressSection(values.quick, hubs, details),
+    );
     await section('telemetry', rows, () => telemetrySection(sizes.telemetry, hubs, details));
     await section('alerts', rows, () => alertsSection(sizes.alerts, sizes.settleMs, hubs, details));
     await fleetSections(hubs, rows, details);
