@@ -45,7 +45,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{
   const namedAlert = (c: AlertChanged) => {
     let p = named.get(c);
     if (!p) {
-      p = queries.named([c.alert]).then((list) => list[0] ?? c.alert);
+      // A failed name lookup (a store in trouble) must not drop the change: it goes without names.
+      p = queries.named([c.alert]).then(
+        (list) => list[0] ?? c.alert,
+        () => c.alert,
+      );
       named.set(c, p);
     }
     return p;
