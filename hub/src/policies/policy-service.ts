@@ -5,6 +5,7 @@ import { GridhubError } from '../errors.ts';
 import { placeDevice, placeGridNode, placeSite } from '../grid/placement.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
+import { checkAlertChain } from './chain-check.ts';
 import {
   POLICY_DEFINITIONS,
   type PolicyDefinition,
@@ -159,6 +160,9 @@ export class PolicyService {
         `value for ${key}: ${validate.errors?.map((e) => `${e.instancePath || '(value)'} ${e.message}`).join('; ')}`,
       );
     }
+    // Who is paged must exist, be reachable and be the caller's to name (chain-check.ts).
+    if (key === 'alert.chain' && Array.isArray(value))
+      await checkAlertChain(this.store.db, principal, kind, id, value as string[]);
     const mapKey = PolicyService.id(key, kind, id);
     const before = this.overrides.get(mapKey);
     const expiresAt = forSeconds ? this.now() + forSeconds * 1000 : null;
