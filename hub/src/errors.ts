@@ -178,7 +178,7 @@ export const ERROR_CODES = {
   GH_ERR_IDENTITY_ID_TAKEN: {
     status: 409,
     description:
-      'A device id equal to a person id, or a person id equal to a device id: both name an MQTT client id, so one could take over the other’s session. Refused at registration (device, CSV, community file, person); a device or staff client still holding such an id from older data is refused at CONNECT (CONNACK 0x02).',
+      'A device id equal to a person id, or a person id equal to a device id: both name an MQTT client id, so one could take over the other’s session. Refused at registration (device, CSV, community file, person); a device still holding a person’s id from older data is refused at CONNECT (CONNACK 0x02), so the person’s session is never taken over.',
   },
   GH_ERR_POLICY_CHAIN_INVALID: {
     status: 422,
