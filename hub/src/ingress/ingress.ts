@@ -77,6 +77,7 @@ export class IngressService {
       this.deps.models,
       registry,
       this.gate,
+      this.deps.outbound,
     );
     this.service.listener = this.chirpstack;
     await this.service.start();

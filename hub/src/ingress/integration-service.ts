@@ -8,6 +8,8 @@ import type { IdentityField } from '../devices/identities.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
 import { GridhubError } from '../errors.ts';
+import type { OutboundPolicy } from '../outbound/address-policy.ts';
+import { mqttUrlAsHttp } from '../outbound/guarded-mqtt.ts';
 import type { Store } from '../store/store.ts';
 import type { IntegrationRow } from '../store/tables.ts';
 import type { GateIntegration, IngressGate } from './ingress-gate.ts';
@@ -90,7 +92,17 @@ export class IntegrationService {
     private readonly models: ModelCatalogue,
     private readonly registry: DeviceRegistry,
     private readonly gate: IngressGate,
+    private readonly outbound: OutboundPolicy,
   ) {}
+
+  /**
+   * A network server's broker is an outbound address like a webhook's: no loopback, private,
+   * link-local or metadata address unless outbound.allow admits it (GH_ERR_OUTBOUND_FORBIDDEN),
+   * checked when an admin names it — not only when the hub dials it.
+   */
+  private async checkBroker(url: string | undefined): Promise<void> {
+    if (url !== undefined) await this.outbound.checkUrl(mqttUrlAsHttp(url));
+  }
 
   find(id: string): ActiveIntegration | undefined {
     return this.active.get(id);
@@ -170,6 +182,7 @@ export class IntegrationService {
         'GH_ERR_VALIDATION',
         'a ChirpStack integration needs chirpstack.url and applicationId',
       );
+    if (body.kind === 'chirpstack') await this.checkBroker(body.chirpstack?.url);
     let token: string | null = null;
     const secrets: Record<string, string> = {};
     let tokenHash: string | null = null;
@@ -223,6 +236,7 @@ export class IntegrationService {
     const row = await this.row(id);
     if (body.models) this.checkModels(body.models);
     if (body.allowIps) checkIps(body.allowIps);
+    if (row.kind === 'chirpstack') await this.checkBroker(body.chirpstack?.url);
     const settings = JSON.parse(row.settings) as Record<string, unknown>;
     if (body.allowIps) settings.allowIps = body.allowIps;
     if (body.chirpstack && row.kind === 'chirpstack') settings.chirpstack = body.chirpstack;
