@@ -168,3 +168,30 @@ describe('alert.chain policy', () => {
     expect((await setChain(duty, 'site', 'site-b1', null)).status).toBe(200);
   });
 });
+
+describe('paging policies a street-duty user may set', () => {
+  const put = (api: ApiClient, key: string, value: unknown, id = 'site-b3') =>
+    api.put(`/api/v1/policies/${key}`, { scope: { kind: 'site', id }, value });
+
+  it('refuses re-notification and escalation faster than every 10 s from anyone but an admin', async () => {
+    const duty = people['p-street-duty'];
+    for (const key of ['alert.renotifySeconds', 'alert.stepDelaySeconds']) {
+      const storm = await put(duty, key, { critical: 0.001 });
+      expect(storm.status, key).toBe(403);
+      expect(code(storm)).toBe('GH_ERR_FORBIDDEN_ROLE');
+      // positive controls: a sane interval from street duty, a fast one from an admin (simulations)
+      expect((await put(duty, key, { critical: 15, major: 60 })).status, key).toBe(200);
+      expect((await put(admin, key, { critical: 0.5 })).status, key).toBe(200);
+    }
+  });
+
+  it('refuses a level-4 department kind no department has; a known kind is taken', async () => {
+    const duty = people['p-street-duty'];
+    const typo = await put(duty, 'ticket.departments', { panic: 'dept-nowhere' });
+    expect(typo.status).toBe(400);
+    expect(code(typo)).toBe('GH_ERR_VALIDATION');
+    expect((await put(duty, 'ticket.departments', { panic: 'public-security', fire: 'fire' })).status).toBe(
+      200,
+    );
+  });
+});

@@ -76,6 +76,29 @@ export async function checkAlertChain(
     );
 }
 
+/**
+ * How often a person may be paged, as set by anyone but an admin: a street-duty user (or a flow acting
+ * as one) could set re-notification to a millisecond and page the street's leaders twice a second —
+ * and push the chat robots over their rate limits, which then drop real alarms (red team: 21
+ * messages in 10 s from one press). Admins may go lower (accelerated simulations, tests).
+ */
+const PAGING_FLOOR_SECONDS: Readonly<Record<string, number>> = {
+  'alert.renotifySeconds': 10,
+  'alert.stepDelaySeconds': 10,
+};
+
+export function checkPagingFloor(caller: Principal, key: string, value: unknown): void {
+  const floor = PAGING_FLOOR_SECONDS[key];
+  if (floor === undefined || caller.roles.includes('admin') || typeof value !== 'object' || value === null)
+    return;
+  const low = Object.entries(value as Record<string, number>).filter(([, v]) => v < floor);
+  if (low.length > 0)
+    throw new GridhubError(
+      'GH_ERR_FORBIDDEN_ROLE',
+      `${key}: below ${floor} s only an admin may set (${low.map(([s, v]) => `${s}: ${v}`).join(', ')})`,
+    );
+}
+
 function placeOf(db: Db, kind: ScopeKind, id: string): Promise<Placement | undefined> {
   if (kind === 'grid') return placeGridNode(db, id);
   if (kind === 'site') return placeSite(db, id);
