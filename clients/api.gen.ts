@@ -6637,7 +6637,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description admins only (empty for other readers) */
                             allowIps: string[];
+                            /** @description the network server’s broker; admins only (null for other readers) */
                             chirpstack: {
                                 /** @description ChirpStack application id; the hub subscribes to application/<id>/device/+/event/{up,join,status} */
                                 applicationId: string;
@@ -6821,7 +6823,9 @@ export interface paths {
                     content: {
                         "application/json": {
                             integration: {
+                                /** @description admins only (empty for other readers) */
                                 allowIps: string[];
+                                /** @description the network server’s broker; admins only (null for other readers) */
                                 chirpstack: {
                                     /** @description ChirpStack application id; the hub subscribes to application/<id>/device/+/event/{up,join,status} */
                                     applicationId: string;
@@ -6996,7 +7000,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description admins only (empty for other readers) */
                             allowIps: string[];
+                            /** @description the network server’s broker; admins only (null for other readers) */
                             chirpstack: {
                                 /** @description ChirpStack application id; the hub subscribes to application/<id>/device/+/event/{up,join,status} */
                                 applicationId: string;
@@ -7173,7 +7179,9 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description admins only (empty for other readers) */
                             allowIps: string[];
+                            /** @description the network server’s broker; admins only (null for other readers) */
                             chirpstack: {
                                 /** @description ChirpStack application id; the hub subscribes to application/<id>/device/+/event/{up,join,status} */
                                 applicationId: string;
@@ -7464,7 +7472,9 @@ export interface paths {
                     content: {
                         "application/json": {
                             integration: {
+                                /** @description admins only (empty for other readers) */
                                 allowIps: string[];
+                                /** @description the network server’s broker; admins only (null for other readers) */
                                 chirpstack: {
                                     /** @description ChirpStack application id; the hub subscribes to application/<id>/device/+/event/{up,join,status} */
                                     applicationId: string;

@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
+import { roleAllows } from '../auth/roles.ts';
 import type { DeviceView } from '../devices/device-schemas.ts';
 import type { IdentityField } from '../devices/identities.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
@@ -312,14 +313,29 @@ export class IntegrationService {
     this.publish(id, undefined);
   }
 
+  /**
+   * Installers read integrations to register the devices they carry; where the hub connects to
+   * (a ChirpStack broker's host, user name and client id, the last connection error naming it) and
+   * which source addresses a push may come from are the operator's network, shown to admins only.
+   */
+  private shownTo(principal: Principal, v: IntegrationView): IntegrationView {
+    if (roleAllows(principal.roles, 'integration:write')) return v;
+    return {
+      ...v,
+      allowIps: [],
+      chirpstack: null,
+      connection: v.connection ? { ...v.connection, lastError: null } : null,
+    };
+  }
+
   async get(principal: Principal, id: string): Promise<IntegrationView> {
     requirePermission(principal, 'integration:read');
-    return this.view(await this.row(id));
+    return this.shownTo(principal, this.view(await this.row(id)));
   }
 
   async all(principal: Principal): Promise<IntegrationView[]> {
     requirePermission(principal, 'integration:read');
-    return (await this.repo.all()).map((r) => this.view(r));
+    return (await this.repo.all()).map((r) => this.shownTo(principal, this.view(r)));
   }
 
   async unmatched(principal: Principal, id: string): Promise<UnmatchedView[]> {

@@ -75,10 +75,14 @@ describe('a ChirpStack broker address goes through the outbound policy', () => {
 describe('with the broker allow-listed (outbound.allow: 127.0.0.1)', () => {
   let t: TestHub;
   let duty: ApiClient;
+  let installer: ApiClient;
   let id: string;
   beforeAll(async () => {
     t = await startTestHub({ dataDir: newDir(), overrides: { 'ingress.chirpstackReconnectMs': 200 } });
-    ({ 'p-street-duty': duty } = await loadExample(t.api, ['p-street-duty']));
+    ({ 'p-street-duty': duty, 'p-installer': installer } = await loadExample(t.api, [
+      'p-street-duty',
+      'p-installer',
+    ]));
   });
   afterAll(async () => t?.cleanup());
 
@@ -125,6 +129,16 @@ describe('with the broker allow-listed (outbound.allow: 127.0.0.1)', () => {
     // the admin gets the detail
     const asAdmin = JSON.parse((await ask(t.api.token)).text) as typeof body;
     expect(asAdmin.problems[0]?.message).toContain(id);
+    // An installer reads the integrations (to register what they carry) but not where the hub
+    // connects to: no broker URL, user name or connection error naming the host.
+    const asInstaller = await installer.get<View[]>('/api/v1/integrations');
+    expect(asInstaller.status).toBe(200);
+    expect(asInstaller.body.map((i) => i.id)).toContain(id);
+    expect(asInstaller.body.find((i) => i.id === id)?.chirpstack).toBeNull();
+    for (const secret of ['127.0.0.1', `:${port}`, 'gridhub'])
+      expect(JSON.stringify(asInstaller.body)).not.toContain(secret);
+    const own = await t.api.get<View>(`/api/v1/integrations/${id}`);
+    expect(own.body.chirpstack?.url).toBe(broker.url); // the admin sees it (positive control)
     await broker.start();
   });
 });
