@@ -195,3 +195,21 @@ describe('paging policies a street-duty user may set', () => {
     );
   });
 });
+
+describe('the acknowledgement page', () => {
+  it('is never cached, framed or referred from, valid link or not', async () => {
+    // a hub without sockets has no address of its own to put in a link
+    (env.hub.config.http as { publicUrl: string }).publicUrl = 'http://hub.test';
+    const link = new URL(env.hub.alerts.links.url('A-none', 'p-block-leader'));
+    const get = (query: string) => env.hub.http.inject({ method: 'GET', url: `/alerts/ack?${query}` });
+    const forged = await get(link.search.slice(1).replace(/sig=[^&]+/, 'sig=00'));
+    const valid = await get(link.search.slice(1));
+    expect(forged.statusCode).toBe(403);
+    expect(valid.statusCode).toBe(200); // the signed link shows its confirmation page
+    for (const res of [forged, valid]) {
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(String(res.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+    }
+  });
+});
