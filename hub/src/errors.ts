@@ -150,7 +150,7 @@ export const ERROR_CODES = {
   GH_ERR_INGRESS_REPLAYED: {
     status: 409,
     description:
-      'A platform push older than the dedupe window (ingest.dedupeRetentionHours), or a verification with a reused nonce: refused as a replay.',
+      'A platform push older than the dedupe window (ingest.dedupeRetentionHours): refused as a replay. (The OneNET URL verification GET changes nothing and may be repeated; see docs/decisions.md.)',
   },
   GH_ERR_INGRESS_MALFORMED: {
     status: 400,
@@ -174,6 +174,16 @@ export const ERROR_CODES = {
     status: 503,
     description:
       'The hub is not connected to an integration’s network-server broker (ChirpStack); it reconnects by itself.',
+  },
+  GH_ERR_IDENTITY_ID_TAKEN: {
+    status: 409,
+    description:
+      'A device id equal to a person id, or a person id equal to a device id: both name an MQTT client id, so one could take over the other’s session. Refused at registration (device, CSV, community file, person); a device still holding a person’s id from older data is refused at CONNECT (CONNACK 0x02), so the person’s session is never taken over.',
+  },
+  GH_ERR_POLICY_CHAIN_INVALID: {
+    status: 422,
+    description:
+      'An alert.chain policy names a person who is unknown, inactive, has no role that may acknowledge alerts, cannot see alerts at the policy’s place, or lies outside the caller’s jurisdiction; every problem is listed and nothing is changed.',
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 

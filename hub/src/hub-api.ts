@@ -52,6 +52,7 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
     ],
     storage: hub.storage,
     bodyLimitBytes: hub.config.http.bodyLimitBytes,
+    jsonBodyLimitBytes: hub.config.http.jsonBodyLimitBytes,
     trustProxy: hub.config.http.trustProxy,
     version,
   };

@@ -1,5 +1,6 @@
 import { appendAudit } from '../audit/audit-log.ts';
 import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
+import type { AlertChangeAction } from '../contract/staff-messages.ts';
 import { parseTopic } from '../contract/topics.ts';
 import { GridhubError, isGridhubError } from '../errors.ts';
 import type { AlertRow } from '../store/tables.ts';
@@ -39,7 +40,7 @@ export class AlertActions {
     actor: string,
     decide: (r: AlertRow) => Partial<AlertRow>,
     audit: { action: string; data: (r: AlertRow) => unknown },
-    change: string,
+    change: AlertChangeAction,
   ): Promise<AlertView> {
     const held = this.ctx.volatile.get(id);
     let row: AlertRow;

@@ -1,4 +1,5 @@
 import type { Bus } from '../bus.ts';
+import type { AlertChangeAction } from '../contract/staff-messages.ts';
 import type { AlertRow } from '../store/tables.ts';
 import { alertView } from './alert-view.ts';
 
@@ -12,7 +13,7 @@ export class AlertFeed {
 
   constructor(private readonly bus: Bus) {}
 
-  changed(row: AlertRow, action: string): void {
+  changed(row: AlertRow, action: AlertChangeAction): void {
     this.bus.emit('alert.changed', {
       seq: ++this.seq,
       action,

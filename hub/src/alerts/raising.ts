@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { AlertRequested } from '../bus.ts';
 import { moreSevere, type Severity } from '../contract/severity.ts';
+import type { AlertChangeAction } from '../contract/staff-messages.ts';
 import type { AlertRow } from '../store/tables.ts';
 import { type AlertContext, perSeverity, storageFailed } from './alert-context.ts';
 import { storedTitle } from './alert-names.ts';
@@ -39,7 +40,8 @@ export class AlertRaising {
     };
     // A repeat while someone has acknowledged is news for them: the button was pressed again.
     const again = active.state === 'acknowledged' ? 'repeated-after-ack' : 'repeated';
-    return { update, upgraded, action: upgraded ? 'upgraded' : again };
+    const action: AlertChangeAction = upgraded ? 'upgraded' : again;
+    return { update, upgraded, action };
   }
 
   private freshRow(req: AlertRequested, incidentKey: string, chain: string[], now: number): AlertRow {
@@ -99,7 +101,7 @@ export class AlertRaising {
     }
     const chain = await chainFor(this.db, this.ctx.policies, req.emergencyUnitId, req.gridPath, req.siteId);
     const now = this.ctx.now();
-    let outcome: { row: AlertRow; action: string };
+    let outcome: { row: AlertRow; action: AlertChangeAction };
     if (held) outcome = this.repeatHeld(held, req, now);
     else {
       try {
@@ -129,7 +131,7 @@ export class AlertRaising {
             data: { cause: req.cause, severity: req.severity, chain },
           });
           await this.alerts.recordEvent(trx, row.id, req.eventRef);
-          return { row, action: 'raised' };
+          return { row, action: 'raised' as const };
         });
       } catch (err) {
         if (!storageFailed(this.ctx, err)) throw err;
@@ -171,10 +173,14 @@ export class AlertRaising {
       { alertId: row.id, cause: req.cause },
       'alert raised from memory: the store refuses writes',
     );
-    return { row, action: 'raised' };
+    return { row, action: 'raised' as const };
   }
 
-  private repeatHeld(held: AlertRow, req: AlertRequested, now: number): { row: AlertRow; action: string } {
+  private repeatHeld(
+    held: AlertRow,
+    req: AlertRequested,
+    now: number,
+  ): { row: AlertRow; action: AlertChangeAction } {
     const { update, action } = this.repeatOf(held, req, now);
     // A ticket raised after recovery gives the held alert its place in the ticket's incident.
     const placed =

@@ -87,9 +87,20 @@ export interface ApiDeps {
   ingress: { maxPushBytes: number; replayWindowMs: number };
   publicUrl: () => string;
   storage: StorageHealth;
+  /** the import routes' limit (device CSV, community file) */
   bodyLimitBytes: number;
+  /** every other route's limit (issue 14 follow-up: any caller could post megabytes anywhere) */
+  jsonBodyLimitBytes: number;
   trustProxy: boolean;
   version: string;
+}
+
+/** A bearer token of an admin (the /ready detail); anything else, or nothing, is not. */
+async function isAdminCaller(access: AccessService, header: string | undefined): Promise<boolean> {
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  if (!token) return false;
+  const found = await access.authenticateToken(token).catch(() => undefined);
+  return found?.principal.roles.includes('admin') === true;
 }
 
 /** The REST API; tests build it and `inject()`, the server entry only listens. */
@@ -97,7 +108,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: deps.bodyLimitBytes,
+    // Every route takes small bodies; only the imports raise their own limit (route bodyLimit).
+    bodyLimit: deps.jsonBodyLimitBytes,
     trustProxy: deps.trustProxy,
     // SSE streams and keep-alive sockets must not hold a graceful shutdown open.
     forceCloseConnections: true,
@@ -193,7 +205,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     status: Type.String(),
     checks: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
     problems: Type.Optional(
-      Type.Array(Type.Object({ check: Type.String(), code: Type.String(), message: Type.String() })),
+      Type.Array(
+        Type.Object({
+          check: Type.String(),
+          code: Type.String(),
+          message: Type.Optional(
+            Type.String({ description: 'what is wrong, with names and addresses: shown to admins only' }),
+          ),
+        }),
+      ),
     ),
   });
   app.get(
@@ -207,17 +227,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       schema: {
         tags: ['ops'],
         summary: 'Ready: store open and broker listening',
+        description:
+          'Anyone may ask; each problem carries its check and stable code. Its message (integration names, broker hosts, file paths) is shown only to a caller with an admin bearer token.',
         security: [],
         response: { 200: Health, 503: Health },
       },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      // Unauthenticated by design (load balancers ask it), so it must not tell a LAN neighbour the
+      // names of internal hosts: the detail is for admins (and the counters are in /metrics).
+      const detail = await isAdminCaller(deps.access, req.headers.authorization);
       const checks = Object.fromEntries(deps.readiness.map((c) => [c.name, c.ready()]));
       const ok = deps.readiness.every((c) => c.optional || checks[c.name]);
       const degraded = Object.values(checks).some((v) => !v);
       const problems = deps.readiness.flatMap((c) => {
         const p = checks[c.name] ? undefined : c.problem?.();
-        return p ? [{ check: c.name, ...p }] : [];
+        if (!p) return [];
+        return [detail ? { check: c.name, ...p } : { check: c.name, code: p.code }];
       });
       return reply.code(ok ? 200 : 503).send({
         status: ok ? (degraded ? 'degraded' : 'ready') : 'not ready',
@@ -245,6 +271,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         registry: deps.registry,
         commissioning: deps.commissioning,
         series: deps.series,
+        importBodyLimitBytes: deps.bodyLimitBytes,
       });
       await api.register(commandRoutes, { prefix: '/devices', commands: deps.commands });
       await api.register(modelRoutes, { prefix: '/device-models', models: deps.models });
@@ -254,6 +281,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         directory: deps.directory,
         access: deps.access,
         bus: deps.bus,
+        importBodyLimitBytes: deps.bodyLimitBytes,
       });
       await api.register(tokenRoutes, { access: deps.access });
       await api.register(auditRoutes, { db: deps.db });

@@ -53,6 +53,11 @@ export class Admission extends BrokerPart {
     // With valid credentials, the client id must be bound to them; a server-assigned id (from an
     // empty one with a clean session) belongs to nobody else and cannot take anything over.
     const admit = (identity: ClientIdentity, credential?: Credential) => {
+      const clash = this.idClash(identity);
+      if (clash) {
+        this.refuse('GH_ERR_IDENTITY_ID_TAKEN', { clientId: client.id, ...clash }, clash.why);
+        return done(authError('client id names two identities', CONNACK_IDENTIFIER_REJECTED), false);
+      }
       if (!assigned && !clientIdBound(identity, client.id)) {
         this.refuse(
           'GH_ERR_MQTT_CLIENT_ID_MISMATCH',
@@ -103,6 +108,21 @@ export class Admission extends BrokerPart {
       );
     }
     admit({ kind: 'device', device: check.device });
+  }
+
+  /**
+   * A device whose id is also a person's (older data, from before registration refused it): its
+   * client id would name both, and whichever connected second would take over the other's session.
+   * The device is refused (a person's id comes from an admin's community file, a device's from an
+   * installer; the operator re-registers the device under its own id, the log names it), so the
+   * person's app keeps its session and nothing is taken over either way.
+   */
+  private idClash(identity: ClientIdentity): { deviceId: string; why: string } | undefined {
+    if (identity.kind !== 'device' || !identity.device.idIsPerson) return undefined;
+    return {
+      deviceId: identity.device.deviceId,
+      why: 'MQTT connect refused: the device id is also a person id; register the device under an id of its own',
+    };
   }
 
   private attach(client: Client, identity: ClientIdentity, credential?: Credential): void {

@@ -9,11 +9,17 @@ export interface KnownDevice extends DevicePlacement {
   deviceType: DeviceType;
   status: DeviceStatus;
   secretHash: string;
+  /**
+   * A person has this id too (data from before registration refused it): its MQTT client id would
+   * name both, so the broker refuses the device rather than let either take the other's session.
+   */
+  idIsPerson?: boolean;
 }
 
 interface Row extends DevicePlacementRow {
   status: string;
   secret_hash: string;
+  id_is_person: number;
 }
 
 export type DeviceCheck =
@@ -41,7 +47,8 @@ export class DeviceDirectory {
 
   private statement(): Statement<[string], Row> {
     this.byId ??= this.store.sqlite.prepare<[string], Row>(
-      `SELECT d.id, d.model_id, d.type, d.site_id, d.grid_node_id, d.emergency_unit_id, d.status, d.secret_hash, g.path
+      `SELECT d.id, d.model_id, d.type, d.site_id, d.grid_node_id, d.emergency_unit_id, d.status, d.secret_hash, g.path,
+              EXISTS (SELECT 1 FROM people p WHERE p.id = d.id) AS id_is_person
          FROM devices d JOIN grid_nodes g ON g.id = d.grid_node_id WHERE d.id = ?`,
     );
     return this.byId;
@@ -59,6 +66,7 @@ export class DeviceDirectory {
       ...devicePlacement(row),
       status: row.status as DeviceStatus,
       secretHash: row.secret_hash,
+      ...(row.id_is_person ? { idIsPerson: true } : {}),
     };
     if (this.cacheMs > 0) this.cache.set(deviceId, { device, until: this.now() + this.cacheMs });
     return device;

@@ -42,7 +42,14 @@ export const ConfigSchema = Type.Object(
         bodyLimitBytes: Type.Integer({
           default: 8 * 1024 * 1024,
           minimum: 1024,
-          description: 'Largest accepted request body (CSV and community imports).',
+          description:
+            'Largest accepted body of the import routes (device CSV import, community import); every other route takes http.jsonBodyLimitBytes.',
+        }),
+        jsonBodyLimitBytes: Type.Integer({
+          default: 256 * 1024,
+          minimum: 1024,
+          description:
+            'Largest accepted request body on every route but the imports; a larger one is refused with 413 GH_ERR_PAYLOAD_TOO_LARGE before it is read.',
         }),
       },
       { default: {}, additionalProperties: false },

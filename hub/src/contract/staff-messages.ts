@@ -14,10 +14,30 @@ export const TicketChangedSchema = Type.Object(
 );
 export type TicketChangedMessage = Type.Static<typeof TicketChangedSchema>;
 
+/**
+ * Every action an alert change carries (the alert topic, the console's stream): the README lists
+ * them from here (a unit test compares), and the alerts service can emit no other.
+ */
+export const ALERT_CHANGE_ACTIONS = [
+  'raised',
+  'repeated',
+  'repeated-after-ack',
+  'upgraded',
+  'renotified',
+  'escalated',
+  'acknowledged',
+  'resolved',
+  'false-alarm',
+  'restored',
+  'stored',
+  'linked',
+] as const;
+export type AlertChangeAction = (typeof ALERT_CHANGE_ACTIONS)[number];
+
 export const AlertChangeSchema = Type.Object(
   {
     seq: Type.Integer({ description: 'change number since the hub started (SSE Last-Event-ID)' }),
-    action: Type.String({ description: 'raised, upgraded, renotified, escalated, acknowledged, resolved …' }),
+    action: Type.String({ description: ALERT_CHANGE_ACTIONS.join(', ') }),
     alert: AlertView,
   },
   { title: 'AlertChange' },

@@ -64,6 +64,13 @@ export async function planRegistration(
       problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `id '${id}' appears twice` });
     else if (await trx.selectFrom('devices').select('id').where('id', '=', id).executeTakeFirst()) {
       problems.push({ field: 'id', code: 'GH_ERR_CONFLICT', reason: `device '${id}' already exists` });
+    } else if (await trx.selectFrom('people').select('id').where('id', '=', id).executeTakeFirst()) {
+      // A device's MQTT client id is its id, a staff client's its person id: one id, one identity.
+      problems.push({
+        field: 'id',
+        code: 'GH_ERR_IDENTITY_ID_TAKEN',
+        reason: `'${id}' is a person's id (GH_ERR_IDENTITY_ID_TAKEN): it would name the same MQTT client`,
+      });
     }
   }
 

@@ -39,10 +39,50 @@ export async function importCommunity(
   if (!('doc' in schema)) throw invalid(schema.problems);
   const stored = await loadStored(db, slice);
   const { problems, paths } = await check(schema.doc, stored, slice);
+  problems.push(...(await personIdsTaken(db, schema.doc, stored, slice)));
   if (problems.length > 0) throw invalid(problems);
   const plan = await planImport(schema.doc, stored, paths, slice);
   await writeSteps(db, importSteps(plan, actor), effects, slice);
   return plan.summary;
+}
+
+/**
+ * New people whose id is a device's (a device's MQTT client id is its id, a staff client's its
+ * person id: one id must name one identity, or either could take over the other's session). People
+ * already stored are left to the broker, which refuses such an ambiguous client id at CONNECT.
+ */
+async function personIdsTaken(
+  db: Db,
+  doc: { people?: { id: string }[] },
+  stored: { people: Map<string, unknown> },
+  slice: () => Promise<void>,
+): Promise<ImportProblem[]> {
+  const fresh = (doc.people ?? []).map((p, i) => ({ id: p.id, i })).filter((p) => !stored.people.has(p.id));
+  const problems: ImportProblem[] = [];
+  for (let k = 0; k < fresh.length; k += 500) {
+    await slice();
+    const chunk = fresh.slice(k, k + 500);
+    const taken = new Set(
+      (
+        await db
+          .selectFrom('devices')
+          .select('id')
+          .where(
+            'id',
+            'in',
+            chunk.map((p) => p.id),
+          )
+          .execute()
+      ).map((d) => d.id),
+    );
+    for (const p of chunk)
+      if (taken.has(p.id))
+        problems.push({
+          path: `people[${p.i}].id`,
+          message: `'${p.id}' is a device's id (GH_ERR_IDENTITY_ID_TAKEN): a person may not take it, it would name the same MQTT client`,
+        });
+  }
+  return problems;
 }
 
 /**

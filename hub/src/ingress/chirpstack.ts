@@ -1,6 +1,7 @@
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from '../logger.ts';
 import type { OutboundPolicy } from '../outbound/address-policy.ts';
+import { guardedMqttClient, mqttUrlAsHttp } from '../outbound/guarded-mqtt.ts';
 import type { IngressGate, PlatformMessage } from './ingress-gate.ts';
 import type { ConnectionState } from './integration-schemas.ts';
 import type { ActiveIntegration, ChirpstackSettings, IntegrationListener } from './integration-service.ts';
@@ -155,7 +156,7 @@ export class ChirpstackClients implements IntegrationListener {
     const state: ConnectionState = { state: 'connecting', since: new Date().toISOString(), lastError: null };
     try {
       // The broker is the operator's; outbound.allow decides what the hub may reach, as for webhooks.
-      await this.outbound.checkUrl(s.url.replace(/^mqtts?:/, 'http:'));
+      await this.outbound.checkUrl(mqttUrlAsHttp(s.url));
     } catch (err) {
       this.logger.warn({ integration: integration.id, err }, 'ChirpStack broker address refused');
       this.refused.set(integration.id, {
@@ -166,7 +167,8 @@ export class ChirpstackClients implements IntegrationListener {
       return;
     }
     if (!this.started) return;
-    const client = mqtt.connect(s.url, {
+    // Every socket (also each reconnect) goes through the outbound policy, after DNS.
+    const client = guardedMqttClient(this.outbound, s.url, {
       clientId: s.clientId ?? `gridhub-${integration.id}`,
       username: s.username,
       password: integration.password ?? undefined,

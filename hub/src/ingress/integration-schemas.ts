@@ -152,8 +152,10 @@ export const IntegrationView = Type.Object({
   name: Type.String(),
   models: Type.Array(Type.String()),
   enabled: Type.Boolean(),
-  allowIps: Type.Array(Type.String()),
-  chirpstack: Type.Union([ChirpstackSettings, Type.Null()]),
+  allowIps: Type.Array(Type.String(), { description: 'admins only (empty for other readers)' }),
+  chirpstack: Type.Union([ChirpstackSettings, Type.Null()], {
+    description: 'the network server’s broker; admins only (null for other readers)',
+  }),
   pushPath: Type.Union([Type.String(), Type.Null()], {
     description: 'where the platform pushes (without the token); null for ChirpStack',
   }),

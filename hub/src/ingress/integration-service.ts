@@ -3,12 +3,14 @@ import type { BlockList } from 'node:net';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
+import { roleAllows } from '../auth/roles.ts';
 import type { DeviceView } from '../devices/device-schemas.ts';
 import type { IdentityField } from '../devices/identities.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
 import type { DeviceRegistry } from '../devices/registry.ts';
 import { GridhubError } from '../errors.ts';
 import type { OutboundPolicy } from '../outbound/address-policy.ts';
+import { mqttUrlAsHttp } from '../outbound/guarded-mqtt.ts';
 import type { Store } from '../store/store.ts';
 import type { IntegrationRow } from '../store/tables.ts';
 import type { GateIntegration, IngressGate } from './ingress-gate.ts';
@@ -77,6 +79,15 @@ export class IntegrationService {
     private readonly gate: IngressGate,
     private readonly outbound: OutboundPolicy,
   ) {}
+
+  /**
+   * A network server's broker is an outbound address like a webhook's: no loopback, private,
+   * link-local or metadata address unless outbound.allow admits it (GH_ERR_OUTBOUND_FORBIDDEN),
+   * checked when an admin names it — not only when the hub dials it.
+   */
+  private async checkBroker(url: string | undefined): Promise<void> {
+    if (url !== undefined) await this.outbound.checkUrl(mqttUrlAsHttp(url));
+  }
 
   find(id: string): ActiveIntegration | undefined {
     return this.active.get(id);
@@ -174,6 +185,7 @@ export class IntegrationService {
         'GH_ERR_VALIDATION',
         'a ChirpStack integration needs chirpstack.url and applicationId',
       );
+    if (body.kind === 'chirpstack') await this.checkBroker(body.chirpstack?.url);
     let token: string | null = null;
     const secrets: Record<string, string> = {};
     let tokenHash: string | null = null;
@@ -230,6 +242,7 @@ export class IntegrationService {
     if (body.models) this.checkModels(body.models);
     if (body.allowIps) checkIps(body.allowIps);
     await this.checkCommandApi(body.commandApi);
+    if (row.kind === 'chirpstack') await this.checkBroker(body.chirpstack?.url);
     const settings = JSON.parse(row.settings) as Record<string, unknown>;
     if (body.allowIps) settings.allowIps = body.allowIps;
     if (body.chirpstack && row.kind === 'chirpstack') settings.chirpstack = body.chirpstack;
@@ -314,14 +327,29 @@ export class IntegrationService {
     this.publish(id, undefined);
   }
 
+  /**
+   * Installers read integrations to register the devices they carry; where the hub connects to
+   * (a ChirpStack broker's host, user name and client id, the last connection error naming it) and
+   * which source addresses a push may come from are the operator's network, shown to admins only.
+   */
+  private shownTo(principal: Principal, v: IntegrationView): IntegrationView {
+    if (roleAllows(principal.roles, 'integration:write')) return v;
+    return {
+      ...v,
+      allowIps: [],
+      chirpstack: null,
+      connection: v.connection ? { ...v.connection, lastError: null } : null,
+    };
+  }
+
   async get(principal: Principal, id: string): Promise<IntegrationView> {
     requirePermission(principal, 'integration:read');
-    return this.view(await this.row(id));
+    return this.shownTo(principal, this.view(await this.row(id)));
   }
 
   async all(principal: Principal): Promise<IntegrationView[]> {
     requirePermission(principal, 'integration:read');
-    return (await this.repo.all()).map((r) => this.view(r));
+    return (await this.repo.all()).map((r) => this.shownTo(principal, this.view(r)));
   }
 
   async unmatched(principal: Principal, id: string): Promise<UnmatchedView[]> {

@@ -1,4 +1,5 @@
 import Type, { type TSchema } from 'typebox';
+import { DEPARTMENT_KINDS } from '../grid/community-schema.ts';
 
 /**
  * Every knob of the rules, alerts and tickets is a policy (DESIGN.md contract 5): a key, a schema,
@@ -51,7 +52,8 @@ const DEFS = {
     3 * 24 * 60,
   ),
   'ticket.departments': {
-    schema: Type.Record(Type.String(), Type.String()),
+    // a kind no department has would send level-4 tickets nowhere (red team: any string was taken)
+    schema: Type.Record(Type.String(), Type.Enum(DEPARTMENT_KINDS)),
     default: {
       fire: 'fire',
       panic: 'public-security',

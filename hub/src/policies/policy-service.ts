@@ -12,6 +12,7 @@ import {
   type PolicyValue,
   type ScopeKind,
 } from './definitions.ts';
+import { checkAlertChain, checkPagingFloor } from './policy-guards.ts';
 
 /** Where something is, for resolving a policy: the more is known, the more specific the value. */
 export interface PolicyContext {
@@ -159,6 +160,10 @@ export class PolicyService {
         `value for ${key}: ${validate.errors?.map((e) => `${e.instancePath || '(value)'} ${e.message}`).join('; ')}`,
       );
     }
+    // Who is paged must exist, be reachable and be the caller's to name (policy-guards.ts).
+    if (key === 'alert.chain' && Array.isArray(value))
+      await checkAlertChain(this.store.db, principal, kind, id, value as string[]);
+    checkPagingFloor(principal, key, value);
     const mapKey = PolicyService.id(key, kind, id);
     const before = this.overrides.get(mapKey);
     const expiresAt = forSeconds ? this.now() + forSeconds * 1000 : null;

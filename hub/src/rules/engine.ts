@@ -1,5 +1,4 @@
 import type { Bus, RulesWork } from '../bus.ts';
-import { DEVICE_TYPE_RECORDS } from '../contract/device-types.ts';
 import type { AnyDeviceModel } from '../devices/models/model.ts';
 import type { ElevatorMaintenance } from '../elevators/maintenance-visits.ts';
 import type { Logger } from '../logger.ts';
@@ -8,6 +7,7 @@ import type { PolicyService } from '../policies/policy-service.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import type { Store } from '../store/store.ts';
 import type { RuleTickets } from '../tickets/ticket-service.ts';
+import { fallbackTitle } from './fallback-title.ts';
 import { type Lane, LaneQueue } from './lanes.ts';
 import type { Rule, RuleAlerts, RuleContext, SiteInfo } from './rule.ts';
 
@@ -231,7 +231,8 @@ export class RulesEngine {
       ...m,
       severity: 'critical',
       cause: `${m.deviceType}:${what}`,
-      title: `${DEVICE_TYPE_RECORDS[m.deviceType].alarmTitle}：${site.name}`,
+      // the code the rule would have given, so the console renders it like a stored alert's
+      ...fallbackTitle(m, site.name, (at) => this.ctx.policy('water.level.warningCm', at)),
       ticketId: null,
       eventRef,
     });

@@ -6,57 +6,21 @@
  * process. When space returns the hub recovers by itself: /ready is 200 again, the resent press
  * raises its ticket, and the alert held in memory is stored — one alert, not two.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
 import { metrics, metricValue, registerDevice, tickets, topic } from '../helpers/devices.ts';
+import { fillDisk, mountSmallDisk, unmountSmallDisk } from '../helpers/small-disk.ts';
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'gridhub-diskfull-'));
 const mountPoint = join(root, 'data');
 
-/** Mount a 48 MB tmpfs (root only); the reason it cannot be done otherwise. */
-function mountSmallDisk(): string | undefined {
-  mkdirSync(mountPoint, { recursive: true });
-  if (process.getuid?.() !== 0) return 'needs root to mount a small file system (CI runs as root)';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', mountPoint], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `mount failed: ${(err as Error).message}`;
-  }
-}
-
-/** Write a filler file until the file system is full; returns its path. */
-function fillDisk(dir: string): string {
-  const file = join(dir, 'filler.bin');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  // The last bytes too: small writes until nothing fits.
-  const tail = openSync(file, 'a');
-  try {
-    for (;;) writeSync(tail, Buffer.alloc(512, 7));
-  } catch {
-    // full
-  } finally {
-    closeSync(tail);
-  }
-  return file;
-}
-
-const cannot = mountSmallDisk();
+const cannot = mountSmallDisk(mountPoint);
 if (cannot) console.warn(`disk-full test cannot run here: ${cannot}`);
 
 describe.skipIf(cannot !== undefined)('a full disk', () => {
@@ -69,11 +33,7 @@ describe.skipIf(cannot !== undefined)('a full disk', () => {
   });
   afterAll(async () => {
     await t?.stop();
-    try {
-      execFileSync('umount', [mountPoint], { stdio: 'pipe' });
-    } catch {
-      // not mounted
-    }
+    unmountSmallDisk(mountPoint);
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -93,9 +93,18 @@ describe('OneNET HTTP push', () => {
     const msg = 'verify-7h3k';
     const nonce = 'aZ09bY18';
     const good = `${onenet.url}?msg=${msg}&nonce=${nonce}&signature=${encodeURIComponent(onenetSignature('onenet-token-1', nonce, msg))}`;
+    const counts = async () =>
+      JSON.stringify((await t.api.get<{ counts: unknown }>(`/api/v1/integrations/${onenet.id}`)).body.counts);
+    const before = await counts();
     const ok = await fetch(good);
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe(msg);
+    // The same verification again (same nonce) is answered again and changes nothing: OneNET
+    // re-verifies a URL, and the GET only echoes msg (docs/decisions.md: replay protection is for pushes).
+    const again = await fetch(good);
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe(msg);
+    expect(await counts()).toBe(before);
     const bad = await fetch(
       `${onenet.url}?msg=${msg}&nonce=${nonce}&signature=${encodeURIComponent(onenetSignature('wrong', nonce, msg))}`,
     );

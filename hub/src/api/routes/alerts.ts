@@ -45,7 +45,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{
   const namedAlert = (c: AlertChanged) => {
     let p = named.get(c);
     if (!p) {
-      p = queries.named([c.alert]).then((list) => list[0] ?? c.alert);
+      // A failed name lookup (a store in trouble) must not drop the change: it goes without names.
+      p = queries.named([c.alert]).then(
+        (list) => list[0] ?? c.alert,
+        () => c.alert,
+      );
       named.set(c, p);
     }
     return p;
@@ -252,6 +256,18 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
  */
 export const ackLinkRoutes: FastifyPluginAsyncTypebox<{ alerts: AlertService }> = async (app, { alerts }) => {
   const Q = Type.Object({ alert: Type.String(), who: Type.String(), exp: Type.String(), sig: Type.String() });
+  // The page carries a credential (the signed link, also in its form): never cached by a proxy, never
+  // framed, nothing loaded from elsewhere, no Referer to anywhere.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header(
+      'content-security-policy',
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    return payload;
+  });
   app.get('/alerts/ack', { schema: { hide: true, querystring: Q } }, async (req, reply) => {
     const ok = alerts.links.verify(req.query);
     reply.type('text/html; charset=utf-8');

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { requirePermission } from '../../auth/principal.ts';
 import {
   CsvImportResult,
   DeviceList,
@@ -47,7 +48,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{
   commissioning: CommissioningLog;
   /** latest readings for the list (battery) */
   series?: LocalSeriesStore;
-}> = async (app, { registry, commissioning, series }) => {
+  /** the CSV import's body limit (http.bodyLimitBytes); every other route keeps the app's small one */
+  importBodyLimitBytes?: number;
+}> = async (app, { registry, commissioning, series, importBodyLimitBytes }) => {
   app.post(
     '/',
     {
@@ -93,6 +96,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/import',
     {
+      ...(importBodyLimitBytes ? { bodyLimit: importBodyLimitBytes } : {}),
+      // Only those who may register devices get to send a large body: checked before it is read.
+      onRequest: async (req) => requirePermission(req.principal, 'device:register'),
       schema: {
         tags,
         summary:

@@ -51,7 +51,9 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
   directory: GridDirectory;
   access: AccessService;
   bus: Bus;
-}> = async (app, { db, presence, directory, access, bus }) => {
+  /** the community import's body limit (http.bodyLimitBytes); other routes keep the app's small one */
+  importBodyLimitBytes?: number;
+}> = async (app, { db, presence, directory, access, bus, importBodyLimitBytes }) => {
   const serial = oneAtATime();
   const load = async (principal: Principal, doc: unknown) => {
     requirePermission(principal, 'grid:write');
@@ -121,6 +123,9 @@ export const gridRoutes: FastifyPluginAsyncTypebox<{
     scope.post(
       '/grid/import',
       {
+        ...(importBodyLimitBytes ? { bodyLimit: importBodyLimitBytes } : {}),
+        // Only those who may write the grid get to send a large body: checked before it is read.
+        onRequest: async (req) => requirePermission(req.principal, 'grid:write'),
         schema: {
           tags,
           summary:
