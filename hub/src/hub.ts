@@ -45,6 +45,13 @@ const VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+/**
+ * How long a batch of ordinary hub messages to staff subscribers may take, from its publishing to
+ * its last write, before the next batch is halved (output/staff-output.ts). 5 ms kept the panic
+ * press p50 within a few ms of the same load without subscribers; 20 ms was no faster (docs/decisions.md).
+ */
+const STAFF_OUTPUT_BUDGET_MS = 5;
+
 /** A part of the hub with an inert constructor; the root starts them in order and stops them in reverse. */
 export interface Service {
   readonly name: string;
@@ -112,13 +119,14 @@ export class Hub {
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.policies = new PolicyService(this.store, child('policies'));
     const withInflux = config.influx.url !== '';
+    const lifeSafety = lifeSafetyClassifier(this.models, (key, at) => this.policies.value(key, at));
     this.ingest = new Ingest(
       this.store,
       this.models,
       this.journal,
       this.bus,
       {
-        lifeSafety: lifeSafetyClassifier(this.models, (key, at) => this.policies.value(key, at)),
+        lifeSafety,
         ...(withInflux
           ? {
               lines: (m) => {
@@ -230,7 +238,11 @@ export class Hub {
       logger: child('ingress'),
     });
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.bus, this.metrics);
-    this.output = new HubOutput(this.bus, this.broker, this.alerts, child('output'));
+    this.output = new HubOutput(this.bus, this.broker, this.alerts, this.metrics, child('output'), {
+      maxQueued: config.mqtt.staffQueueMessages,
+      budgetMs: STAFF_OUTPUT_BUDGET_MS,
+      lifeSafety,
+    });
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
