@@ -29,6 +29,7 @@ import {
 } from './command-schemas.ts';
 import { commandPayload, commandView } from './command-view.ts';
 import { commandIdOf } from './command-wire.ts';
+import { OpenCommands } from './open-commands.ts';
 
 /** The broker, as far as commands need it. */
 export interface CommandBroker {
@@ -56,6 +57,7 @@ export class CommandService implements CommandAckSink {
   private sweeping: Promise<void> = Promise.resolve();
   /** command ids whose PUBACK arrived in this process (noted before the row is updated; see resend) */
   private readonly receipted = new Set<string>();
+  private readonly open = new OpenCommands();
 
   constructor(
     private readonly store: Store,
@@ -147,6 +149,7 @@ export class CommandService implements CommandAckSink {
         },
       });
     });
+    this.open.opened(row);
     this.metrics.deviceCommands.inc({ type: row.type, state: 'queued' });
     await this.publish(row);
     return commandView(row);
@@ -228,10 +231,9 @@ export class CommandService implements CommandAckSink {
       return { ...r, ...update };
     });
     if (moved) this.metrics.deviceCommands.inc({ type: moved.type, state: to });
+    this.open.moved(moved, to);
     return moved;
   }
-
-  // ---- what devices say ----
 
   private refuse(device: KnownDevice, code: ErrorCode, reason: string, payload: Buffer): void {
     this.metrics.errors.inc({ code, source: 'mqtt' });
@@ -299,7 +301,7 @@ export class CommandService implements CommandAckSink {
    */
   private async resultEvent(deviceId: string, type: string, outcome: string | undefined): Promise<void> {
     const command = RESULT_EVENTS[type];
-    if (!command) return;
+    if (!command || !this.open.has(deviceId, command)) return;
     const open = await this.db
       .selectFrom('device_commands')
       .selectAll()
@@ -333,17 +335,18 @@ export class CommandService implements CommandAckSink {
     for (const r of queued) if (!held.has(r.id) && !this.receipted.has(r.id)) await this.publish(r);
   }
 
+  /** Expire what is due; the open commands read for it are the in-memory index's new state. */
   async expire(): Promise<void> {
-    const due = await this.db
-      .selectFrom('device_commands')
-      .select('id')
-      .where('state', 'in', [...OPEN_COMMAND_STATES])
-      .where('expires_at', '<=', this.now())
-      .execute();
-    for (const { id } of due) await this.transition(id, 'expired', 'system', null);
+    const open = await this.open.rebuild(() =>
+      this.db
+        .selectFrom('device_commands')
+        .select(['id', 'device_id', 'type', 'expires_at'])
+        .where('state', 'in', [...OPEN_COMMAND_STATES])
+        .execute(),
+    );
+    const now = this.now();
+    for (const c of open) if (c.expires_at <= now) await this.transition(c.id, 'expired', 'system', null);
   }
-
-  // ---- lifecycle ----
 
   private sweep(): void {
     this.sweeping = this.sweeping
