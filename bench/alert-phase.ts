@@ -157,6 +157,41 @@ export function telemetryBackground(url: string, devices: readonly LoadDevice[],
 }
 
 /**
+ * Ordinary events at the devices' rate limit while `subscribers` staff clients (dashboards, Node-RED,
+ * apps; bare sockets at QoS 0) hold `gh/v1/hub/#`, so every event the hub republishes goes to each
+ * of them. With no subscribers it is the same load, the baseline of the fan-out.
+ */
+export function fanOutBackground(
+  url: string,
+  devices: readonly LoadDevice[],
+  rate: number,
+  staff: { personId: string; token: string; subscribers: number },
+) {
+  return async (): Promise<Background> => {
+    const clients = await dialDevices(
+      url,
+      Array.from({ length: staff.subscribers }, (_, i) => ({
+        id: `${staff.personId}:dashboard-${i}`,
+        secret: staff.token,
+      })),
+      { username: staff.personId },
+    );
+    await Promise.all(clients.map((c) => c.subscribe('gh/v1/hub/#')));
+    const events = await steady(url, devices, rate, 'event');
+    return {
+      stop: async () => {
+        const sent = await events.stop();
+        const received = clients.reduce((n, c) => n + c.received, 0);
+        for (const c of clients) c.close();
+        return staff.subscribers
+          ? `${sent}; ${staff.subscribers} staff subscribers on gh/v1/hub/# received ${received} messages`
+          : sent;
+      },
+    };
+  };
+}
+
+/**
  * Events at the devices' rate limit, and an installer's CSV dry run again and again until stopped,
  * so every press meets one. The flood's devices are connected before the first dry run starts.
  */

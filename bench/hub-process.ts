@@ -57,7 +57,9 @@ export class HubProcess implements Broker {
       ...env,
       GRIDHUB_DATA_DIR: dataDir,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'hub/src/main.ts')], {
+    // GRIDHUB_BENCH_NODE_ARGS: extra node flags for the hub (e.g. `--cpu-prof --cpu-prof-dir=DIR`)
+    const nodeArgs = process.env.GRIDHUB_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'hub/src/main.ts')], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...inherited, ...all },

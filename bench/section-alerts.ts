@@ -9,13 +9,22 @@
  */
 import { closeMqtt, connectMqtt } from '../device-sim/src/load.ts';
 import { loadConfig } from '../hub/src/config/load.ts';
-import { floodBackground, type Phase, phase, quietBackground, telemetryBackground } from './alert-phase.ts';
+import {
+  fanOutBackground,
+  floodBackground,
+  type Phase,
+  phase,
+  quietBackground,
+  telemetryBackground,
+} from './alert-phase.ts';
 import type { HubPool } from './hub-process.ts';
 import { type Row, ratio } from './results.ts';
 import type { Sizes } from './sizes.ts';
 
 const LEADER = 'p-school-principal';
 const INSTALLER = 'p-installer';
+/** the district's duty officer sees every grid: each staff subscriber receives every event */
+const DISTRICT = 'p-district-duty';
 
 export async function alertsSection(
   s: Sizes['alerts'],
@@ -30,10 +39,12 @@ export async function alertsSection(
     await hub.loadCommunity();
     const button = (tag: string) =>
       hub.register(s.presses, 'generic-panic-button', ['site-school-gate'], `press-${tag}`);
-    const [quietButtons, busyButtons, floodButtons] = [
+    const [quietButtons, busyButtons, floodButtons, eventButtons, fanOutButtons] = [
       await button('q'),
       await button('b'),
       await button('f'),
+      await button('e'),
+      await button('s'),
     ];
     // telemetry devices at half their rate limit, so none is throttled
     const telemetryDevices = Math.ceil(s.background / (limit / 2));
@@ -69,13 +80,28 @@ export async function alertsSection(
       o,
       floodBackground(hub.url, flooders, limit * flooders.length, installer, csv),
     );
+    const staff = { personId: DISTRICT, token: await hub.token(DISTRICT) };
+    const eventRate = limit * flooders.length;
+    const events = await phase(
+      hub,
+      eventButtons,
+      o,
+      fanOutBackground(hub.url, flooders, eventRate, { ...staff, subscribers: 0 }),
+    );
+    const fanOut = await phase(
+      hub,
+      fanOutButtons,
+      o,
+      fanOutBackground(hub.url, flooders, eventRate, { ...staff, subscribers: s.staffSubscribers }),
+    );
     const refused = await hub.refusals();
     await closeMqtt(leader);
-    details['alerts: phases'] = [quiet, busy, flood].map(
+    const names = ['quiet', 'telemetry', 'flood + dry run', 'events', `events + ${s.staffSubscribers} staff`];
+    details['alerts: phases'] = [quiet, busy, flood, events, fanOut].map(
       (p, i) =>
-        `${['quiet', 'telemetry', 'flood + dry run'][i]}: ${p.received}/${s.presses} alerts, p50 ${p.p50} ms, p99 ${p.p99} ms, event loop max ${p.loopMaxMs} ms, /health max ${p.healthMaxMs} ms; ${p.detail}`,
+        `${names[i]}: ${p.received}/${s.presses} alerts, p50 ${p.p50} ms, p99 ${p.p99} ms, event loop max ${p.loopMaxMs} ms, /health max ${p.healthMaxMs} ms; ${p.detail}`,
     );
-    return alertRows(s, limit, { quiet, busy, flood }, refused);
+    return alertRows(s, limit, { quiet, busy, flood, events, fanOut }, refused);
   } finally {
     await hubs.release(hub);
   }
@@ -84,7 +110,7 @@ export async function alertsSection(
 function alertRows(
   s: Sizes['alerts'],
   limit: number,
-  p: { quiet: Phase; busy: Phase; flood: Phase },
+  p: { quiet: Phase; busy: Phase; flood: Phase; events: Phase; fanOut: Phase },
   refused: string,
 ): Row[] {
   const n = (v: number) => v.toLocaleString('en-US');
@@ -92,13 +118,21 @@ function alertRows(
   const got = (x: Phase) => `${x.received} of ${s.presses} alerts arrived`;
   const busy = `${n(s.background)} msg/s telemetry`;
   const flood = `event flood (${s.floodDevices} devices × ${limit}/s, QoS 1) + ${n(s.importRows)}-row CSV dry run`;
-  const vsQuiet = (figure: string, k: 'p50' | 'p99', x: Phase, goal?: string): Row => ({
+  const events = `ordinary events (${s.floodDevices} devices × ${limit}/s, QoS 1)`;
+  const vsQuiet = (
+    figure: string,
+    k: 'p50' | 'p99',
+    x: Phase,
+    goal?: string,
+    base = p.quiet,
+    label = 'quiet',
+  ): Row => ({
     section: 'alerts',
     figure,
     value: x[k],
     unit: 'ms',
-    baseline: { label: `quiet ${k}`, value: p.quiet[k] },
-    ratio: ratio(x[k], p.quiet[k]),
+    baseline: { label: `${label} ${k}`, value: base[k] },
+    ratio: ratio(x[k], base[k]),
     ...(goal ? { goal } : {}),
     note: got(x),
   });
@@ -116,6 +150,24 @@ function alertRows(
     vsQuiet(`${press}, ${busy}, p99`, 'p99', p.busy, '≤ 30 ms'),
     vsQuiet(`${press}, ${flood}, p50`, 'p50', p.flood),
     vsQuiet(`${press}, ${flood}, p99`, 'p99', p.flood, '≤ 100 ms'),
+    vsQuiet(`${press}, ${events}, p50`, 'p50', p.events),
+    vsQuiet(`${press}, ${events}, p99`, 'p99', p.events),
+    vsQuiet(
+      `${press}, ${events} + ${s.staffSubscribers} staff subscribers on gh/v1/hub/#, p50`,
+      'p50',
+      p.fanOut,
+      undefined,
+      p.events,
+      'no subscribers,',
+    ),
+    vsQuiet(
+      `${press}, ${events} + ${s.staffSubscribers} staff subscribers on gh/v1/hub/#, p99`,
+      'p99',
+      p.fanOut,
+      '≤ 100 ms',
+      p.events,
+      'no subscribers,',
+    ),
     {
       section: 'alerts',
       figure: `largest event-loop delay the hub reports, ${flood}`,

@@ -32,6 +32,7 @@ async function ceiling(
   let again = false;
   for (let k = 0; k < s.rates.length; k++) {
     const rate = s.rates[k] as number;
+    // A broker that dies mid-step refuses the next connection; that is its crash, not the bench's.
     const r = await runLoad({
       url: broker.url,
       devices,
@@ -39,9 +40,14 @@ async function ceiling(
       seconds: s.stepSeconds,
       subscribe,
       drainMs: s.drainMs,
+    }).catch(async (err: unknown) => {
+      // (its exit may be reported a moment after the refusal)
+      for (let i = 0; i < 40 && !broker.died(); i++) await new Promise((w) => setTimeout(w, 50));
+      if (broker.died()) return undefined;
+      throw err;
     });
     const crash = broker.died();
-    if (crash) {
+    if (crash || !r) {
       steps.push(`${rate}/s: the broker crashed (${crash})`);
       return { name: broker.name, best, stoppedBy: 'crash', crash: `crashed at ${rate}/s (${crash})`, steps };
     }

@@ -25,6 +25,8 @@ export interface Sizes {
     floodDevices: number;
     /** rows of the CSV dry run that runs during the flood */
     importRows: number;
+    /** staff clients on gh/v1/hub/# while the flood's devices send ordinary events */
+    staffSubscribers: number;
   };
   /** device connections held on one node (the open-files limit may cap it; the row says so) */
   connections: number;
@@ -55,6 +57,7 @@ export const FULL: Sizes = {
     background: 5_000,
     floodDevices: 20,
     importRows: 200_000,
+    staffSubscribers: 100,
   },
   connections: 50_000,
   growth: { fleets: [1_000, 10_000, 50_000], baseRate: 250, multipliers: [1, 5, 10], seconds: 5 },
@@ -64,7 +67,7 @@ export const QUICK: Sizes = {
   settleMs: 100,
   events: { devices: 5, rates: [200, 400], stepSeconds: 0.5, drainMs: 1000 },
   telemetry: { devices: 5, messages: 500, repeats: 1 },
-  alerts: { presses: 3, gapMs: 50, background: 100, floodDevices: 2, importRows: 300 },
+  alerts: { presses: 3, gapMs: 50, background: 100, floodDevices: 2, importRows: 300, staffSubscribers: 3 },
   connections: 50,
   growth: { fleets: [10, 20], baseRate: 50, multipliers: [1, 2], seconds: 0.5 },
 };

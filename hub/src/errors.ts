@@ -91,6 +91,11 @@ export const ERROR_CODES = {
     description:
       'An MQTT client did not read what the hub sent it (more than mqtt.maxBufferedBytes unread) and was disconnected.',
   },
+  GH_ERR_STAFF_OUTPUT_DROPPED: {
+    status: 503,
+    description:
+      'More ordinary hub output (device events, presence) waited for staff MQTT subscribers than mqtt.staffQueueMessages; the oldest was not published. Alerts, tickets, life-safety events and person messages are never dropped.',
+  },
   GH_ERR_STORAGE_FULL: {
     status: 507,
     description:

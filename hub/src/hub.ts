@@ -10,7 +10,7 @@ import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
 import { CommandService } from './commands/command-service.ts';
-import { alertOptions, ingestOptions, journalOptions } from './config/options.ts';
+import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
 import { ModelCatalogue } from './devices/models/index.ts';
 import { DeviceRegistry } from './devices/registry.ts';
@@ -112,13 +112,14 @@ export class Hub {
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.policies = new PolicyService(this.store, child('policies'));
     const withInflux = config.influx.url !== '';
+    const lifeSafety = lifeSafetyClassifier(this.models, (key, at) => this.policies.value(key, at));
     this.ingest = new Ingest(
       this.store,
       this.models,
       this.journal,
       this.bus,
       {
-        lifeSafety: lifeSafetyClassifier(this.models, (key, at) => this.policies.value(key, at)),
+        lifeSafety,
         ...(withInflux
           ? {
               lines: (m) => {
@@ -233,7 +234,8 @@ export class Hub {
     // Commands to devices behind CTWing, OneNET or ChirpStack go through their platform (issue 20).
     this.commands.carrier = this.ingress.carrier;
     this.notify = new NotifyService(this.store, this.alerts.deliverer, this.bus, this.metrics);
-    this.output = new HubOutput(this.bus, this.broker, this.alerts, child('output'));
+    const staff = staffOutputOptions(config, lifeSafety);
+    this.output = new HubOutput(this.bus, this.broker, this.alerts, this.metrics, child('output'), staff);
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;

@@ -47,6 +47,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly staffOutputQueued = new Gauge({
+    name: 'gridhub_staff_output_queued',
+    help: 'Ordinary hub messages (device events, presence) waiting to be published to staff subscribers',
+    registers: [this.registry],
+  });
+
+  readonly staffOutputDropped = new Counter({
+    name: 'gridhub_staff_output_dropped_total',
+    help: 'Ordinary hub messages dropped unpublished because mqtt.staffQueueMessages were waiting (GH_ERR_STAFF_OUTPUT_DROPPED), by topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+
   readonly mqttSessionDropped = new Counter({
     name: 'gridhub_mqtt_session_dropped_total',
     help: 'Messages dropped from a persistent session queue that reached mqtt.sessionQueueLimit',

@@ -167,7 +167,12 @@ export class MqttBroker implements BrokerCore {
    * The payload is serialised through the topic's declared schema: what is not declared is not sent
    * (no secret hashes or internal fields), and a topic that is not declared is not published at all.
    */
-  publishToStaff(topic: string, payload: unknown, scope?: { gridPath: string; siteId: string | null }): void {
+  publishToStaff(
+    topic: string,
+    payload: unknown,
+    scope?: { gridPath: string; siteId: string | null },
+    delivered?: () => void,
+  ): void {
     const declared = staffOutputTopic(topic);
     let body: Buffer;
     try {
@@ -177,9 +182,11 @@ export class MqttBroker implements BrokerCore {
       // e.g. a value nested too deep for JSON.stringify: this message is dropped, nothing else is.
       this.deps.metrics.errors.inc({ code: 'GH_ERR_INTERNAL', source: 'mqtt' });
       this.log.error({ err, topic }, 'hub topic message not published');
+      delivered?.();
       return;
     }
-    this.aedes?.publish(
+    if (!this.aedes) return delivered?.();
+    this.aedes.publish(
       {
         cmd: 'publish',
         topic,
@@ -189,8 +196,10 @@ export class MqttBroker implements BrokerCore {
         dup: false,
         ...(scope ? { properties: withScope(scope) } : {}),
       } as PublishPacket,
+      // aedes calls back once every subscriber's copy has been written (or queued for a session)
       (err) => {
         if (err) this.log.warn({ err, topic }, 'hub topic publish failed');
+        delivered?.();
       },
     );
   }

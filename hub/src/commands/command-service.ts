@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { appendAudit } from '../audit/audit-log.ts';
-import { actorOf, covers, type Principal, requirePermission } from '../auth/principal.ts';
+import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
 import type { KnownDevice } from '../broker/device-directory.ts';
 import type { CommandAckSink } from '../broker/session-hooks.ts';
 import type { Bus } from '../bus.ts';
@@ -27,8 +27,10 @@ import {
   OPEN_COMMAND_STATES,
   RESULT_EVENTS,
 } from './command-schemas.ts';
+import { commandTarget } from './command-target.ts';
 import { commandPayload, commandView, newCommandRow } from './command-view.ts';
 import { commandIdOf, parseAck } from './command-wire.ts';
+import { OpenCommands } from './open-commands.ts';
 
 /** The broker, as far as commands need it. */
 export interface CommandBroker {
@@ -58,6 +60,7 @@ export class CommandService implements CommandAckSink {
   private readonly receipted = new Set<string>();
   /** commands to devices behind a carrier platform (issue 20) */
   private readonly platform: PlatformCommands;
+  private readonly open = new OpenCommands();
 
   constructor(
     private readonly store: Store,
@@ -88,20 +91,6 @@ export class CommandService implements CommandAckSink {
     return this.store.db;
   }
 
-  /** The device as the caller may see it (404 / 403 otherwise). */
-  private async device(principal: Principal, deviceId: string) {
-    const d = await this.db
-      .selectFrom('devices')
-      .innerJoin('grid_nodes', 'grid_nodes.id', 'devices.grid_node_id')
-      .select(['devices.id', 'devices.model_id', 'devices.site_id', 'devices.status', 'grid_nodes.path'])
-      .where('devices.id', '=', deviceId)
-      .executeTakeFirst();
-    if (!d) throw new GridhubError('GH_ERR_DEVICE_UNKNOWN', `no device '${deviceId}'`);
-    if (!covers(principal.jurisdiction, { gridPath: d.path, siteId: d.site_id }))
-      throw new GridhubError('GH_ERR_FORBIDDEN_SCOPE', `device '${deviceId}' is outside your jurisdiction`);
-    return d;
-  }
-
   private validator(modelId: string): ValidateFunction {
     let v = this.byModel.get(modelId);
     if (!v) {
@@ -113,7 +102,7 @@ export class CommandService implements CommandAckSink {
 
   async create(principal: Principal, deviceId: string, body: CommandRequest): Promise<CommandView> {
     requirePermission(principal, 'device:command');
-    const d = await this.device(principal, deviceId);
+    const d = await commandTarget(this.db, principal, deviceId);
     if (d.status === 'decommissioned')
       throw new GridhubError('GH_ERR_DEVICE_DECOMMISSIONED', `device '${deviceId}' is decommissioned`);
     const model = this.models.get(d.model_id);
@@ -149,6 +138,7 @@ export class CommandService implements CommandAckSink {
         },
       });
     });
+    this.open.opened(row);
     this.metrics.deviceCommands.inc({ type: row.type, state: 'queued' });
     if (via) await this.platform.send(row, model.id);
     else await this.publish(row);
@@ -157,7 +147,7 @@ export class CommandService implements CommandAckSink {
 
   async list(principal: Principal, deviceId: string, limit: number): Promise<CommandView[]> {
     requirePermission(principal, 'device:read');
-    await this.device(principal, deviceId);
+    await commandTarget(this.db, principal, deviceId);
     const rows = await this.db
       .selectFrom('device_commands')
       .selectAll()
@@ -170,7 +160,7 @@ export class CommandService implements CommandAckSink {
 
   async get(principal: Principal, deviceId: string, id: string): Promise<CommandView> {
     requirePermission(principal, 'device:read');
-    await this.device(principal, deviceId);
+    await commandTarget(this.db, principal, deviceId);
     const r = await this.row(deviceId, id);
     if (!r) throw new GridhubError('GH_ERR_COMMAND_UNKNOWN', `no command '${id}' for device '${deviceId}'`);
     return commandView(r);
@@ -231,6 +221,7 @@ export class CommandService implements CommandAckSink {
       return { ...r, ...update };
     });
     if (moved) this.metrics.deviceCommands.inc({ type: moved.type, state: to });
+    this.open.moved(moved, to);
     return moved;
   }
 
@@ -299,7 +290,7 @@ export class CommandService implements CommandAckSink {
    */
   private async resultEvent(deviceId: string, type: string, outcome: string | undefined): Promise<void> {
     const command = RESULT_EVENTS[type];
-    if (!command) return;
+    if (!command || !this.open.has(deviceId, command)) return;
     const open = await this.db
       .selectFrom('device_commands')
       .selectAll()
@@ -337,17 +328,18 @@ export class CommandService implements CommandAckSink {
     for (const r of queued) if (!held.has(r.id) && !this.receipted.has(r.id)) await this.publish(r);
   }
 
+  /** Expire what is due; the open commands read for it are the in-memory index's new state. */
   async expire(): Promise<void> {
-    const due = await this.db
-      .selectFrom('device_commands')
-      .select('id')
-      .where('state', 'in', [...OPEN_COMMAND_STATES])
-      .where('expires_at', '<=', this.now())
-      .execute();
-    for (const { id } of due) await this.transition(id, 'expired', 'system', null);
+    const open = await this.open.rebuild(() =>
+      this.db
+        .selectFrom('device_commands')
+        .select(['id', 'device_id', 'type', 'expires_at'])
+        .where('state', 'in', [...OPEN_COMMAND_STATES])
+        .execute(),
+    );
+    const now = this.now();
+    for (const c of open) if (c.expires_at <= now) await this.transition(c.id, 'expired', 'system', null);
   }
-
-  // ---- lifecycle ----
 
   private sweep(): void {
     this.sweeping = this.sweeping

@@ -3,6 +3,7 @@ import type { AlertOptions } from '../alerts/alert-context.ts';
 import type { IngestOptions } from '../ingest/ingest.ts';
 import type { JournalOptions } from '../ingest/journal.ts';
 import { OutboundPolicy } from '../outbound/address-policy.ts';
+import type { StaffOutputOptions } from '../output/staff-output.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import type { Config } from './schema.ts';
 
@@ -43,4 +44,20 @@ export const alertOptions = (
   publicUrl,
   storage,
   outbound: new OutboundPolicy(config.outbound.allow),
+});
+
+/**
+ * How long a batch of ordinary hub messages to staff subscribers may take, from its publishing to
+ * its last write, before the next batch is halved (output/staff-output.ts). 5 ms kept the panic
+ * press p50 within a few ms of the same load without subscribers; 20 ms was no faster (docs/decisions.md).
+ */
+const STAFF_OUTPUT_BUDGET_MS = 5;
+
+export const staffOutputOptions = (
+  config: Config,
+  lifeSafety: StaffOutputOptions['lifeSafety'],
+): StaffOutputOptions => ({
+  maxQueued: config.mqtt.staffQueueMessages,
+  budgetMs: STAFF_OUTPUT_BUDGET_MS,
+  lifeSafety,
 });

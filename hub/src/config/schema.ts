@@ -103,6 +103,12 @@ export const ConfigSchema = Type.Object(
           description:
             'A client whose unread output (bytes the hub sent that it has not read) exceeds this is disconnected (GH_ERR_SLOW_CONSUMER); a persistent session keeps its QoS 1 queue meanwhile.',
         }),
+        staffQueueMessages: Type.Integer({
+          default: 10_000,
+          minimum: 10,
+          description:
+            'Ordinary hub output (device events, presence) waiting to be published to staff subscribers; beyond it the oldest are dropped (GH_ERR_STAFF_OUTPUT_DROPPED). Alerts, tickets, life-safety events and person messages go at once and are never dropped.',
+        }),
         maxQueuedMessages: Type.Integer({
           default: 10_000,
           minimum: 100,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { BlockList } from 'node:net';
 import { appendAudit } from '../audit/audit-log.ts';
 import { newToken, sha256Hex } from '../auth/credentials.ts';
 import { actorOf, type Principal, requirePermission } from '../auth/principal.ts';
@@ -13,14 +12,12 @@ import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import { mqttUrlAsHttp } from '../outbound/guarded-mqtt.ts';
 import type { Store } from '../store/store.ts';
 import type { IntegrationRow } from '../store/tables.ts';
-import type { GateIntegration, IngressGate } from './ingress-gate.ts';
-import { allowList, checkIps, commandsReady } from './integration-checks.ts';
+import { type ActiveIntegration, activeIntegration, type IntegrationListener } from './active-integration.ts';
+import type { IngressGate } from './ingress-gate.ts';
+import { checkIps, commandsReady } from './integration-checks.ts';
 import type {
   CommandApi,
-  CommandSecrets,
-  ConnectionState,
   CreateIntegrationBody,
-  IntegrationKind,
   IntegrationView,
   RegisterUnmatchedBody,
   UnmatchedView,
@@ -29,34 +26,7 @@ import type {
 import type { IntegrationStore } from './integration-store.ts';
 import type { SecretBox } from './secret-box.ts';
 
-export interface ChirpstackSettings {
-  url: string;
-  applicationId: string;
-  username?: string;
-  clientId?: string;
-}
-
-/** An integration as the push routes and the ChirpStack client use it: secrets decrypted, in memory. */
-export interface ActiveIntegration extends GateIntegration {
-  name: string;
-  enabled: boolean;
-  allowIps: string[];
-  allowList: BlockList | undefined;
-  chirpstack: ChirpstackSettings | null;
-  /** the platform's command API (non-secret part) and its secrets, in clear */
-  commandApi: CommandApi | null;
-  commandSecrets: CommandSecrets;
-  /** OneNET token, in clear (needed for MD5 signatures) */
-  token: string | null;
-  /** CTWing push token, SHA-256 */
-  tokenHash: string | null;
-  password: string | null;
-}
-
-export interface IntegrationListener {
-  integrationChanged(id: string, now: ActiveIntegration | undefined): void;
-  connection(id: string): ConnectionState | null;
-}
+export type { ActiveIntegration, ChirpstackSettings, IntegrationListener } from './active-integration.ts';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -97,37 +67,8 @@ export class IntegrationService {
     return [...this.active.values()];
   }
 
-  private activate(row: IntegrationRow): ActiveIntegration {
-    const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, row.id) : {};
-    const settings = JSON.parse(row.settings) as {
-      allowIps?: string[];
-      chirpstack?: ChirpstackSettings;
-      commandApi?: CommandApi;
-    };
-    const allowIps = settings.allowIps ?? [];
-    return {
-      id: row.id,
-      kind: row.kind as IntegrationKind,
-      name: row.name,
-      models: new Set(JSON.parse(row.models) as string[]),
-      enabled: row.enabled === 1,
-      allowIps,
-      allowList: allowList(allowIps),
-      chirpstack: settings.chirpstack ?? null,
-      commandApi: settings.commandApi ?? null,
-      commandSecrets: {
-        ...(secrets.appSecret ? { appSecret: secrets.appSecret } : {}),
-        ...(secrets.masterKey ? { masterKey: secrets.masterKey } : {}),
-        ...(secrets.apiKey ? { apiKey: secrets.apiKey } : {}),
-      },
-      token: secrets.token ?? null,
-      tokenHash: row.token_hash,
-      password: secrets.password ?? null,
-    };
-  }
-
   private view(row: IntegrationRow): IntegrationView {
-    const a = this.active.get(row.id) ?? this.activate(row);
+    const a = this.active.get(row.id) ?? activeIntegration(row, this.box);
     return {
       id: row.id,
       kind: a.kind,
@@ -158,7 +99,7 @@ export class IntegrationService {
   }
 
   private publish(id: string, row: IntegrationRow | undefined): void {
-    if (row) this.active.set(id, this.activate(row));
+    if (row) this.active.set(id, activeIntegration(row, this.box));
     else this.active.delete(id);
     this.listener?.integrationChanged(id, this.active.get(id));
   }

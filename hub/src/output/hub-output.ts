@@ -1,8 +1,9 @@
 import type { AlertService } from '../alerts/alert-service.ts';
 import type { Bus } from '../bus.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { AlertStream } from './alert-stream.ts';
-import { StaffOutput, type StaffPublisher } from './staff-output.ts';
+import { StaffOutput, type StaffOutputOptions, type StaffPublisher } from './staff-output.ts';
 import { WebhookOutput } from './webhook-output.ts';
 
 /**
@@ -15,8 +16,15 @@ export class HubOutput {
   readonly alertStream: AlertStream;
   readonly webhooks: WebhookOutput;
 
-  constructor(bus: Bus, broker: StaffPublisher, alerts: AlertService, logger: Logger) {
-    this.staff = new StaffOutput(bus, broker, logger.child({ part: 'staff' }));
+  constructor(
+    bus: Bus,
+    broker: StaffPublisher,
+    alerts: AlertService,
+    metrics: Metrics,
+    logger: Logger,
+    staff: StaffOutputOptions,
+  ) {
+    this.staff = new StaffOutput(bus, broker, metrics, logger.child({ part: 'staff' }), staff);
     this.alertStream = new AlertStream(bus);
     this.webhooks = new WebhookOutput(
       bus,

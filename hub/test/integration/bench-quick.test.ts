@@ -50,6 +50,8 @@ describe('npm run bench -- --quick', () => {
       'quiet, p50',
       'telemetry, p99',
       'CSV dry run, p99',
+      'leader’s app, ordinary events (',
+      'staff subscribers on gh/v1/hub/#, p99',
       'event-loop delay',
       '/health',
       'connections held',
