@@ -103,7 +103,7 @@ export class Hub {
     readonly logger: Logger,
   ) {
     const child = (module: string) => logger.child({ module });
-    this.store = new Store(config.dataDir, child('store'));
+    this.store = new Store(config.dataDir, child('store'), config.store.url);
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
@@ -273,10 +273,13 @@ export class Hub {
     {
       name: 'storage-health',
       start: async () => {
-        this.storage.probe('store', () => {
-          this.store.sqlite
-            .prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
-            .run('storage.probe', new Date().toISOString());
+        this.storage.probe('store', async () => {
+          const probe = { key: 'storage.probe', value: new Date().toISOString() };
+          await this.store.db
+            .insertInto('settings')
+            .values(probe)
+            .onConflict((oc) => oc.column('key').doUpdateSet({ value: probe.value }))
+            .execute();
         });
         this.storage.probe('series', () => this.localSeries.flush());
         this.storage.start();

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { ADMIN_TOKEN, ApiClient } from './start-hub.ts';
+import { testStoreEnv } from './test-store.ts';
 import { waitFor } from './wait.ts';
 
 /** A port that was free a moment ago (the OS picks it: listen on port 0, then release it). */
@@ -48,6 +49,8 @@ export class HubProcess {
       this.httpPort = await freePort();
       this.mqttPort = await freePort();
     }
+    // the `pg` project: this data directory's own PostgreSQL database, kept across restarts
+    const store = this.env.GRIDHUB_STORE_URL === undefined ? await testStoreEnv(this.dataDir) : {};
     // GRIDHUB_TEST_NODE_ARGS: extra node flags for the hub process (e.g. --cpu-prof when profiling)
     const nodeArgs = process.env.GRIDHUB_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const child = spawn(
@@ -64,6 +67,7 @@ export class HubProcess {
           GRIDHUB_MQTT_PORT: String(this.mqttPort),
           GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
           GRIDHUB_LOG_LEVEL: process.env.GRIDHUB_TEST_LOG ?? 'error',
+          ...store,
           ...this.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,18 +10,24 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
 import { ADMIN_TOKEN, startTestHub, tempDir } from '../helpers/test-hub.ts';
+import { testStoreEnv } from '../helpers/test-store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-function startMain(env: Record<string, string>): {
+async function startMain(env: Record<string, string>): Promise<{
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
-} {
+}> {
+  // the `pg` project: the data directory's own PostgreSQL database (helpers/test-store.ts)
+  const store =
+    env.GRIDHUB_DATA_DIR && env.GRIDHUB_STORE_URL === undefined
+      ? await testStoreEnv(env.GRIDHUB_DATA_DIR)
+      : {};
   const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...store, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -84,7 +90,7 @@ describe('restart and start-up', () => {
       GRIDHUB_LOG_LEVEL: 'warn',
       GRIDHUB_NODE_RED_PORT: '0',
     };
-    const run = startMain(env);
+    const run = await startMain(env);
     await waitFor(() => /ghk_[A-Za-z0-9_-]{43}/.test(run.output()), {
       timeoutMs: 30_000,
       what: 'banner with token',
@@ -107,7 +113,7 @@ describe('restart and start-up', () => {
     expect(await run.exited).toBe(0);
 
     // Second start on the same store: no new token is printed.
-    const rerun = startMain(env);
+    const rerun = await startMain(env);
     await waitFor(() => rerun.output().includes('gridhub is running'), { timeoutMs: 30_000, what: 'banner' });
     expect(rerun.output()).not.toMatch(/ghk_/);
     rerun.child.kill('SIGTERM');
@@ -117,7 +123,7 @@ describe('restart and start-up', () => {
   });
 
   it('refuses a bad configuration value, naming the key', async () => {
-    const run = startMain({
+    const run = await startMain({
       GRIDHUB_HTTP_PORT: 'abc',
       GRIDHUB_MQTT_MAX_PAYLOAD_BYTES: '-5',
       GRIDHUB_DATA_DIR: tempDir(),
