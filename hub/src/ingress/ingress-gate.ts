@@ -90,8 +90,12 @@ export class IngressGate {
     return c;
   }
 
-  handle(integration: GateIntegration, m: PlatformMessage, receivedAt = Date.now()): GateOutcome {
-    const out = this.route(integration, m, receivedAt);
+  async handle(
+    integration: GateIntegration,
+    m: PlatformMessage,
+    receivedAt = Date.now(),
+  ): Promise<GateOutcome> {
+    const out = await this.route(integration, m, receivedAt);
     const c = this.countsOf(integration.id);
     const outcome = out.ok ? (out.duplicate ? 'duplicate' : 'accepted') : out.code;
     if (out.ok) out.duplicate ? c.duplicates++ : c.accepted++;
@@ -118,9 +122,13 @@ export class IngressGate {
     );
   }
 
-  private route(integration: GateIntegration, m: PlatformMessage, receivedAt: number): GateOutcome {
+  private async route(
+    integration: GateIntegration,
+    m: PlatformMessage,
+    receivedAt: number,
+  ): Promise<GateOutcome> {
     if (m.kind === 'ignored') return { ok: true, duplicate: false, durable: DONE };
-    const device = this.find(m);
+    const device = await this.find(m);
     if (m.kind === 'announced') {
       // Not a refusal: the platform tells us about a device before it reports anything.
       if (!device) this.unmatched(integration, m);
@@ -196,9 +204,9 @@ export class IngressGate {
     }
   }
 
-  private find(m: PlatformMessage): KnownDevice | undefined {
+  private async find(m: PlatformMessage): Promise<KnownDevice | undefined> {
     for (const { field, value } of m.identities) {
-      const d = this.identities.find(field, value);
+      const d = await this.identities.find(field, value);
       if (d) return d;
     }
     return undefined;
@@ -221,11 +229,11 @@ export class IngressGate {
     if (!first) return { ok: false, code: 'GH_ERR_INGRESS_MALFORMED', reason: 'message names no device' };
     // The list offers the identity an installer would type: the IMEI or devEui when there is one.
     const shown = m.identities.find((i) => i.field !== 'platformDeviceId') ?? first;
-    try {
-      this.integrations.noteUnmatched(integration.id, shown.field, shown.value, m.excerpt);
-    } catch (err) {
-      this.logger.error({ err, integration: integration.id }, 'unmatched identity not stored');
-    }
+    this.integrations
+      .noteUnmatched(integration.id, shown.field, shown.value, m.excerpt)
+      .catch((err: unknown) =>
+        this.logger.error({ err, integration: integration.id }, 'unmatched identity not stored'),
+      );
     this.ingest.logLimited(
       `${integration.id}:unmatched`,
       { integration: integration.id, identity: shown.value, field: shown.field },
