@@ -94,7 +94,7 @@ export class TicketStore {
       .onConflict((oc) =>
         oc
           .columns(['ticket_id', 'kind', 'ref'])
-          .doUpdateSet({ at: sql<number>`case when excluded.at > at then excluded.at else at end` }),
+          .doUpdateSet({ at: sql<number>`case when excluded.at > ticket_links.at then excluded.at else ticket_links.at end` }),
       )
       .execute();
   }
