@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { AlertService } from './alerts/alert-service.ts';
 import { NotifyService } from './alerts/notify-service.ts';
 import { AccessService } from './auth/access.ts';
@@ -234,7 +235,13 @@ export class Hub {
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
-    this.localSeries = LocalSeriesStore.in(config.dataDir, config.series, child('series-store'));
+    // On PostgreSQL the series tables live in the main database (a node keeps none of its own).
+    this.localSeries = LocalSeriesStore.in(
+      config.dataDir,
+      config.series,
+      child('series-store'),
+      this.store.dialect === 'postgres' ? () => this.store.db as unknown as Kysely<unknown> : undefined,
+    );
     this.localSeries.storage = this.storage;
     this.presence.storage = this.storage;
     this.series = new SeriesPipeline(

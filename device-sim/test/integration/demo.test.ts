@@ -20,7 +20,7 @@ describe('npm run demo', () => {
       env: {
         ...process.env,
         GRIDHUB_DATA_DIR: dataDir,
-      ...(await testStoreEnv(dataDir)),
+        ...(await testStoreEnv(dataDir)),
         GRIDHUB_HTTP_PORT: '0',
         GRIDHUB_MQTT_PORT: '0',
         GRIDHUB_HTTP_HOST: '127.0.0.1',

@@ -131,13 +131,14 @@ export function isPostgres(db: Kysely<unknown>): boolean {
 /**
  * Give every table a `rowid` like SQLite's: an identity column filled for existing rows, with a
  * unique index so `rowid > ?` pages and `max(rowid)` are index reads. Run after the migrations on
- * every start, so a table a later migration adds gets one too.
+ * every start, so a table a later migration adds gets one too. Not the local series tables
+ * (timeseries/series-tables-pg.ts), which are read by their keys only.
  */
 export async function ensureRowids(db: Kysely<unknown>): Promise<void> {
   const missing = await sql<{ table_name: string }>`
     select t.table_name from information_schema.tables t
      where t.table_schema = current_schema() and t.table_type = 'BASE TABLE'
-       and t.table_name not like 'kysely_%'
+       and t.table_name not like 'kysely\_%' and t.table_name not like 'series\_%'
        and not exists (select 1 from information_schema.columns c
                         where c.table_schema = t.table_schema and c.table_name = t.table_name
                           and c.column_name = 'rowid')`.execute(db);
