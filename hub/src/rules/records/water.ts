@@ -68,8 +68,8 @@ export function waterLevelRule(): Rule {
     async handle(t, ctx) {
       if (t.deviceType !== 'water-level') return;
       const at = policyAt(t);
-      const level = t.values.level;
-      const now = t.at;
+      let level = t.values.level;
+      let now = t.at;
       const dwellMs = ctx.policy('water.level.dwellSeconds', at) * 1000;
       const alarmCm = ctx.policy('water.level.alarmCm', at);
       const warningCm = ctx.policy('water.level.warningCm', at);
@@ -82,6 +82,9 @@ export function waterLevelRule(): Rule {
       history.set(t.deviceId, samples);
       const oldest = samples[0] as { at: number; level: number };
       const newest = samples[samples.length - 1] as { at: number; level: number };
+      // The device's state is its newest reading, also when an older one is handled after it.
+      level = newest.level;
+      now = newest.at;
       const span = newest.at - oldest.at;
       const riseCmPerHour =
         span >= Math.max(dwellMs, 1000) ? ((newest.level - oldest.level) / span) * 3600_000 : 0;
