@@ -16,6 +16,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default), for ports a hub keeps
+ * across restarts: while the hub is down, an outgoing connection (to PostgreSQL, a webhook …) may
+ * be given a port from the ephemeral range, and the restart then fails with EADDRINUSE.
+ */
+export async function keptPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 /** Config as environment variables (GRIDHUB_…), the way an operator's service file sets them. */
 export type HubEnv = Record<string, string>;
 
@@ -46,8 +63,8 @@ export class HubProcess {
 
   async start(): Promise<void> {
     if (!this.httpPort) {
-      this.httpPort = await freePort();
-      this.mqttPort = await freePort();
+      this.httpPort = await keptPort();
+      this.mqttPort = await keptPort();
     }
     // the `pg` project: this data directory's own PostgreSQL database, kept across restarts
     const store = this.env.GRIDHUB_STORE_URL === undefined ? await testStoreEnv(this.dataDir) : {};
