@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -6,6 +7,8 @@ import {
   type Kysely,
   PostgresAdapter,
   PostgresDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
   PostgresQueryCompiler,
   type QueryCompiler,
   sql,
@@ -95,7 +98,43 @@ export function postgresDialect(url: string): { dialect: PostgresDialect; pool: 
   // An idle client losing its server (a restart of PostgreSQL) must not end the hub; the next
   // query gets a new connection or a clear error.
   pool.on('error', () => {});
-  return { dialect: new StorePostgresDialect({ pool }), pool };
+  return { dialect: new StorePostgresDialect({ pool: preparing(pool) }), pool };
+}
+
+/** Statements with at most this many parameters are prepared once per connection (named). */
+const PREPARED_MAX_PARAMS = 16;
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+
+/**
+ * The pool as Kysely sees it, with the small statements of the hot paths (a device's row, an
+ * alert by id, an upsert) sent as named prepared statements: parsed and planned once per
+ * connection, named by a hash of their text. Large batches (VALUES lists of varying length) stay
+ * unnamed, so the statements a connection keeps stay a bounded set.
+ */
+function preparing(pool: pg.Pool): PostgresPool {
+  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let w = wrapped.get(client);
+      if (!w) {
+        w = {
+          query: ((text: string, values: unknown[]) =>
+            values.length > 0 && values.length <= PREPARED_MAX_PARAMS && PREPARABLE.test(text)
+              ? client.query({
+                  name: `gh_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`,
+                  text,
+                  values,
+                })
+              : client.query(text, values)) as unknown as PostgresPoolClient['query'],
+          release: () => client.release(),
+        };
+        wrapped.set(client, w);
+      }
+      return w;
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**
