@@ -1,8 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: unit tests open no socket and run in parallel; integration tests start real
-// servers (the hub, mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits; the
-// security suite plays attacks against real hubs.
+// Unit tests open no socket and run in parallel; integration tests start real servers (the hub,
+// mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits; the security suite
+// plays attacks against real hubs; `pg` runs every file that starts a hub again with the store on
+// PostgreSQL (issue 18).
+const HUB_LEVEL = [
+  'hub/test/integration/**/*.test.ts',
+  'device-sim/test/integration/**/*.test.ts',
+  'flows/test/integration/**/*.test.ts',
+  'dashboards/test/**/*.test.ts',
+  'hub/test/routes/**/*.test.ts',
+  'hub/test/bad-day/**/*.test.ts',
+  'hub/test/security/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
     projects: [
@@ -65,6 +76,19 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['hub/test/global-setup.ts'],
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          // The same files against PostgreSQL: one throw-away cluster for the run, a database per
+          // hub (hub/test/global-setup-postgres.ts, hub/test/helpers/test-store.ts).
+          name: 'pg',
+          include: HUB_LEVEL,
+          environment: 'node',
+          env: { GRIDHUB_TEST_STORE: 'postgres' },
+          globalSetup: ['hub/test/global-setup.ts', 'hub/test/global-setup-postgres.ts'],
+          testTimeout: 180_000,
           hookTimeout: 120_000,
         },
       },

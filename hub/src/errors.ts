@@ -105,6 +105,11 @@ export const ERROR_CODES = {
     status: 507,
     description: 'The disk refused a write (I/O error, read-only file system); handled like a full disk.',
   },
+  GH_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    description:
+      'The PostgreSQL store (store.url) cannot be reached or refused the connection; start-up stops, the message names the URL without its password and what to check.',
+  },
   GH_ERR_PAYLOAD_TOO_DEEP: {
     status: 400,
     description: 'A JSON payload or request body is nested deeper than the hub accepts.',

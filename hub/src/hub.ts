@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { AlertService } from './alerts/alert-service.ts';
 import { NotifyService } from './alerts/notify-service.ts';
 import { AccessService } from './auth/access.ts';
@@ -103,7 +104,7 @@ export class Hub {
     readonly logger: Logger,
   ) {
     const child = (module: string) => logger.child({ module });
-    this.store = new Store(config.dataDir, child('store'));
+    this.store = new Store(config.dataDir, child('store'), config.store.url);
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
@@ -239,7 +240,13 @@ export class Hub {
     this.influx = withInflux
       ? new InfluxSink(config.influx, this.journal, this.metrics, child('influx'))
       : undefined;
-    this.localSeries = LocalSeriesStore.in(config.dataDir, config.series, child('series-store'));
+    // On PostgreSQL the series tables live in the main database (a node keeps none of its own).
+    this.localSeries = LocalSeriesStore.in(
+      config.dataDir,
+      config.series,
+      child('series-store'),
+      this.store.dialect === 'postgres' ? () => this.store.db as unknown as Kysely<unknown> : undefined,
+    );
     this.localSeries.storage = this.storage;
     this.presence.storage = this.storage;
     this.series = new SeriesPipeline(
@@ -278,11 +285,7 @@ export class Hub {
     {
       name: 'storage-health',
       start: async () => {
-        this.storage.probe('store', () => {
-          this.store.sqlite
-            .prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
-            .run('storage.probe', new Date().toISOString());
-        });
+        this.storage.probe('store', () => this.store.writeProbe());
         this.storage.probe('series', () => this.localSeries.flush());
         this.storage.start();
       },

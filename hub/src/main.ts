@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     `  API and console  ${http}/        (OpenAPI: ${http}/docs)`,
     `  MQTT             mqtt://${mqttHost}:${mqtt}   (WebSocket: ${http.replace('http', 'ws')}${config.mqtt.websocketPath})`,
     ...(mqttTls ? [`  MQTT over TLS    mqtts://${mqttHost}:${mqttTls}`] : []),
-    `  data             ${hub.store.file}`,
+    `  data             ${hub.store.location}`,
     config.nodeRed.enabled
       ? `  Node-RED editor  http://${config.nodeRed.host === '0.0.0.0' ? '127.0.0.1' : config.nodeRed.host}:${config.nodeRed.port}/   (sign in as a gridhub admin; --no-node-red to skip)`
       : '  Node-RED         not started (--no-node-red or GRIDHUB_NODE_RED_ENABLED=false)',
@@ -62,8 +62,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `gridhub: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  // A known failure (the store unreachable …) says its code and what to check, without a stack.
+  const why = isGridhubError(err)
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? (err.stack ?? err.message)
+      : String(err);
+  process.stderr.write(`gridhub: failed to start: ${why}\n`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../hub/test/helpers/test-hub.ts';
+import { testStoreEnv } from '../../../hub/test/helpers/test-store.ts';
 import { waitFor } from '../../../hub/test/helpers/wait.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -19,6 +20,7 @@ describe('npm run demo', () => {
       env: {
         ...process.env,
         GRIDHUB_DATA_DIR: dataDir,
+        ...(await testStoreEnv(dataDir)),
         GRIDHUB_HTTP_PORT: '0',
         GRIDHUB_MQTT_PORT: '0',
         GRIDHUB_HTTP_HOST: '127.0.0.1',

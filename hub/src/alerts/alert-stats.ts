@@ -72,7 +72,9 @@ export async function alertStats(
             sql<number>`count(acked_at)`.as('acked'),
             sql<number | null>`sum(acked_at - created_at)`.as('ack_ms'),
             sql<number>`min(rowid)`.as('first'),
-            ...part.map((d, i) => sql<number | null>`sum(acked_at - created_at <= ${d})`.as(`w${i}`)),
+            ...part.map((d, i) =>
+              sql<number | null>`sum(case when acked_at - created_at <= ${d} then 1 else 0 end)`.as(`w${i}`),
+            ),
           ])
           .where(sql<number>`rowid`, '>=', lo)
           .where(sql<number>`rowid`, '<', hi)

@@ -95,19 +95,30 @@ export class Admission extends BrokerPart {
       );
       return;
     }
-    const check = this.deps.directory.verify(username, secret);
-    if (!check.ok) {
-      // An unknown device and a wrong secret look the same to the client (no probing for ids);
-      // the metrics and the log say which it was.
-      this.refuse(check.code, { clientId: client.id, deviceId: username }, 'MQTT device login refused');
-      const rc =
-        check.code === 'GH_ERR_DEVICE_DECOMMISSIONED' ? CONNACK_NOT_AUTHORIZED : CONNACK_BAD_CREDENTIALS;
-      return done(
-        authError(check.code === 'GH_ERR_DEVICE_UNKNOWN' ? 'GH_ERR_MQTT_BAD_CREDENTIALS' : check.code, rc),
-        false,
-      );
-    }
-    admit({ kind: 'device', device: check.device });
+    this.deps.directory.verify(username, secret).then(
+      (check) => {
+        if (!check.ok) {
+          // An unknown device and a wrong secret look the same to the client (no probing for ids);
+          // the metrics and the log say which it was.
+          this.refuse(check.code, { clientId: client.id, deviceId: username }, 'MQTT device login refused');
+          const rc =
+            check.code === 'GH_ERR_DEVICE_DECOMMISSIONED' ? CONNACK_NOT_AUTHORIZED : CONNACK_BAD_CREDENTIALS;
+          return done(
+            authError(
+              check.code === 'GH_ERR_DEVICE_UNKNOWN' ? 'GH_ERR_MQTT_BAD_CREDENTIALS' : check.code,
+              rc,
+            ),
+            false,
+          );
+        }
+        admit({ kind: 'device', device: check.device });
+      },
+      // The store unreachable (PostgreSQL down): "server unavailable", and the device retries.
+      (err: unknown) => {
+        this.log.error({ err }, 'device authentication failed');
+        done(authError('unavailable', CONNACK_SERVER_UNAVAILABLE), false);
+      },
+    );
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import { commandAckDevice, parseDeviceTopic } from '../contract/topics.ts';
 import { publishAllowed } from './acl.ts';
 import { BrokerPart, type ClientState } from './clients.ts';
+import type { KnownDevice } from './device-directory.ts';
 
 /**
  * The publish path (aedes' `authorizePublish`): the topic ACL (a breach closes the connection,
@@ -122,15 +123,19 @@ export class PublishPath extends BrokerPart {
   private orphanWill(packet: PublishPacket, done: (err?: Error | null) => void): void {
     const parsed = parseDeviceTopic(packet.topic);
     const clientId = (packet as PublishPacket & { clientId?: string }).clientId;
-    const device = parsed?.kind === 'status' ? this.deps.directory.find(parsed.deviceId) : undefined;
-    const live = device ? (this.clientsByDevice.get(device.deviceId)?.size ?? 0) > 0 : false;
-    if (device && !live && parsed?.deviceId === clientId && device.status !== 'decommissioned') {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.deps.ingest.handle(device, 'status', packet.topic, payload, device.deviceId);
-    }
     packet.retain = false;
-    // Accepted either way so that aedes deletes the stored will instead of retrying it forever.
-    done(null);
+    const lookup =
+      parsed?.kind === 'status' ? this.deps.directory.find(parsed.deviceId) : Promise.resolve(undefined);
+    const accept = (device: KnownDevice | undefined) => {
+      const live = device ? (this.clientsByDevice.get(device.deviceId)?.size ?? 0) > 0 : false;
+      if (device && !live && parsed?.deviceId === clientId && device.status !== 'decommissioned') {
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        this.deps.ingest.handle(device, 'status', packet.topic, payload, device.deviceId);
+      }
+      // Accepted either way so that aedes deletes the stored will instead of retrying it forever.
+      done(null);
+    };
+    lookup.then(accept, () => accept(undefined));
   }
 
   /**

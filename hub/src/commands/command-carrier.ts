@@ -15,7 +15,7 @@ export interface CommandCarrier {
   route(
     device: { id: string; modelId: string },
     type: CommandType,
-  ): { integrationId: string } | { refused: string } | undefined;
+  ): Promise<{ integrationId: string } | { refused: string } | undefined>;
   /** Hand the command to the platform; resolves with the platform's own id of the command. */
   send(
     integrationId: string,

@@ -35,8 +35,8 @@ export class PlatformCommands {
   ) {}
 
   /** The integration that carries `type` to the device, or null for the broker (refusals throw). */
-  routeFor(device: { id: string; modelId: string }, type: CommandType): string | null {
-    const r = this.carrier?.route(device, type);
+  async routeFor(device: { id: string; modelId: string }, type: CommandType): Promise<string | null> {
+    const r = await this.carrier?.route(device, type);
     if (!r) return null;
     if ('refused' in r) throw new GridhubError('GH_ERR_COMMAND_UNSUPPORTED', r.refused);
     return r.integrationId;

@@ -119,7 +119,7 @@ export class CommandService implements CommandAckSink {
         problems,
       });
     }
-    const via = this.platform.routeFor({ id: deviceId, modelId: model.id }, body.type);
+    const via = await this.platform.routeFor({ id: deviceId, modelId: model.id }, body.type);
     const now = this.now();
     const row = newCommandRow(actorOf(principal), deviceId, body, via, now);
     await this.db.transaction().execute(async (trx) => {

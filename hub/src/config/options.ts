@@ -19,7 +19,8 @@ export const journalOptions = (config: Config): JournalOptions => ({
     storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
     spoolFile: path.join(config.dataDir, 'timeseries-spool.sqlite'),
   },
-  storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
+  // On PostgreSQL every commit is durable when it returns: there is no file to checkpoint.
+  ...(config.store.url === '' ? { storeFile: path.join(config.dataDir, 'gridhub.sqlite') } : {}),
 });
 
 export const ingestOptions = (config: Config): IngestOptions => ({

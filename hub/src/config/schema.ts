@@ -12,6 +12,17 @@ export const ConfigSchema = Type.Object(
       minLength: 1,
       description: 'Directory for the SQLite store, the time-series spool and Node-RED user data.',
     }),
+    store: Type.Object(
+      {
+        url: Type.String({
+          default: '',
+          pattern: '^$|^postgres(ql)?://',
+          description:
+            'Where tickets, alerts, devices, audit and series aggregates are kept: empty = the embedded SQLite file dataDir/gridhub.sqlite; postgres://user:password@host:5432/database = PostgreSQL 15 or newer (the database must exist; the hub creates its tables).',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {

@@ -120,7 +120,9 @@ export class DeviceCsvImport {
         principal,
         registered.map((r) => r.id),
       );
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+      // a duplicate key: SQLite's code, or PostgreSQL's SQLSTATE 23505 (unique_violation)
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505')
         throw new GridhubError(
           'GH_ERR_CONFLICT',
           'a device of this file was registered meanwhile; nothing was imported',

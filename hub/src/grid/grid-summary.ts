@@ -53,7 +53,8 @@ export async function gridSummary(
           'grid_nodes.path',
           'devices.site_id',
           eb.fn.countAll<number>().as('n'),
-          eb.fn.sum<number>(eb('devices.online', '=', 0)).as('offline'),
+          // a count of a condition as sum(case …): PostgreSQL has no sum of booleans
+          sql<number>`sum(case when devices.online = 0 then 1 else 0 end)`.as('offline'),
         ])
         .where('devices.status', '!=', 'decommissioned')
         .where(sql<number>`devices.rowid`, '>=', lo)

@@ -21,12 +21,15 @@ interface Entry {
   accepted: CommissioningRecord[];
   rejected: CommissioningRecord[];
   dirty: boolean;
+  /** the stored records, read once and appended behind what arrived meanwhile */
+  loaded: Promise<void>;
 }
 
 /**
  * The installer's view of a device: its last accepted and last rejected messages with reasons.
  * Kept in memory on the hot path and written to the store in batches (and at stop), so a flood of
- * bad messages costs no disk write each.
+ * bad messages costs no disk write each. A device's stored records are read once, in the
+ * background (one indexed read per device on either store dialect); a view and a flush wait for it.
  */
 export class CommissioningLog {
   private readonly entries = new Map<string, Entry>();
@@ -43,21 +46,29 @@ export class CommissioningLog {
     return payload.length > EXCERPT_BYTES ? `${text}… (${payload.length} bytes)` : text;
   }
 
-  /** The device's entry, loaded from the store the first time (one indexed read per device). */
+  private async load(deviceId: string, e: Entry): Promise<void> {
+    try {
+      const row = await this.store.db
+        .selectFrom('device_commissioning')
+        .select(['accepted', 'rejected'])
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
+      if (!row) return;
+      e.accepted = [...e.accepted, ...(JSON.parse(row.accepted) as CommissioningRecord[])].slice(0, KEEP);
+      e.rejected = [...e.rejected, ...(JSON.parse(row.rejected) as CommissioningRecord[])].slice(0, KEEP);
+    } catch (err) {
+      this.logger.error({ err, deviceId }, 'commissioning records not read');
+    }
+  }
+
+  /** The device's entry; its stored records are read the first time. */
   private entry(deviceId: string): Entry {
     let e = this.entries.get(deviceId);
     if (!e) {
-      const row = this.store.sqlite
-        .prepare<[string], { accepted: string; rejected: string }>(
-          'SELECT accepted, rejected FROM device_commissioning WHERE device_id = ?',
-        )
-        .get(deviceId);
-      e = {
-        accepted: row ? (JSON.parse(row.accepted) as CommissioningRecord[]) : [],
-        rejected: row ? (JSON.parse(row.rejected) as CommissioningRecord[]) : [],
-        dirty: false,
-      };
-      this.entries.set(deviceId, e);
+      const fresh: Entry = { accepted: [], rejected: [], dirty: false, loaded: Promise.resolve() };
+      fresh.loaded = this.load(deviceId, fresh);
+      this.entries.set(deviceId, fresh);
+      e = fresh;
     }
     return e;
   }
@@ -74,12 +85,14 @@ export class CommissioningLog {
     deviceId: string,
   ): Promise<{ accepted: CommissioningRecord[]; rejected: CommissioningRecord[] }> {
     const e = this.entry(deviceId);
+    await e.loaded;
     return { accepted: [...e.accepted], rejected: [...e.rejected] };
   }
 
   async flush(): Promise<void> {
     const dirty = [...this.entries].filter(([, e]) => e.dirty);
     if (dirty.length === 0) return;
+    await Promise.all(dirty.map(([, e]) => e.loaded));
     for (const [, e] of dirty) e.dirty = false;
     const now = new Date().toISOString();
     try {

@@ -1,4 +1,3 @@
-import type { Statement } from 'better-sqlite3';
 import { appendAudit } from '../audit/audit-log.ts';
 import type { KnownDevice } from '../broker/device-directory.ts';
 import type { Bus, DeviceStatusReport, RulesWork } from '../bus.ts';
@@ -55,7 +54,6 @@ export class Ingest {
   private readonly steps: Step[];
   readonly commissioning: CommissioningLog;
   private readonly recent = new RecentEvents(RECENT_EVENTS);
-  private activate: Statement<[string, string]> | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private doneTimer: NodeJS.Timeout | undefined;
   private readonly logGate = new Map<string, { at: number; suppressed: number }>();
@@ -331,33 +329,40 @@ export class Ingest {
     if (this.logGate.size > 10_000) this.logGate.clear();
   }
 
-  /** A device's first valid message moves it from provisioned to active. */
+  /** A device's first valid message moves it from provisioned to active (written in the background). */
   private activateDevice(device: KnownDevice): void {
     device.status = 'active';
+    void this.storeActivation(device);
+  }
+
+  private async storeActivation(device: KnownDevice): Promise<void> {
     try {
-      this.activate ??= this.store.sqlite.prepare(
-        "UPDATE devices SET status = 'active', updated_at = ? WHERE id = ? AND status = 'provisioned'",
-      );
-      if (this.activate.run(new Date().toISOString(), device.deviceId).changes === 0) return;
+      const r = await this.store.db
+        .updateTable('devices')
+        .set({ status: 'active', updated_at: new Date().toISOString() })
+        .where('id', '=', device.deviceId)
+        .where('status', '=', 'provisioned')
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) return;
     } catch (err) {
       // A full disk must not refuse the device's message; the activation is retried next message.
       device.status = 'provisioned';
-      this.storage.failed('store', err);
+      if (!this.storage.failed('store', err))
+        this.logger.error({ err, deviceId: device.deviceId }, 'activation not stored');
       return;
     }
-    this.store.db
-      .transaction()
-      .execute((trx) =>
+    try {
+      await this.store.db.transaction().execute((trx) =>
         appendAudit(trx, {
           actor: `device:${device.deviceId}`,
           action: 'device.activate',
           entityType: 'device',
           entityId: device.deviceId,
         }),
-      )
-      .catch((err: unknown) =>
-        this.logger.error({ err, deviceId: device.deviceId }, 'audit of activation failed'),
       );
+    } catch (err) {
+      this.logger.error({ err, deviceId: device.deviceId }, 'audit of activation failed');
+    }
     this.bus.emit('device.changed', { deviceId: device.deviceId, change: 'status' });
   }
 
@@ -386,6 +391,5 @@ export class Ingest {
     clearInterval(this.doneTimer);
     await this.flushSettled();
     await this.commissioning.stop();
-    this.activate = undefined;
   }
 }

@@ -8,7 +8,7 @@
  *
  * Started through journal-worker-boot.mjs (TypeScript needs tsx's loader inside a worker).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -128,6 +128,8 @@ function importLegacy(): void {
   const done = db.prepare("SELECT value FROM meta WHERE key = 'legacyImported'").get();
   if (done) return;
   const attach = (file: string, name: string, body: () => void) => {
+    // ATTACH would create a missing file (a PostgreSQL-backed hub has no gridhub.sqlite)
+    if (!existsSync(file)) return;
     try {
       db.prepare(`ATTACH DATABASE ? AS ${name}`).run(file);
     } catch {

@@ -208,14 +208,13 @@ export class ChirpstackClients implements IntegrationListener {
       this.gate.malformed(c.integration, m.error);
       return done();
     }
-    const out = this.gate.handle(c.integration, m);
-    if (!out.ok) return done();
-    // No PUBACK until it is durable; a storage failure leaves it with ChirpStack's broker.
-    out.durable.then(
-      () => done(),
-      // Drop the connection; mqtt.js reconnects and the broker redelivers the session's messages.
-      () => c.client.stream.destroy(),
-    );
+    // Drop the connection on a failure; mqtt.js reconnects and the broker redelivers the session's messages.
+    const drop = () => c.client.stream.destroy();
+    this.gate.handle(c.integration, m).then((out) => {
+      if (!out.ok) return done();
+      // No PUBACK until it is durable; a storage failure leaves it with ChirpStack's broker.
+      out.durable.then(() => done(), drop);
+    }, drop);
   }
 
   /**

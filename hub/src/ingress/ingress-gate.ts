@@ -95,8 +95,12 @@ export class IngressGate {
     return c;
   }
 
-  handle(integration: GateIntegration, m: PlatformMessage, receivedAt = Date.now()): GateOutcome {
-    const out = this.route(integration, m, receivedAt);
+  async handle(
+    integration: GateIntegration,
+    m: PlatformMessage,
+    receivedAt = Date.now(),
+  ): Promise<GateOutcome> {
+    const out = await this.route(integration, m, receivedAt);
     const c = this.countsOf(integration.id);
     const outcome = out.ok ? (out.duplicate ? 'duplicate' : 'accepted') : out.code;
     if (out.ok) out.duplicate ? c.duplicates++ : c.accepted++;
@@ -128,9 +132,13 @@ export class IngressGate {
     );
   }
 
-  private route(integration: GateIntegration, m: PlatformMessage, receivedAt: number): GateOutcome {
+  private async route(
+    integration: GateIntegration,
+    m: PlatformMessage,
+    receivedAt: number,
+  ): Promise<GateOutcome> {
     if (m.kind === 'ignored') return { ok: true, duplicate: false, durable: DONE };
-    const device = this.find(m);
+    const device = await this.find(m);
     const topic = `ingress/${integration.id}`;
     if (m.kind === 'announced' || m.kind === 'removed')
       return this.lifecycle(integration, m, device, topic, receivedAt);
@@ -209,20 +217,20 @@ export class IngressGate {
   }
 
   /** A platform's notice that it added or removed a device: not a refusal, and nothing for the rules. */
-  private lifecycle(
+  private async lifecycle(
     integration: GateIntegration,
     m: PlatformMessage,
     device: KnownDevice | undefined,
     topic: string,
     receivedAt: number,
-  ): GateOutcome {
+  ): Promise<GateOutcome> {
     if (!device) {
       // Added before anyone registered it: the installer finds it in the unmatched list. Removed
       // before anyone did: nothing to register any more.
       if (m.kind === 'announced') this.unmatched(integration, m);
       else
         try {
-          for (const { value } of m.identities) this.integrations.dropUnmatchedNow(integration.id, value);
+          for (const { value } of m.identities) await this.integrations.dropUnmatched(integration.id, value);
         } catch (err) {
           this.logger.error({ err, integration: integration.id }, 'unmatched identity not dropped');
         }
@@ -244,9 +252,9 @@ export class IngressGate {
     return { ok: true, duplicate: false, durable: DONE };
   }
 
-  private find(m: PlatformMessage): KnownDevice | undefined {
+  private async find(m: PlatformMessage): Promise<KnownDevice | undefined> {
     for (const { field, value } of m.identities) {
-      const d = this.identities.find(field, value);
+      const d = await this.identities.find(field, value);
       if (d) return d;
     }
     return undefined;
@@ -269,11 +277,11 @@ export class IngressGate {
     if (!first) return { ok: false, code: 'GH_ERR_INGRESS_MALFORMED', reason: 'message names no device' };
     // The list offers the identity an installer would type: the IMEI or devEui when there is one.
     const shown = m.identities.find((i) => i.field !== 'platformDeviceId') ?? first;
-    try {
-      this.integrations.noteUnmatched(integration.id, shown.field, shown.value, m.excerpt);
-    } catch (err) {
-      this.logger.error({ err, integration: integration.id }, 'unmatched identity not stored');
-    }
+    this.integrations
+      .noteUnmatched(integration.id, shown.field, shown.value, m.excerpt)
+      .catch((err: unknown) =>
+        this.logger.error({ err, integration: integration.id }, 'unmatched identity not stored'),
+      );
     this.ingest.logLimited(
       `${integration.id}:unmatched`,
       { integration: integration.id, identity: shown.value, field: shown.field },

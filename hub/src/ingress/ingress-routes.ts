@@ -116,7 +116,7 @@ export const ingressRoutes: FastifyPluginAsyncTypebox<{
     const answer: PushAnswer = { ok: true, accepted: 0, duplicates: 0, refused: [] };
     const durable: Promise<void>[] = [];
     for (const m of messages) {
-      const out = gate.handle(i, m, now);
+      const out = await gate.handle(i, m, now);
       if (!out.ok) {
         answer.refused.push({
           code: out.code,

@@ -1,13 +1,10 @@
-import type { Statement } from 'better-sqlite3';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { IdentityField } from '../devices/identities.ts';
 import type { Store } from '../store/store.ts';
 import type { Database, IntegrationRow, IntegrationUnmatchedRow } from '../store/tables.ts';
 
 /** The SQL of integrations and their unmatched identities (STYLE.md §8: the repository owns it). */
 export class IntegrationStore {
-  private upsertUnmatched: Statement<[string, string, string, string, string, string]> | undefined;
-
   constructor(private readonly store: Store) {}
 
   all(): Promise<IntegrationRow[]> {
@@ -32,18 +29,35 @@ export class IntegrationStore {
   }
 
   /**
-   * Count a message for an identity nobody registered. Synchronous and cheap (one upsert), on the
-   * push path; a disk that refuses it must not refuse the push, so the caller catches.
+   * Count a message for an identity nobody registered: one upsert, on the push path; a store that
+   * refuses it must not refuse the push, so the caller catches.
    */
-  noteUnmatched(integrationId: string, field: IdentityField, identity: string, excerpt: string): void {
+  async noteUnmatched(
+    integrationId: string,
+    field: IdentityField,
+    identity: string,
+    excerpt: string,
+  ): Promise<void> {
     const now = new Date().toISOString();
-    this.upsertUnmatched ??= this.store.sqlite.prepare(
-      `INSERT INTO integration_unmatched (integration_id, identity, identity_kind, first_at, last_at, count, excerpt)
-         VALUES (?, ?, ?, ?, ?, 1, ?)
-       ON CONFLICT (integration_id, identity)
-         DO UPDATE SET last_at = excluded.last_at, count = count + 1, excerpt = excluded.excerpt`,
-    );
-    this.upsertUnmatched.run(integrationId, identity, field, now, now, excerpt);
+    await this.store.db
+      .insertInto('integration_unmatched')
+      .values({
+        integration_id: integrationId,
+        identity,
+        identity_kind: field,
+        first_at: now,
+        last_at: now,
+        count: 1,
+        excerpt,
+      })
+      .onConflict((oc) =>
+        oc.columns(['integration_id', 'identity']).doUpdateSet({
+          last_at: (eb) => eb.ref('excluded.last_at'),
+          count: sql<number>`integration_unmatched.count + 1`,
+          excerpt: (eb) => eb.ref('excluded.excerpt'),
+        }),
+      )
+      .execute();
   }
 
   unmatched(integrationId: string, limit = 500): Promise<IntegrationUnmatchedRow[]> {
@@ -74,26 +88,13 @@ export class IntegrationStore {
     return Number(r.numDeletedRows);
   }
 
-  /** Forget an unmatched identity at once (the platform removed it); synchronous, on the push path. */
-  dropUnmatchedNow(integrationId: string, identity: string): void {
-    this.store.sqlite
-      .prepare('DELETE FROM integration_unmatched WHERE integration_id = ? AND identity = ?')
-      .run(integrationId, identity);
-  }
-
   /** Entries that a registration has since made known (registered elsewhere, e.g. by CSV). */
   async dropRegistered(): Promise<void> {
-    await this.store.sqlite
-      .prepare(
-        `DELETE FROM integration_unmatched WHERE EXISTS (SELECT 1 FROM devices d WHERE
+    await sql`DELETE FROM integration_unmatched WHERE EXISTS (SELECT 1 FROM devices d WHERE
            (identity_kind = 'imei' AND d.imei = identity) OR
            (identity_kind = 'platformDeviceId' AND d.platform_device_id = identity) OR
-           (identity_kind = 'devEui' AND d.dev_eui = identity))`,
-      )
-      .run();
+           (identity_kind = 'devEui' AND d.dev_eui = identity))`.execute(this.store.db);
   }
 
-  close(): void {
-    this.upsertUnmatched = undefined;
-  }
+  close(): void {}
 }

@@ -1,5 +1,4 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import { CarrierRefused, type CommandCarrier } from '../commands/command-carrier.ts';
 import type { CommandPayload, CommandType } from '../contract/payloads.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
@@ -58,8 +57,6 @@ interface DeviceIds {
  * can name it; with several such integrations the command is refused rather than guessed.
  */
 export class PlatformCarrier implements CommandCarrier {
-  private idsOf: Statement<[string], DeviceIds> | undefined;
-
   constructor(
     /** undefined until ingress has started */
     private readonly integrations: () =>
@@ -74,11 +71,12 @@ export class PlatformCarrier implements CommandCarrier {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private ids(deviceId: string): DeviceIds | undefined {
-    this.idsOf ??= this.store.sqlite.prepare<[string], DeviceIds>(
-      'SELECT platform_device_id AS platformDeviceId, dev_eui AS devEui, imei FROM devices WHERE id = ?',
-    );
-    return this.idsOf.get(deviceId);
+  private async ids(deviceId: string): Promise<DeviceIds | undefined> {
+    return this.store.db
+      .selectFrom('devices')
+      .select(['platform_device_id as platformDeviceId', 'dev_eui as devEui', 'imei'])
+      .where('id', '=', deviceId)
+      .executeTakeFirst();
   }
 
   /** The platform's id of the device: registered, or named by its last message through a platform. */
@@ -86,8 +84,8 @@ export class PlatformCarrier implements CommandCarrier {
     return ids.platformDeviceId ?? this.gate.heardVia(deviceId)?.platformDeviceId;
   }
 
-  route(device: { id: string; modelId: string }, type: CommandType) {
-    const ids = this.ids(device.id);
+  async route(device: { id: string; modelId: string }, type: CommandType) {
+    const ids = await this.ids(device.id);
     if (!ids || (!ids.platformDeviceId && !ids.devEui && !ids.imei)) return undefined;
     const fits = (i: ActiveIntegration | undefined): i is ActiveIntegration =>
       !!i &&
@@ -131,7 +129,7 @@ export class PlatformCarrier implements CommandCarrier {
     if (!all) throw new Error('ingress is not started yet');
     const i = all.find(integrationId);
     if (!i?.enabled) throw new CarrierRefused(`integration '${integrationId}' is gone or disabled`);
-    const ids = this.ids(device.id);
+    const ids = await this.ids(device.id);
     if (!ids) throw new CarrierRefused(`device '${device.id}' is gone`);
     const model = this.models.find(device.modelId);
     const frame = model?.commandFrames?.[payload.type];

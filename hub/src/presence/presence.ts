@@ -192,14 +192,16 @@ export class Presence {
       for (let i = 0; i < due.length; i += WRITE_CHUNK) {
         // Still due: a message may have arrived while an earlier chunk was written.
         const chunk = due.slice(i, i + WRITE_CHUNK).filter((t) => t.online && t.deadline <= this.now());
-        const written = this.write(
-          chunk.map((t) => [0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId]),
-        );
+        // Marked and announced before the write is awaited: a message arriving meanwhile brings the
+        // device back online (and dirty), which the next flush writes over this one.
         for (const t of chunk) {
           t.online = false;
-          if (!written) t.dirty = true;
           this.announce(t, false, 'deadline');
         }
+        const written = await this.write(
+          chunk.map((t) => [0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId]),
+        );
+        if (!written) for (const t of chunk) t.dirty = true;
         await slice();
       }
     } finally {
@@ -208,18 +210,22 @@ export class Presence {
   }
 
   /**
-   * One transaction of `UPDATE devices SET online, last_seen_at` rows; false when the disk refused
-   * it (reported; the caller keeps the rows dirty for the next flush).
+   * One `UPDATE devices … FROM (VALUES …)` statement for a chunk of rows (one round trip on
+   * PostgreSQL, one statement on SQLite); false when the store refused it (reported; the caller
+   * keeps the rows dirty for the next flush). VALUES columns are column1… on both dialects; the
+   * casts give PostgreSQL the parameters' types.
    */
-  private write(rows: [number, string | null, string][]): boolean {
+  private async write(rows: [number, string | null, string][]): Promise<boolean> {
     if (rows.length === 0 || !this.store.isOpen) return true;
     try {
-      const update = this.store.sqlite.prepare<[number, string | null, string]>(
-        'UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?',
+      const values = sql.join(
+        rows.map(
+          ([online, seen, id]) =>
+            sql`(CAST(${online} AS BIGINT), CAST(${seen} AS TEXT), CAST(${id} AS TEXT))`,
+        ),
       );
-      this.store.sqlite.transaction(() => {
-        for (const r of rows) update.run(...r);
-      })();
+      await sql`UPDATE devices SET online = v.column1, last_seen_at = v.column2
+        FROM (VALUES ${values}) AS v WHERE devices.id = v.column3`.execute(this.store.db);
       return true;
     } catch (err) {
       if (!this.storage?.failed('store', err)) throw err;
@@ -232,13 +238,17 @@ export class Presence {
     const slice = timeSlicer();
     for (let i = 0; i < dirty.length && this.store.isOpen; i += WRITE_CHUNK) {
       const chunk = dirty.slice(i, i + WRITE_CHUNK);
-      if (
-        !this.write(
-          chunk.map((t) => [t.online ? 1 : 0, new Date(t.lastSeen).toISOString(), t.device.deviceId]),
-        )
-      )
-        return;
+      // Clean before the write is awaited, so a change meanwhile stays dirty for the next flush.
       for (const t of chunk) t.dirty = false;
+      const rows = chunk.map((t): [number, string, string] => [
+        t.online ? 1 : 0,
+        new Date(t.lastSeen).toISOString(),
+        t.device.deviceId,
+      ]);
+      if (!(await this.write(rows))) {
+        for (const t of chunk) t.dirty = true;
+        return;
+      }
       await slice();
     }
   }

@@ -2,9 +2,15 @@ import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 
-/** SQLite and file-system errors that mean "the disk cannot take this write", not "the request is wrong". */
-const FULL = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
-const IO = /^(SQLITE_IOERR|SQLITE_READONLY|SQLITE_CANTOPEN|SQLITE_CORRUPT|SQLITE_NOTADB|EIO|EROFS)/;
+/**
+ * SQLite, PostgreSQL (SQLSTATE) and file-system errors that mean "the store cannot take this
+ * write", not "the request is wrong". PostgreSQL: 53100 disk full, 53xxx out of resources; a lost
+ * or refused connection (08xxx, 57P0x, ECONNREFUSED …) and a read-only server (25006) or I/O error
+ * (58030) are handled like an I/O error: the hub degrades and keeps alerting from memory.
+ */
+const FULL = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT', '53100']);
+const IO =
+  /^(SQLITE_IOERR|SQLITE_READONLY|SQLITE_CANTOPEN|SQLITE_CORRUPT|SQLITE_NOTADB|EIO|EROFS|58030|25006|08\d{3}|57P0\d|53\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT)$/;
 
 /** The stable code for a storage error, or undefined when the error is something else. */
 export function storageErrorCode(err: unknown): ErrorCode | undefined {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { type DatabaseConnection, type Driver, Kysely, Migrator, SqliteDialect } from 'kysely';
+import { type DatabaseConnection, type Dialect, type Driver, Kysely, Migrator, SqliteDialect } from 'kysely';
 import type { Logger } from '../logger.ts';
 import { migrationProvider } from './migrations.ts';
+import { checkPostgres, ensureRowids, postgresDialect, redactUrl } from './postgres.ts';
 import type { Database } from './tables.ts';
 
 export type Db = Kysely<Database>;
@@ -51,20 +52,33 @@ function cachedStatements(sqlite: BetterSqlite3.Database) {
   };
 }
 
+export type StoreDialectName = 'sqlite' | 'postgres';
+
 /**
- * The embedded store: one SQLite file in WAL mode under the data directory. A service, not a
- * module singleton: the composition root opens it and hands it to the services that need it.
+ * The store: by default one SQLite file in WAL mode under the data directory; with a
+ * `postgres://` URL (store.url) a PostgreSQL database, with the same tables from the same
+ * migrations (store/postgres.ts says what is made to match). A service, not a module singleton:
+ * the composition root opens it and hands it to the services that need it.
  */
 export class Store {
   readonly file: string;
+  readonly dialect: StoreDialectName;
   private sqliteHandle: BetterSqlite3.Database | undefined;
   private kysely: Db | undefined;
+  private open = false;
 
   constructor(
     dataDir: string,
     private readonly logger: Logger,
+    private readonly url = '',
   ) {
     this.file = join(dataDir, 'gridhub.sqlite');
+    this.dialect = url === '' ? 'sqlite' : 'postgres';
+  }
+
+  /** Where the data is, as it may be shown (a PostgreSQL URL without its password). */
+  get location(): string {
+    return this.dialect === 'sqlite' ? this.file : redactUrl(this.url);
   }
 
   get db(): Db {
@@ -72,17 +86,30 @@ export class Store {
     return this.kysely;
   }
 
-  /** Synchronous handle for hot paths (device authentication) where a prepared statement is cheapest. */
+  /**
+   * The synchronous SQLite handle, on SQLite only: the storage probe and tests that look inside
+   * the file. Services use `db`, which works on both dialects.
+   */
   get sqlite(): BetterSqlite3.Database {
-    if (!this.sqliteHandle) throw new Error('store is not started');
+    if (!this.sqliteHandle) throw new Error(`store is not started or not SQLite (${this.dialect})`);
     return this.sqliteHandle;
   }
 
-  get isOpen(): boolean {
-    return this.sqliteHandle?.open === true;
+  /** One small write, so storage health notices a full disk or a lost server without a user's write. */
+  async writeProbe(): Promise<void> {
+    const probe = { key: 'storage.probe', value: new Date().toISOString() };
+    await this.db
+      .insertInto('settings')
+      .values(probe)
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: probe.value }))
+      .execute();
   }
 
-  async start(): Promise<void> {
+  get isOpen(): boolean {
+    return this.dialect === 'sqlite' ? this.sqliteHandle?.open === true : this.open;
+  }
+
+  private openSqlite(): Dialect {
     mkdirSync(join(this.file, '..'), { recursive: true });
     const sqlite = new BetterSqlite3(this.file);
     sqlite.pragma('journal_mode = WAL');
@@ -95,17 +122,43 @@ export class Store {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     this.sqliteHandle = sqlite;
-    this.kysely = new Kysely<Database>({ dialect: new StoreDialect({ database: cachedStatements(sqlite) }) });
-    const migrator = new Migrator({ db: this.kysely, provider: migrationProvider });
-    const { error, results } = await migrator.migrateToLatest();
-    for (const r of results ?? []) {
-      this.logger.info({ migration: r.migrationName, status: r.status }, 'migration');
+    return new StoreDialect({ database: cachedStatements(sqlite) });
+  }
+
+  async start(): Promise<void> {
+    let dialect: Dialect;
+    if (this.dialect === 'postgres') {
+      const { dialect: pgDialect, pool } = postgresDialect(this.url);
+      try {
+        await checkPostgres(pool, this.url);
+      } catch (err) {
+        await pool.end();
+        throw err;
+      }
+      dialect = pgDialect;
+    } else {
+      dialect = this.openSqlite();
     }
-    if (error) throw error;
+    this.kysely = new Kysely<Database>({ dialect });
+    this.open = true;
+    try {
+      const migrator = new Migrator({ db: this.kysely, provider: migrationProvider });
+      const { error, results } = await migrator.migrateToLatest();
+      for (const r of results ?? []) {
+        this.logger.info({ migration: r.migrationName, status: r.status }, 'migration');
+      }
+      if (error) throw error;
+      if (this.dialect === 'postgres') await ensureRowids(this.kysely as unknown as Kysely<unknown>);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.logger.info({ dialect: this.dialect, location: this.location }, 'store open');
   }
 
   async stop(): Promise<void> {
-    // Kysely's destroy closes the better-sqlite3 handle it was given.
+    this.open = false;
+    // Kysely's destroy closes the better-sqlite3 handle, or ends the pool, it was given.
     await this.kysely?.destroy();
     this.kysely = undefined;
     this.sqliteHandle = undefined;

@@ -30,12 +30,15 @@ export const TICKET_COUNTS = [
   'tickets.level',
   sql<number>`count(*)`.as('tickets'),
   sql<number>`count(tickets.closed_at)`.as('closed'),
-  sql<number>`sum(tickets.closed_at is not null and (tickets.due_at is null or tickets.closed_at <= tickets.due_at))`.as(
+  // counts of a condition as `sum(case …)`: PostgreSQL has no sum of booleans (SQLite sums 0/1)
+  sql<number>`sum(case when tickets.closed_at is not null and (tickets.due_at is null or tickets.closed_at <= tickets.due_at) then 1 else 0 end)`.as(
     'onTime',
   ),
-  sql<number>`sum(tickets.closed_at is not null and tickets.rework_count > 0)`.as('rework'),
+  sql<number>`sum(case when tickets.closed_at is not null and tickets.rework_count > 0 then 1 else 0 end)`.as(
+    'rework',
+  ),
   sql<number>`count(tickets.satisfaction)`.as('rated'),
-  sql<number>`sum(tickets.satisfaction >= 4)`.as('satisfied'),
+  sql<number>`sum(case when tickets.satisfaction >= 4 then 1 else 0 end)`.as('satisfied'),
   sql<number>`count(tickets.accepted_at)`.as('accepted'),
   sql<number>`sum(tickets.accepted_at - tickets.created_at)`.as('acceptMs'),
   sql<number>`sum(tickets.closed_at - tickets.created_at)`.as('closeMs'),

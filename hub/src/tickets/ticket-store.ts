@@ -92,7 +92,9 @@ export class TicketStore {
       .insertInto('ticket_links')
       .values({ ticket_id: id, kind: link.kind, ref: link.ref, at: link.at ?? this.now() })
       .onConflict((oc) =>
-        oc.columns(['ticket_id', 'kind', 'ref']).doUpdateSet({ at: sql<number>`max(at, excluded.at)` }),
+        oc.columns(['ticket_id', 'kind', 'ref']).doUpdateSet({
+          at: sql<number>`case when excluded.at > ticket_links.at then excluded.at else ticket_links.at end`,
+        }),
       )
       .execute();
   }

@@ -81,20 +81,20 @@ export function scoreOf(c: { availability: number; faults: number; leveling: num
  * running hours), fault events (counts by code; downtime from each out-of-service fault to its clear,
  * or to the end of the period), availability, MTBF and MTTR, and levelling-error statistics.
  */
-export function elevatorHealth(
+export async function elevatorHealth(
   store: LocalSeriesStore,
   deviceId: string,
   from: number,
   to: number,
-): ElevatorHealth {
-  const delta = (field: string) => {
-    const rows = store.lastPerBucket(deviceId, field, from, to);
+): Promise<ElevatorHealth> {
+  const delta = async (field: string) => {
+    const rows = await store.lastPerBucket(deviceId, field, from, to);
     if (rows.length === 0) return null;
     const first = Math.min(...rows.map((r) => r.min));
     const last = rows[rows.length - 1]?.last as number;
     return round(last - first);
   };
-  const events = store.events(deviceId, from, to);
+  const events = await store.events(deviceId, from, to);
   const faultsByCode: Record<string, number> = {};
   let downtime = 0;
   let repairedDowntime = 0;
@@ -116,8 +116,8 @@ export function elevatorHealth(
   const faults = Object.values(faultsByCode).reduce((a, b) => a + b, 0);
   const period = to - from;
   const availability = period > 0 ? Math.max(0, 1 - downtime / period) : 1;
-  const leveling = store.lastPerBucket(deviceId, 'levelingErrorMm', from, to);
-  const levelRows = store.query(deviceId, 'levelingErrorMm', from, to, 3_600_000, to);
+  const leveling = await store.lastPerBucket(deviceId, 'levelingErrorMm', from, to);
+  const levelRows = await store.query(deviceId, 'levelingErrorMm', from, to, 3_600_000, to);
   const levelingErrorMm = leveling.length
     ? {
         mean: round(
@@ -143,9 +143,9 @@ export function elevatorHealth(
     deviceId,
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
-    trips: delta('runCount'),
-    doorCycles: delta('doorCycles'),
-    runningHours: delta('runningHours'),
+    trips: await delta('runCount'),
+    doorCycles: await delta('doorCycles'),
+    runningHours: await delta('runningHours'),
     faults,
     faultsByCode,
     downtimeMinutes: round(downtime / 60_000),

@@ -1,11 +1,17 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type { Kysely } from 'kysely';
 import type { DeviceTelemetry } from '../contract/device-event.ts';
 import type { Logger } from '../logger.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
-import { type Bucket, empty, type FieldState, take } from './series-buckets.ts';
-import { migrateEvents } from './series-schema.ts';
+import { empty, type FieldState, take } from './series-buckets.ts';
+import {
+  type ClosedBucket,
+  type EventRow,
+  type RawRow,
+  type SeriesTables,
+  SqliteSeriesTables,
+} from './series-tables.ts';
+import { PostgresSeriesTables } from './series-tables-pg.ts';
 
 export interface LocalSeriesOptions {
   rawRetentionHours: number;
@@ -15,8 +21,6 @@ export interface LocalSeriesOptions {
   rawKeepaliveSeconds: number;
   flushMs: number;
 }
-
-type ClosedBucket = [table: 'm1' | 'h1', device: string, field: string, bucket: number, b: Bucket];
 
 export interface SeriesPoint {
   t: string;
@@ -30,68 +34,60 @@ const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
 /**
- * The embedded time-series store (its own SQLite file under data/), so the console can chart devices
+ * The embedded time-series store (its own SQLite file under data/, or tables in the main
+ * PostgreSQL database when the store is there: series-tables.ts), so the console can chart devices
  * with no InfluxDB at all, and never depends on InfluxDB being up. Numeric and boolean readings are
  * kept three ways: raw (only when a value changes, or once per keep-alive, for the recent window),
  * per-minute and per-hour aggregates (count, sum, min, max, last). Aggregates are accumulated in
  * memory and written once per flush, so a reading costs no disk write of its own.
  */
 export class LocalSeriesStore {
-  private db: BetterSqlite3.Database | undefined;
-  private rawPending: [string, string, number, number][] = [];
-  private eventsPending: [string, number, string, string | null, string | null][] = [];
+  private isOpen = false;
+  /** the flush under way: flushes run one after another */
+  private flushing: Promise<void> = Promise.resolve();
+  private rawPending: RawRow[] = [];
+  private eventsPending: EventRow[] = [];
   /** journal position of the newest message taken, and of the newest one on disk */
   private takenSeq = 0;
   private storedSeq = 0;
   /** per device, per field: last stored raw value and the open minute and hour buckets */
   private readonly state = new Map<string, Map<string, FieldState>>();
   private closed: ClosedBucket[] = [];
-  private unwritten: {
-    raw: [string, string, number, number][];
-    events: [string, number, string, string | null, string | null][];
-    buckets: ClosedBucket[];
-  } = { raw: [], events: [], buckets: [] };
+  private unwritten: { raw: RawRow[]; events: EventRow[]; buckets: ClosedBucket[] } = {
+    raw: [],
+    events: [],
+    buckets: [],
+  };
   private flushTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly file: string,
+    private readonly tables: SeriesTables,
     private readonly options: LocalSeriesOptions,
     private readonly logger: Logger,
   ) {}
 
-  static in(dataDir: string, options: LocalSeriesOptions, logger: Logger): LocalSeriesStore {
-    return new LocalSeriesStore(join(dataDir, 'series.sqlite'), options, logger);
+  /** Its own SQLite file under `dataDir`, or, given the main store's PostgreSQL database, tables there. */
+  static in(
+    dataDir: string,
+    options: LocalSeriesOptions,
+    logger: Logger,
+    postgres?: () => Kysely<unknown>,
+  ): LocalSeriesStore {
+    const tables = postgres
+      ? new PostgresSeriesTables(postgres)
+      : new SqliteSeriesTables(join(dataDir, 'series.sqlite'));
+    return new LocalSeriesStore(tables, options, logger);
   }
 
-  private get handle(): BetterSqlite3.Database {
-    if (!this.db) throw new Error('series store is not open');
-    return this.db;
+  get kind(): 'sqlite' | 'postgres' {
+    return this.tables.kind;
   }
 
-  open(): void {
-    mkdirSync(join(this.file, '..'), { recursive: true });
-    const db = new BetterSqlite3(this.file);
-    db.pragma('journal_mode = WAL');
-    // FULL: the journal forgets what this store says it has taken, so that must survive a power cut.
-    db.pragma('synchronous = FULL');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS raw (device TEXT NOT NULL, field TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (device, field, ts)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS m1 (device TEXT NOT NULL, field TEXT NOT NULL, bucket INTEGER NOT NULL,
-        n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL,
-        PRIMARY KEY (device, field, bucket)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS h1 (device TEXT NOT NULL, field TEXT NOT NULL, bucket INTEGER NOT NULL,
-        n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL,
-        PRIMARY KEY (device, field, bucket)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
-    migrateEvents(db);
-    this.storedSeq = Number(
-      (db.prepare("SELECT value FROM meta WHERE key = 'journalSeq'").get() as { value: string } | undefined)
-        ?.value ?? 0,
-    );
+  async open(): Promise<void> {
+    this.storedSeq = await this.tables.open();
     this.takenSeq = this.storedSeq;
-    this.db = db;
+    this.isOpen = true;
   }
 
   /** The newest journal position whose message is on disk here (the journal may forget up to it). */
@@ -155,13 +151,13 @@ export class LocalSeriesStore {
     this.eventsPending.push([deviceId, at, type, code, eventId]);
   }
 
-  events(deviceId: string, from: number, to: number): { ts: number; type: string; code: string | null }[] {
-    this.flushQuietly();
-    return this.handle
-      .prepare<[string, number, number], { ts: number; type: string; code: string | null }>(
-        'SELECT ts, type, code FROM events WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts',
-      )
-      .all(deviceId, from, to);
+  async events(
+    deviceId: string,
+    from: number,
+    to: number,
+  ): Promise<{ ts: number; type: string; code: string | null }[]> {
+    await this.flushQuietly();
+    return this.tables.events(deviceId, from, to);
   }
 
   addTelemetry(t: DeviceTelemetry): void {
@@ -172,17 +168,26 @@ export class LocalSeriesStore {
   storage: StorageHealth | undefined;
 
   /** Flush before a read; a disk that refuses the write must not fail the read (it answers from disk). */
-  private flushQuietly(): void {
+  private async flushQuietly(): Promise<void> {
     try {
-      this.flush();
+      await this.flush();
     } catch (err) {
       if (!this.storage?.failed('series', err)) throw err;
     }
   }
 
-  flush(): void {
-    if (!this.db) return;
-    const db = this.db;
+  /** Write what was taken; flushes run one after another (each takes what the last left). */
+  flush(): Promise<void> {
+    const next = this.flushing.then(
+      () => this.flushNow(),
+      () => this.flushNow(),
+    );
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flushNow(): Promise<void> {
+    if (!this.isOpen) return;
     // What a failed flush (full disk) could not write goes first: deltas must not be lost.
     const raw = [...this.unwritten.raw, ...this.rawPending];
     this.rawPending = [];
@@ -202,27 +207,8 @@ export class LocalSeriesStore {
     }
     const seq = this.takenSeq;
     if (raw.length === 0 && buckets.length === 0 && events.length === 0 && seq === this.storedSeq) return;
-    // A replayed event (same device and event id) is stored once.
-    const insertEvent = db.prepare(
-      'INSERT OR IGNORE INTO events (device, ts, type, code, event_id) VALUES (?, ?, ?, ?, ?)',
-    );
-    const saveSeq = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('journalSeq', ?)");
-    const insertRaw = db.prepare('INSERT OR REPLACE INTO raw (device, field, ts, value) VALUES (?, ?, ?, ?)');
-    const merge = (table: 'm1' | 'h1') =>
-      db.prepare(
-        `INSERT INTO ${table} (device, field, bucket, n, sum, min, max, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (device, field, bucket) DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,
-           min = min(min, excluded.min), max = max(max, excluded.max), last = excluded.last`,
-      );
-    const statements = { m1: merge('m1'), h1: merge('h1') };
     try {
-      db.transaction(() => {
-        for (const r of raw) insertRaw.run(...r);
-        for (const e of events) insertEvent.run(...e);
-        for (const [table, device, field, bucket, b] of buckets)
-          statements[table].run(device, field, bucket, b.n, b.sum, b.min, b.max, b.last);
-        saveSeq.run(String(seq));
-      })();
+      await this.tables.write({ raw, events, buckets, seq });
     } catch (err) {
       this.unwritten = { raw, events, buckets };
       throw err;
@@ -238,20 +224,19 @@ export class LocalSeriesStore {
    */
   async prune(now = Date.now()): Promise<void> {
     const { rawRetentionHours, minuteRetentionDays, hourRetentionDays } = this.options;
-    const steps: [string, string, number][] = [
+    const steps: ['raw' | 'm1' | 'h1' | 'events', 'ts' | 'bucket', number][] = [
       ['raw', 'ts', now - rawRetentionHours * HOUR],
       ['m1', 'bucket', now - minuteRetentionDays * 24 * HOUR],
       ['h1', 'bucket', now - hourRetentionDays * 24 * HOUR],
       ['events', 'ts', now - hourRetentionDays * 24 * HOUR],
     ];
     for (const [table, column, before] of steps) {
-      if (!this.db) return;
-      const devices = this.db.prepare(`SELECT DISTINCT device FROM ${table}`).pluck().all() as string[];
-      const del = this.db.prepare(`DELETE FROM ${table} WHERE device = ? AND ${column} < ?`);
+      if (!this.isOpen) return;
+      const devices = await this.tables.devices(table);
       let slice = performance.now();
       for (const device of devices) {
-        if (!this.db) return;
-        del.run(device, before);
+        if (!this.isOpen) return;
+        await this.tables.prune(table, column, device, before);
         if (performance.now() - slice > 5) {
           await new Promise((r) => setImmediate(r));
           slice = performance.now();
@@ -264,84 +249,65 @@ export class LocalSeriesStore {
    * A series for a chart: raw values when the step is under a minute and the range is within the raw
    * window, else per-minute or per-hour aggregates (mean, with min/max), regrouped to the step.
    */
-  query(
+  async query(
     deviceId: string,
     field: string,
     from: number,
     to: number,
     stepMs: number,
     now = Date.now(),
-  ): SeriesPoint[] {
-    this.flushQuietly();
-    const db = this.handle;
+  ): Promise<SeriesPoint[]> {
+    await this.flushQuietly();
     if (stepMs < MINUTE && from >= now - this.options.rawRetentionHours * HOUR) {
-      return db
-        .prepare<[string, string, number, number], { ts: number; value: number }>(
-          'SELECT ts, value FROM raw WHERE device = ? AND field = ? AND ts >= ? AND ts < ? ORDER BY ts',
-        )
-        .all(deviceId, field, from, to)
-        .map((r) => ({ t: new Date(r.ts).toISOString(), value: r.value }));
+      return (await this.tables.raw(deviceId, field, from, to)).map((r) => ({
+        t: new Date(r.ts).toISOString(),
+        value: r.value,
+      }));
     }
     const table = stepMs < HOUR && from >= now - this.options.minuteRetentionDays * 24 * HOUR ? 'm1' : 'h1';
     const step = Math.max(stepMs, table === 'm1' ? MINUTE : HOUR);
-    return db
-      .prepare<
-        [number, number, string, string, number, number],
-        { b: number; n: number; sum: number; min: number; max: number }
-      >(
-        `SELECT (bucket / ?) * ? AS b, sum(n) AS n, sum(sum) AS sum, min(min) AS min, max(max) AS max
-           FROM ${table} WHERE device = ? AND field = ? AND bucket >= ? AND bucket < ? GROUP BY b ORDER BY b`,
-      )
-      .all(step, step, deviceId, field, from - (from % step), to)
-      .map((r) => ({ t: new Date(r.b).toISOString(), value: r.sum / r.n, min: r.min, max: r.max, n: r.n }));
+    return (await this.tables.grouped(table, step, deviceId, field, from - (from % step), to)).map((r) => ({
+      t: new Date(r.b).toISOString(),
+      value: r.sum / r.n,
+      min: r.min,
+      max: r.max,
+      n: r.n,
+    }));
   }
 
   /** The latest value of one field for each device (hourly aggregates, as far back as they are kept). */
-  latest(deviceIds: readonly string[], field: string): Map<string, number> {
-    this.flushQuietly();
-    const stmt = this.handle.prepare<[string, string], { value: number }>(
-      'SELECT last AS value FROM h1 WHERE device = ? AND field = ? ORDER BY bucket DESC LIMIT 1',
-    );
+  async latest(deviceIds: readonly string[], field: string): Promise<Map<string, number>> {
+    await this.flushQuietly();
     const out = new Map<string, number>();
     for (const id of deviceIds) {
-      const row = stmt.get(id, field);
-      if (row) out.set(id, row.value);
+      const value = await this.tables.latest(id, field);
+      if (value !== undefined) out.set(id, value);
     }
     return out;
   }
 
   /** Per-bucket last value and count (counters such as runCount), for health computations. */
-  lastPerBucket(
+  async lastPerBucket(
     deviceId: string,
     field: string,
     from: number,
     to: number,
-  ): { bucket: number; last: number; min: number; n: number }[] {
-    this.flushQuietly();
-    return this.handle
-      .prepare<[string, string, number, number], { bucket: number; last: number; min: number; n: number }>(
-        'SELECT bucket, last, min, n FROM m1 WHERE device = ? AND field = ? AND bucket >= ? AND bucket < ? ORDER BY bucket',
-      )
-      .all(deviceId, field, from, to);
+  ): Promise<{ bucket: number; last: number; min: number; n: number }[]> {
+    await this.flushQuietly();
+    return this.tables.lastPerBucket(deviceId, field, from, to);
   }
 
-  fileBytes(): number {
-    const db = this.handle;
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const pages = db.pragma('page_count', { simple: true }) as number;
-    const size = db.pragma('page_size', { simple: true }) as number;
-    return pages * size;
+  fileBytes(): Promise<number> {
+    return this.tables.bytes();
   }
 
   async start(): Promise<void> {
-    this.open();
+    await this.open();
     await this.prune();
     this.flushTimer = setInterval(() => {
-      try {
-        this.flush();
-      } catch (err) {
+      this.flush().catch((err: unknown) => {
         if (!this.storage?.failed('series', err)) this.logger.error({ err }, 'series flush failed');
-      }
+      });
     }, this.options.flushMs);
     this.pruneTimer = setInterval(() => {
       this.prune().catch((err: unknown) => this.logger.error({ err }, 'series retention failed'));
@@ -351,8 +317,11 @@ export class LocalSeriesStore {
   async stop(): Promise<void> {
     clearInterval(this.flushTimer);
     clearInterval(this.pruneTimer);
-    this.flush();
-    this.db?.close();
-    this.db = undefined;
+    try {
+      await this.flush();
+    } finally {
+      this.isOpen = false;
+      await this.tables.close();
+    }
   }
 }

@@ -74,9 +74,9 @@ export class SeriesPipeline {
       }
       n += rows.length;
       if (rows.length < 2000) break;
-      this.local.flush();
+      await this.local.flush();
     }
-    this.local.flush();
+    await this.local.flush();
     return n;
   }
 

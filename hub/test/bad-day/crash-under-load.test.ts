@@ -11,11 +11,13 @@
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
 import { type Registered, registerDevice, topic } from '../helpers/devices.ts';
 import { HubProcess } from '../helpers/hub-process.ts';
 import { tempDirs } from '../helpers/test-hub.ts';
+import { onPostgres, postgresStoreUrl } from '../helpers/test-store.ts';
 import { VictoriaMetrics } from '../helpers/victoria-metrics.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -117,31 +119,45 @@ async function setUp(hub: HubProcess, n: number): Promise<Registered[]> {
   return devices;
 }
 
-/** What the hub's own files say, read as an operator would with sqlite3. */
-function storeFacts(dataDir: string) {
+const DOUBLED = `SELECT incident_key, count(*) AS n FROM tickets WHERE incident_key IS NOT NULL
+  AND state NOT IN ('closed', 'evaluated', 'rejected') GROUP BY incident_key HAVING count(*) > 1`;
+const ESCALATIONS = "SELECT ticket_id, data FROM ticket_timeline WHERE action = 'escalate'";
+
+/**
+ * What the hub's own files say, read as an operator would with sqlite3; on PostgreSQL (the `pg`
+ * project) the store and the series tables are read from the hub's database (node-postgres).
+ */
+async function storeFacts(dataDir: string) {
   const journal = new BetterSqlite3(join(dataDir, 'journal.sqlite'), { readonly: true });
   const seen = journal
     .prepare("SELECT device_id || ':' || event_id AS k FROM seen")
     .pluck()
     .all() as string[];
   journal.close();
-  const series = new BetterSqlite3(join(dataDir, 'series.sqlite'), { readonly: true });
-  const events = series
-    .prepare("SELECT device || ':' || event_id AS k FROM events")
-    .pluck()
-    .all() as string[];
-  series.close();
-  const store = new BetterSqlite3(join(dataDir, 'gridhub.sqlite'), { readonly: true });
-  const doubled = store
-    .prepare(
-      `SELECT incident_key, count(*) AS n FROM tickets WHERE incident_key IS NOT NULL
-         AND state NOT IN ('closed', 'evaluated', 'rejected') GROUP BY incident_key HAVING n > 1`,
-    )
-    .all();
-  const escalations = store
-    .prepare("SELECT ticket_id, data FROM ticket_timeline WHERE action = 'escalate'")
-    .all() as { ticket_id: string; data: string }[];
-  store.close();
+  let events: string[];
+  let doubled: unknown[];
+  let escalations: { ticket_id: string; data: string }[];
+  if (onPostgres()) {
+    const client = new pg.Client({ connectionString: await postgresStoreUrl(dataDir) });
+    await client.connect();
+    try {
+      events = (
+        await client.query<{ k: string }>("SELECT device || ':' || event_id AS k FROM series_events")
+      ).rows.map((r) => r.k);
+      doubled = (await client.query(DOUBLED)).rows;
+      escalations = (await client.query<{ ticket_id: string; data: string }>(ESCALATIONS)).rows;
+    } finally {
+      await client.end();
+    }
+  } else {
+    const series = new BetterSqlite3(join(dataDir, 'series.sqlite'), { readonly: true });
+    events = series.prepare("SELECT device || ':' || event_id AS k FROM events").pluck().all() as string[];
+    series.close();
+    const store = new BetterSqlite3(join(dataDir, 'gridhub.sqlite'), { readonly: true });
+    doubled = store.prepare(DOUBLED).all();
+    escalations = store.prepare(ESCALATIONS).all() as { ticket_id: string; data: string }[];
+    store.close();
+  }
   const steps = escalations.map((e) => {
     const d = JSON.parse(e.data) as { fromLevel: number; toLevel: number };
     return `${e.ticket_id}:${d.fromLevel}->${d.toLevel}`;
@@ -151,7 +167,7 @@ function storeFacts(dataDir: string) {
 
 function expectCounted(
   f: Fleet,
-  facts: ReturnType<typeof storeFacts>,
+  facts: Awaited<ReturnType<typeof storeFacts>>,
   vmTimestamps: Map<string, Set<number>>,
 ) {
   const seen = new Set(facts.seen);
@@ -246,14 +262,14 @@ describe('crash under load', () => {
     // The series stores take their share from the journal; wait until both hold every acked event.
     await waitFor(
       async () => {
-        const facts = storeFacts(dataDir);
+        const facts = await storeFacts(dataDir);
         const vmTs = await vmEvents(vm);
         const inVm = [...vmTs.values()].reduce((n, s) => n + s.size, 0);
         return facts.events.length >= acked && inVm >= acked;
       },
       { timeoutMs: 60_000, intervalMs: 250, what: 'series stores caught up' },
     );
-    const facts = storeFacts(dataDir);
+    const facts = await storeFacts(dataDir);
     expectCounted(f, facts, await vmEvents(vm));
     expect(facts.doubled).toEqual([]);
     expect(facts.steps.length).toBeGreaterThan(0);
@@ -295,7 +311,7 @@ describe('crash under load', () => {
       },
       { timeoutMs: 90_000, intervalMs: 500, what: 'every point delivered after the outage' },
     );
-    expectCounted(f, storeFacts(dataDir), await vmEvents(vm));
+    expectCounted(f, await storeFacts(dataDir), await vmEvents(vm));
     await hub.stop();
   });
 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { ADMIN_TOKEN, ApiClient } from './start-hub.ts';
+import { testStoreEnv } from './test-store.ts';
 import { waitFor } from './wait.ts';
 
 /** A port that was free a moment ago (the OS picks it: listen on port 0, then release it). */
@@ -13,6 +14,23 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default), for ports a hub keeps
+ * across restarts: while the hub is down, an outgoing connection (to PostgreSQL, a webhook …) may
+ * be given a port from the ephemeral range, and the restart then fails with EADDRINUSE.
+ */
+export async function keptPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 /** Config as environment variables (GRIDHUB_…), the way an operator's service file sets them. */
@@ -45,9 +63,11 @@ export class HubProcess {
 
   async start(): Promise<void> {
     if (!this.httpPort) {
-      this.httpPort = await freePort();
-      this.mqttPort = await freePort();
+      this.httpPort = await keptPort();
+      this.mqttPort = await keptPort();
     }
+    // the `pg` project: this data directory's own PostgreSQL database, kept across restarts
+    const store = this.env.GRIDHUB_STORE_URL === undefined ? await testStoreEnv(this.dataDir) : {};
     // GRIDHUB_TEST_NODE_ARGS: extra node flags for the hub process (e.g. --cpu-prof when profiling)
     const nodeArgs = process.env.GRIDHUB_TEST_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const child = spawn(
@@ -64,6 +84,7 @@ export class HubProcess {
           GRIDHUB_MQTT_PORT: String(this.mqttPort),
           GRIDHUB_AUTH_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
           GRIDHUB_LOG_LEVEL: process.env.GRIDHUB_TEST_LOG ?? 'error',
+          ...store,
           ...this.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],

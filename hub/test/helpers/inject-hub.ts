@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { Hub } from '../../src/hub.ts';
 import { createLogger } from '../../src/logger.ts';
 import { ADMIN_TOKEN, ApiClient, type Transport, tempDir } from './test-hub.ts';
+import { dropTestStore, testStoreUrl } from './test-store.ts';
 
 /**
  * The same client as the integration tests', through fastify's inject(): no socket, no port. Route
@@ -33,6 +34,7 @@ export async function startInjectHub(): Promise<{ hub: Hub; api: ApiClient; clea
     env: {},
     overrides: {
       dataDir,
+      'store.url': await testStoreUrl(dataDir),
       'log.level': process.env.GRIDHUB_TEST_LOG ?? 'silent',
       'auth.bootstrapAdminToken': ADMIN_TOKEN,
       'nodeRed.enabled': false,
@@ -46,6 +48,7 @@ export async function startInjectHub(): Promise<{ hub: Hub; api: ApiClient; clea
     async cleanup() {
       await hub.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      await dropTestStore(dataDir);
     },
   };
 }

@@ -4,15 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './hub-process.ts';
 
-/** The Debian PostgreSQL binaries (the newest installed major version). */
-function pgBin(name: string): string {
+/** A Debian PostgreSQL binary of the newest installed major version, if a server is installed. */
+export function findPgBin(name: string): string | undefined {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) {
     const bin = join(root, v, 'bin', name);
     if (existsSync(bin)) return bin;
   }
-  throw new Error(`PostgreSQL's ${name} not found under ${root} (Debian package postgresql)`);
+  return undefined;
+}
+
+function pgBin(name: string): string {
+  const bin = findPgBin(name);
+  if (!bin)
+    throw new Error(`PostgreSQL's ${name} not found under /usr/lib/postgresql (Debian package postgresql)`);
+  return bin;
 }
 
 /** PostgreSQL refuses to run as root: run its tools as the `postgres` user when we are root. */

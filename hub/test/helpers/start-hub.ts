@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { Hub } from '../../src/hub.ts';
 import { createLogger } from '../../src/logger.ts';
+import { dropTestStore, testStoreUrl } from './test-store.ts';
 
 export const ADMIN_TOKEN = 'ghk_test-admin-token-0123456789abcdefghijklmnopqrstuv';
 
@@ -38,6 +39,8 @@ export async function startTestHub(options: StartOptions = {}): Promise<TestHub>
     env: {},
     overrides: {
       dataDir,
+      // the `pg` project: a PostgreSQL database of this hub's own (helpers/test-store.ts)
+      'store.url': await testStoreUrl(dataDir),
       'log.level': process.env.GRIDHUB_TEST_LOG ?? 'silent',
       'http.host': '127.0.0.1',
       'http.port': 0,
@@ -67,7 +70,10 @@ export async function startTestHub(options: StartOptions = {}): Promise<TestHub>
     stop,
     async cleanup() {
       await stop();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropTestStore(dataDir);
+      }
     },
   };
 }

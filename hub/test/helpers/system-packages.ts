@@ -12,8 +12,12 @@ function has(command: string): boolean {
  * missing, so a prepared machine pays nothing. Fails loudly: a test that needs mosquitto must not
  * quietly skip.
  */
-export async function ensureDebianPackages(needed: { command: string; pkg: string }[]): Promise<void> {
-  const missing = [...new Set(needed.filter((n) => !has(n.command)).map((n) => n.pkg))];
+export async function ensureDebianPackages(
+  needed: { command: string; pkg: string; present?: () => boolean }[],
+): Promise<void> {
+  const found = (n: { command: string; present?: () => boolean }) =>
+    n.present ? n.present() : has(n.command);
+  const missing = [...new Set(needed.filter((n) => !found(n)).map((n) => n.pkg))];
   if (missing.length === 0) return;
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   const run = (args: string[]) => {
@@ -27,5 +31,5 @@ export async function ensureDebianPackages(needed: { command: string; pkg: strin
   run(['apt-get', 'update', '-qq']);
   run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing]);
   for (const n of needed)
-    if (!has(n.command)) throw new Error(`test setup: ${n.command} still missing after installing ${n.pkg}`);
+    if (!found(n)) throw new Error(`test setup: ${n.command} still missing after installing ${n.pkg}`);
 }

@@ -14,6 +14,7 @@ const env = {
   ...process.env,
   INFLUX_TOKEN: 'test-token',
   INFLUX_PASSWORD: 'test-password',
+  POSTGRES_PASSWORD: 'test-pg-password',
   NODE_RED_CREDENTIAL_SECRET: 'test-secret',
 };
 
@@ -28,21 +29,50 @@ describe('deployment files', () => {
   });
 
   it('refuses to start without the secrets it needs', () => {
-    const { INFLUX_TOKEN: _, ...without } = env;
-    expect(() =>
-      execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
-        cwd: ROOT,
-        env: without,
-        stdio: 'pipe',
-      }),
-    ).toThrow();
+    for (const secret of ['INFLUX_TOKEN', 'POSTGRES_PASSWORD'] as const) {
+      const { [secret]: _, ...without } = env;
+      expect(() =>
+        execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+          cwd: ROOT,
+          env: without,
+          stdio: 'pipe',
+        }),
+      ).toThrow();
+    }
+  });
+
+  it('keeps the hub’s store in the PostgreSQL service, started healthy before the hub', () => {
+    const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+    });
+    const compose = parse(out) as {
+      services: Record<
+        string,
+        {
+          image?: string;
+          environment?: Record<string, string>;
+          depends_on?: Record<string, { condition: string }>;
+        }
+      >;
+    };
+    const hub = compose.services.hub;
+    expect(hub?.environment?.GRIDHUB_STORE_URL).toBe(
+      'postgres://gridhub:test-pg-password@postgres:5432/gridhub',
+    );
+    expect(hub?.depends_on?.postgres?.condition).toBe('service_healthy');
+    const pg = compose.services.postgres;
+    expect(pg?.image).toMatch(/^postgres:1[5-9]/);
+    expect(pg?.environment?.POSTGRES_PASSWORD).toBe('test-pg-password');
+    expect(pg?.environment?.POSTGRES_DB).toBe('gridhub');
   });
 
   it('sets only real configuration keys on the hub', () => {
     const compose = parse(readFileSync(`${ROOT}docker-compose.yml`, 'utf8')) as {
       services: Record<string, { environment?: Record<string, string> }>;
     };
-    expect(Object.keys(compose.services).sort()).toEqual(['hub', 'influxdb', 'node-red']);
+    expect(Object.keys(compose.services).sort()).toEqual(['hub', 'influxdb', 'node-red', 'postgres']);
     const known = new Set(configKeys().map((k) => k.env));
     const set = Object.keys(compose.services.hub?.environment ?? {}).filter((k) => k.startsWith('GRIDHUB_'));
     expect(set.length).toBeGreaterThan(5);

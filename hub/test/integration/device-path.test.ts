@@ -78,9 +78,14 @@ describe('device path', () => {
     expect(view.status).toBe(200);
     expect(view.body.accepted[0]?.what).toBe('smoke.alarm');
     expect(view.body.device).toMatchObject({ status: 'active', online: true });
-    const listed = await t.api.get<{ items: DeviceView[] }>(
-      `/api/v1/devices?site=site-b2&online=true&status=active`,
-    );
+    // The list filters in the store, which trails the live state by up to one presence flush
+    // (250 ms) and the activation write: wait for it rather than race them.
+    const listed = await waitFor(async () => {
+      const res = await t.api.get<{ items: DeviceView[] }>(
+        `/api/v1/devices?site=site-b2&online=true&status=active`,
+      );
+      return res.body.items.some((x) => x.id === d.id) ? res : undefined;
+    });
     expect(listed.body.items.map((x) => x.id)).toContain(d.id);
   });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
+import { storeCount, storeRows } from '../helpers/store-sql.ts';
 import type { ApiClient } from '../helpers/test-hub.ts';
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts';
 
@@ -62,8 +63,25 @@ describe('device registry', () => {
     const one = await installer.get<Record<string, unknown>>(`/api/v1/devices/${device.id}`);
     expect(JSON.stringify(one.body)).not.toContain(secret);
 
-    // Force the WAL into the main file too, then search every byte under data/.
-    t.hub.store.sqlite.pragma('wal_checkpoint(FULL)');
+    if (t.hub.store.dialect === 'postgres') {
+      // The store is a PostgreSQL database: search every row of every table as text.
+      const tables = await storeRows<{ t: string }>(
+        t.hub.store,
+        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+      );
+      expect(tables.length).toBeGreaterThan(20);
+      for (const { t: table } of tables) {
+        const n = await storeCount(
+          t.hub.store,
+          `SELECT count(*) AS n FROM ${table} x WHERE x::text LIKE ?`,
+          `%${secret}%`,
+        );
+        expect(n, `${table} holds the secret`).toBe(0);
+      }
+    } else {
+      // Force the WAL into the main file too, then search every byte under data/.
+      t.hub.store.sqlite.pragma('wal_checkpoint(FULL)');
+    }
     for (const file of filesUnder(t.dataDir)) {
       expect(readFileSync(file).includes(Buffer.from(secret)), `${file} holds the secret`).toBe(false);
     }

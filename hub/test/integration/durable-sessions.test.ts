@@ -16,6 +16,7 @@ import type { AlertView, DeliveryView } from '../../src/alerts/alert-schemas.ts'
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, metrics, metricValue, registerDevice, topic } from '../helpers/devices.ts';
 import { ADMIN_TOKEN, ApiClient, startTestHub, type TestHub, tempDirs } from '../helpers/test-hub.ts';
+import { testStoreEnv } from '../helpers/test-store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -275,7 +276,7 @@ describe('a leader’s app across a restart', () => {
 
   it('gets it after the hub was killed with the session write still pending: the alert store sends it again', async () => {
     const dataDir = newDir();
-    const hub = startMain({
+    const hub = await startMain({
       GRIDHUB_DATA_DIR: dataDir,
       GRIDHUB_HTTP_HOST: '127.0.0.1',
       GRIDHUB_HTTP_PORT: '0',
@@ -378,14 +379,19 @@ describe('a person with no channel', () => {
   });
 });
 
-function startMain(env: Record<string, string>): {
+async function startMain(env: Record<string, string>): Promise<{
   child: ChildProcess;
   output: () => string;
   exited: Promise<void>;
-} {
+}> {
+  // the `pg` project: the data directory's own PostgreSQL database (helpers/test-store.ts)
+  const store =
+    env.GRIDHUB_DATA_DIR && env.GRIDHUB_STORE_URL === undefined
+      ? await testStoreEnv(env.GRIDHUB_DATA_DIR)
+      : {};
   const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...store, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

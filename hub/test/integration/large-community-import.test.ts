@@ -22,6 +22,7 @@ import { exampleCommunity, loadExample } from '../helpers/community.ts';
 import { connectDevice, type Registered, registerDevice, topic } from '../helpers/devices.ts';
 import { CITY, type LargeCommunityShape, largeCommunity, nodeCount } from '../helpers/large-community.ts';
 import { LoopWatch } from '../helpers/loop-watch.ts';
+import { injectInsertFault, storeCount } from '../helpers/store-sql.ts';
 import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -43,7 +44,7 @@ async function postImport(t: TestHub, body: Buffer): Promise<{ status: number; b
 }
 
 const count = (t: TestHub, sqlText: string, ...params: unknown[]) =>
-  (t.hub.store.sqlite.prepare(sqlText).get(...params) as { n: number }).n;
+  storeCount(t.hub.store, sqlText, ...params);
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -88,7 +89,7 @@ describe('a city-sized community import', () => {
     const sites = doc.sites?.length ?? 0;
     expect(nodes).toBe(nodeCount(CITY));
     const body = Buffer.from(JSON.stringify(doc));
-    const before = count(t, 'SELECT count(*) AS n FROM audit_log');
+    const before = await count(t, 'SELECT count(*) AS n FROM audit_log');
 
     const watch = new LoopWatch();
     watch.start();
@@ -144,15 +145,17 @@ describe('a city-sized community import', () => {
     expect(result.body.gridNodes).toEqual({ created: nodes, updated: 0, unchanged: 0 });
     expect(result.body.sites).toEqual({ created: sites, updated: 0, unchanged: 0 });
     const example = exampleCommunity();
-    expect(count(t, 'SELECT count(*) AS n FROM grid_nodes')).toBe(nodes + (example.gridNodes?.length ?? 0));
-    expect(count(t, "SELECT count(*) AS n FROM grid_duty WHERE grid_node_id LIKE 'g%.%'")).toBe(
+    expect(await count(t, 'SELECT count(*) AS n FROM grid_nodes')).toBe(
+      nodes + (example.gridNodes?.length ?? 0),
+    );
+    expect(await count(t, "SELECT count(*) AS n FROM grid_duty WHERE grid_node_id LIKE 'g%.%'")).toBe(
       CITY.streets * CITY.communitiesPerStreet * CITY.gridsPerCommunity,
     );
-    expect(count(t, "SELECT count(*) AS n FROM audit_log WHERE action = 'grid-node.create'")).toBe(
+    expect(await count(t, "SELECT count(*) AS n FROM audit_log WHERE action = 'grid-node.create'")).toBe(
       nodes + (example.gridNodes?.length ?? 0),
     );
     expect(
-      count(t, "SELECT count(*) AS n FROM audit_log WHERE action = 'site.create' AND seq > ?", before),
+      await count(t, "SELECT count(*) AS n FROM audit_log WHERE action = 'site.create' AND seq > ?", before),
     ).toBe(sites);
     const deep = await t.api.get<{ path: string; parent: string }>('/api/v1/grid/nodes/m14.9.29.28');
     expect(deep.body).toMatchObject({
@@ -203,39 +206,36 @@ describe('a community import that stops part-way', () => {
     const res = await postImport(t, Buffer.from(JSON.stringify(doc)));
     expect(res.status).toBe(422);
     expect(JSON.stringify(res.body)).toContain("unknown grid node 'g-nowhere'");
-    expect(fileNodes(t)).toBe(0);
+    expect(await fileNodes(t)).toBe(0);
   });
 
   it('keeps the chunks written before a write fault, audited, and completes when the file is sent again', async () => {
     const doc = largeCommunity(shape);
     const nodes = doc.gridNodes?.length ?? 0;
     const sites = doc.sites?.length ?? 0;
-    const nodesBefore = created(t, 'grid-node');
+    const nodesBefore = await created(t, 'grid-node');
     // A real write fault in the store: SQLite refuses one row three quarters into the file.
     const victim = doc.gridNodes?.[Math.floor(nodes * 0.75)]?.id as string;
-    t.hub.store.sqlite.exec(
-      `CREATE TRIGGER inject_fault BEFORE INSERT ON grid_nodes WHEN NEW.id = '${victim}'
-         BEGIN SELECT RAISE(ABORT, 'injected write fault'); END`,
-    );
+    const removeFault = await injectInsertFault(t.hub.store, 'grid_nodes', victim);
     const body = Buffer.from(JSON.stringify(doc));
     const failed = await postImport(t, body);
     expect(failed.status).toBe(500);
-    const written = fileNodes(t);
+    const written = await fileNodes(t);
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThan(nodes);
     // Every row written has its audit entry and no entry lacks its row; nothing after the fault.
-    expect(created(t, 'grid-node') - nodesBefore).toBe(written);
+    expect((await created(t, 'grid-node')) - nodesBefore).toBe(written);
     // Duty rows follow the people step, which the fault came before: the grids written so far
     // have no duty contacts yet, and the second send gives them theirs.
-    const gridsWithoutDuty = count(
+    const gridsWithoutDuty = await count(
       t,
       "SELECT count(*) AS n FROM grid_nodes WHERE kind = 'grid' AND path LIKE '/d-qinghe/s_/%' AND id NOT IN (SELECT grid_node_id FROM grid_duty)",
     );
     expect(gridsWithoutDuty).toBeGreaterThan(0);
-    expect(count(t, "SELECT count(*) AS n FROM sites WHERE id LIKE 'site-m%'")).toBe(0);
+    expect(await count(t, "SELECT count(*) AS n FROM sites WHERE id LIKE 'site-m%'")).toBe(0);
     expect((await t.api.get<{ intact: boolean }>('/api/v1/audit/verify')).body.intact).toBe(true);
 
-    t.hub.store.sqlite.exec('DROP TRIGGER inject_fault');
+    await removeFault();
     const again = await postImport(t, body);
     expect(again.status).toBe(200);
     expect(again.body.gridNodes).toEqual({
@@ -244,11 +244,11 @@ describe('a community import that stops part-way', () => {
       unchanged: written - gridsWithoutDuty,
     });
     expect(again.body.sites).toEqual({ created: sites, updated: 0, unchanged: 0 });
-    expect(fileNodes(t)).toBe(nodes);
-    expect(count(t, "SELECT count(*) AS n FROM grid_duty WHERE grid_node_id LIKE 'g_.%'")).toBe(
+    expect(await fileNodes(t)).toBe(nodes);
+    expect(await count(t, "SELECT count(*) AS n FROM grid_duty WHERE grid_node_id LIKE 'g_.%'")).toBe(
       shape.streets * shape.communitiesPerStreet * shape.gridsPerCommunity,
     );
-    expect(created(t, 'grid-node') - nodesBefore).toBe(nodes);
+    expect((await created(t, 'grid-node')) - nodesBefore).toBe(nodes);
     expect((await t.api.get<{ intact: boolean }>('/api/v1/audit/verify')).body.intact).toBe(true);
     // And once more: nothing left to do.
     const third = await postImport(t, body);

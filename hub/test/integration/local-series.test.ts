@@ -4,7 +4,7 @@
  * property manager sees only the elevators of their sites; a day of 1 reading/s for 100 elevators stays
  * within the stated disk budget (250 MB) after downsampling.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
@@ -13,6 +13,7 @@ import { LocalSeriesStore } from '../../src/timeseries/local-store.ts';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, ELEVATOR_IDLE, registerDevice, topic } from '../helpers/devices.ts';
 import { elevatorDay } from '../helpers/elevator-day.ts';
+import { storeCount } from '../helpers/store-sql.ts';
 import { type ApiClient, startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -69,6 +70,20 @@ describe('local time-series store', () => {
     const mine = health.body.find((h) => h.deviceId === el.id);
     expect(mine?.trips).toBeGreaterThan(0);
     expect(mine?.grade).toMatch(/^H[1-4]$/);
+    // Where the aggregates are: the hub's own file on SQLite; the main database on PostgreSQL,
+    // with no series file on the node (issue 18).
+    const onPg = t.hub.store.dialect === 'postgres';
+    expect(t.hub.localSeries.kind).toBe(onPg ? 'postgres' : 'sqlite');
+    expect(existsSync(join(t.dataDir, 'series.sqlite'))).toBe(!onPg);
+    if (onPg) {
+      const n = await storeCount(
+        t.hub.store,
+        'SELECT sum(n) AS n FROM series_m1 WHERE device = ? AND field = ?',
+        el.id,
+        'runCount',
+      );
+      expect(n).toBe(sent);
+    }
   });
 
   it('computes health for a simulated elevator with scripted faults, over MQTT, as computed by hand', async () => {
@@ -164,7 +179,7 @@ describe('the hub’s own measures', () => {
     });
     const at = Date.now();
     await t.hub.series.sampleStats(at);
-    const tickets = t.hub.localSeries.query(
+    const tickets = await t.hub.localSeries.query(
       'hub:x-school-1',
       'openTicketsL3',
       at - 1000,
@@ -172,7 +187,7 @@ describe('the hub’s own measures', () => {
       1000,
       at,
     );
-    const alerts = t.hub.localSeries.query(
+    const alerts = await t.hub.localSeries.query(
       'hub:x-school-1',
       'activeAlerts_critical',
       at - 1000,
@@ -190,9 +205,9 @@ describe('local store disk budget', () => {
   const dir = tempDir('gridhub-budget-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps a day of 1 reading/s for 100 elevators within 250 MB', { timeout: 240_000 }, () => {
+  it('keeps a day of 1 reading/s for 100 elevators within 250 MB', { timeout: 240_000 }, async () => {
     const store = LocalSeriesStore.in(dir, loadConfig({ env: {} }).series, createLogger('silent'));
-    store.open();
+    await store.open();
     const dayStart = Date.UTC(2026, 10, 22);
     const days = Array.from({ length: 100 }, (_, i) => elevatorDay(i + 1, dayStart));
     let readings = 0;
@@ -204,14 +219,14 @@ describe('local store disk budget', () => {
           readings++;
         }
       }
-      if (sec % 600 === 599) store.flush();
+      if (sec % 600 === 599) await store.flush();
     }
-    store.flush();
+    await store.flush();
     expect(readings).toBe(8_640_000);
-    const bytes = store.fileBytes();
+    const bytes = await store.fileBytes();
     expect(bytes).toBeLessThan(DISK_BUDGET_BYTES);
     // Aggregates hold every reading of the day.
-    const perHour = store.query(
+    const perHour = await store.query(
       'el-0',
       'floor',
       dayStart,

@@ -44,8 +44,8 @@ describe('protocol details', () => {
       });
     await c.endAsync();
     const stored = await waitFor(
-      () => {
-        const rows = t.hub.localSeries.events(d.id, Date.now() - 60_000, Date.now() + 1);
+      async () => {
+        const rows = await t.hub.localSeries.events(d.id, Date.now() - 60_000, Date.now() + 1);
         return rows.length === sent.length ? rows : undefined;
       },
       { what: 'all five events in the local store' },

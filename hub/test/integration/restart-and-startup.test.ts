@@ -5,23 +5,30 @@
  * stops start-up with a message naming the key.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
 import { loadExample } from '../helpers/community.ts';
+import { freePort } from '../helpers/hub-process.ts';
 import { ADMIN_TOKEN, startTestHub, tempDir } from '../helpers/test-hub.ts';
+import { testStoreEnv } from '../helpers/test-store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-function startMain(env: Record<string, string>): {
+async function startMain(env: Record<string, string>): Promise<{
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
-} {
+}> {
+  // the `pg` project: the data directory's own PostgreSQL database (helpers/test-store.ts)
+  const store =
+    env.GRIDHUB_DATA_DIR && env.GRIDHUB_STORE_URL === undefined
+      ? await testStoreEnv(env.GRIDHUB_DATA_DIR)
+      : {};
   const child = spawn(process.execPath, ['--import', 'tsx', 'hub/src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...store, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -84,7 +91,7 @@ describe('restart and start-up', () => {
       GRIDHUB_LOG_LEVEL: 'warn',
       GRIDHUB_NODE_RED_PORT: '0',
     };
-    const run = startMain(env);
+    const run = await startMain(env);
     await waitFor(() => /ghk_[A-Za-z0-9_-]{43}/.test(run.output()), {
       timeoutMs: 30_000,
       what: 'banner with token',
@@ -107,7 +114,7 @@ describe('restart and start-up', () => {
     expect(await run.exited).toBe(0);
 
     // Second start on the same store: no new token is printed.
-    const rerun = startMain(env);
+    const rerun = await startMain(env);
     await waitFor(() => rerun.output().includes('gridhub is running'), { timeoutMs: 30_000, what: 'banner' });
     expect(rerun.output()).not.toMatch(/ghk_/);
     rerun.child.kill('SIGTERM');
@@ -117,7 +124,7 @@ describe('restart and start-up', () => {
   });
 
   it('refuses a bad configuration value, naming the key', async () => {
-    const run = startMain({
+    const run = await startMain({
       GRIDHUB_HTTP_PORT: 'abc',
       GRIDHUB_MQTT_MAX_PAYLOAD_BYTES: '-5',
       GRIDHUB_DATA_DIR: tempDir(),
@@ -125,6 +132,35 @@ describe('restart and start-up', () => {
     expect(await run.exited).toBe(2);
     expect(run.output()).toContain('http.port: must be integer');
     expect(run.output()).toContain('mqtt.maxPayloadBytes: must be >= 256');
+  });
+
+  it('refuses an unreachable PostgreSQL store: its code, the URL without the password, what to check; nothing starts', async () => {
+    const dataDir = tempDir();
+    dirs.push(dataDir);
+    // Nothing listens on a port that was free a moment ago.
+    const url = `postgres://gridhub:s3cret-pw@127.0.0.1:${await freePort()}/gridhub`;
+    const run = await startMain({
+      GRIDHUB_DATA_DIR: dataDir,
+      GRIDHUB_STORE_URL: url,
+      GRIDHUB_HTTP_HOST: '127.0.0.1',
+      GRIDHUB_HTTP_PORT: '0',
+      GRIDHUB_MQTT_PORT: '0',
+      GRIDHUB_NODE_RED_ENABLED: 'false',
+      GRIDHUB_LOG_LEVEL: 'silent',
+    });
+    expect(await run.exited).toBe(1);
+    const out = run.output();
+    expect(out).toContain('GH_ERR_STORE_UNAVAILABLE');
+    expect(out).toContain(`postgres://gridhub:***@127.0.0.1:`);
+    expect(out).not.toContain('s3cret-pw');
+    expect(out).toContain('Check that the server runs');
+    expect(out).not.toContain('gridhub is running');
+    // No half-start: the store is the first step, so no other part wrote anything.
+    expect(readdirSync(dataDir)).toEqual([]);
+    // A URL that is not PostgreSQL's is refused by the configuration, naming the key.
+    const bad = await startMain({ GRIDHUB_DATA_DIR: dataDir, GRIDHUB_STORE_URL: 'mysql://x@y/z' });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain('store.url');
   });
 
   it('uses the configured bootstrap token instead of printing one', async () => {

@@ -220,9 +220,12 @@ describe('rules raise grid tickets', () => {
       devices.some((d) => d.id === x.deviceId),
     );
     expect(perDevice).toEqual([]);
-    const detail = await t.api.get<{ links: { kind: string; ref: string }[] }>(
-      `/api/v1/tickets/${outage.id}`,
-    );
+    // The settlement notes each device after raising the ticket (from the window's timer, which
+    // rules.idle() does not cover): wait for the sixth note rather than race it.
+    const detail = await waitFor(async () => {
+      const d = await t.api.get<{ links: { kind: string; ref: string }[] }>(`/api/v1/tickets/${outage.id}`);
+      return d.body.links.filter((l) => l.kind === 'device').length >= devices.length ? d : undefined;
+    });
     expect(
       detail.body.links
         .filter((l) => l.kind === 'device')

@@ -161,6 +161,9 @@ describe('what the console reads', () => {
     expect(listed.battery).toBe(87);
 
     type Row = { id: string; devices: number; offline: number; openTickets: number[] };
+    // The summary reads presence from the store, which trails the live state by up to one flush
+    // (250 ms after a change): write it now rather than race the timer.
+    await t.hub.presence.flush();
     const admin = await t.api.get<Row[]>('/api/v1/grid/summary');
     const mgA = admin.body.find((r) => r.id === 'mg-xinghua-1-a');
     expect(mgA?.devices).toBe(2);

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDirs } from '../helpers/test-hub.ts';
+import { testStoreEnv } from '../helpers/test-store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -46,6 +47,7 @@ async function demo(): Promise<{ api: string; mqttPort: number; token: string; s
     env: {
       ...env,
       GRIDHUB_DATA_DIR: dataDir,
+      ...(await testStoreEnv(dataDir)),
       GRIDHUB_HTTP_PORT: '0',
       GRIDHUB_MQTT_PORT: '0',
       GRIDHUB_NODE_RED_ENABLED: 'false',

@@ -18,9 +18,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const H = 3_600_000;
 
 describe('elevator health', () => {
-  it('matches hand-computed availability, MTBF, MTTR, fault counts, score and grade', () => {
+  it('matches hand-computed availability, MTBF, MTTR, fault counts, score and grade', async () => {
     const store = LocalSeriesStore.in(dir, loadConfig({ env: {} }).series, createLogger('silent'));
-    store.open();
+    await store.open();
     const day = Date.UTC(2026, 10, 20);
     // Counters over the day: 250 trips, 500 door cycles, 6 running hours; levelling error up to 8 mm.
     for (let m = 0; m < 1440; m += 10) {
@@ -39,7 +39,7 @@ describe('elevator health', () => {
     store.addEvent('el-1', day + 10 * H, 'fault', '02');
     store.addEvent('el-1', day + 20 * H, 'fault', '09');
     store.addEvent('el-1', day + 21 * H, 'fault.clear', '09');
-    const h = elevatorHealth(store, 'el-1', day, day + 24 * H);
+    const h = await elevatorHealth(store, 'el-1', day, day + 24 * H);
     expect(h).toMatchObject({
       trips: 250,
       doorCycles: 500,
@@ -60,13 +60,13 @@ describe('elevator health', () => {
     expect(h.score).toBe(69);
     expect(h.grade).toBe('H3');
     store.addEvent('el-1', day + 23 * H, 'fault', '04'); // not cleared by the end of the day
-    expect(elevatorHealth(store, 'el-1', day, day + 24 * H).downtimeMinutes).toBe(150);
-    store.flush();
+    expect((await elevatorHealth(store, 'el-1', day, day + 24 * H)).downtimeMinutes).toBe(150);
+    await store.flush();
   });
 
-  it('takes an elevator out of H1 for one critical fault in the window, and barely moves it for a door fault', () => {
+  it('takes an elevator out of H1 for one critical fault in the window, and barely moves it for a door fault', async () => {
     const store = LocalSeriesStore.in(dir, loadConfig({ env: {} }).series, createLogger('silent'));
-    store.open();
+    await store.open();
     const week = Date.UTC(2026, 10, 1);
     const critical = ['09', '10', '11', '05', 'overspeed', 'door_open_running'];
     for (const code of critical) {
@@ -74,7 +74,7 @@ describe('elevator health', () => {
       // one fault on day 3, cleared 15 minutes later, in a 7-day window
       store.addEvent(id, week + 50 * H, 'fault', code);
       store.addEvent(id, week + 50.25 * H, 'fault.clear', code);
-      const h = elevatorHealth(store, id, week, week + 7 * 24 * H);
+      const h = await elevatorHealth(store, id, week, week + 7 * 24 * H);
       // availability 1 − 15 / 10 080 min = 99.85 % → 99.9; faults 100 − 15 = 85 (counts whole in any window)
       expect(h.components).toEqual({ availability: 99.9, faults: 85, leveling: 100 });
       expect(h.score).toBe(85);
@@ -82,7 +82,7 @@ describe('elevator health', () => {
     }
     // A door-close fault (02, minor) in one day: 1 point a day.
     store.addEvent('el-door', week + 8 * H, 'fault', '02');
-    const door = elevatorHealth(store, 'el-door', week, week + 24 * H);
+    const door = await elevatorHealth(store, 'el-door', week, week + 24 * H);
     // 0.5 × 100 + 0.3 × 99 + 0.2 × 100 = 99.7, floored at 99
     expect(door).toMatchObject({
       components: { availability: 100, faults: 99, leveling: 100 },
@@ -91,15 +91,15 @@ describe('elevator health', () => {
     expect(door.score).toBe(99);
     expect(door.grade).toBe('H1');
     // The same door fault over the 7-day window is a seventh of a point: 99.86 → 99.9.
-    expect(elevatorHealth(store, 'el-door', week, week + 7 * 24 * H).components.faults).toBe(99.9);
+    expect((await elevatorHealth(store, 'el-door', week, week + 7 * 24 * H)).components.faults).toBe(99.9);
     // Major faults (06, motor run-time limiter) are a rate too: 5 points each a day.
     store.addEvent('el-major', week + 8 * H, 'fault', '06');
     store.addEvent('el-major', week + 9 * H, 'fault.clear', '06');
-    expect(elevatorHealth(store, 'el-major', week, week + 24 * H).components.faults).toBe(95);
-    store.flush();
+    expect((await elevatorHealth(store, 'el-major', week, week + 24 * H)).components.faults).toBe(95);
+    await store.flush();
   });
 
-  it('never lets good components hide a failing one', () => {
+  it('never lets good components hide a failing one', async () => {
     // weighted 0.5 × 100 + 0.3 × 100 + 0.2 × 10 = 82, floored at the worst component
     expect(scoreOf({ availability: 100, faults: 100, leveling: 10 })).toBe(10);
     expect(scoreOf({ availability: 95, faults: 92, leveling: 98 })).toBe(92);

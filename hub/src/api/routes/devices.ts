@@ -77,7 +77,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{
     async (req, reply) => {
       const list = await registry.list(req.principal, req.query);
       await slice();
-      const battery = series?.latest(
+      const battery = await series?.latest(
         list.items.map((d) => d.id),
         'battery',
       );

@@ -84,7 +84,7 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<{
       return {
         device: device.id,
         field: req.query.field,
-        points: series.query(device.id, req.query.field, from, to, req.query.step * 1000),
+        points: await series.query(device.id, req.query.field, from, to, req.query.step * 1000),
       };
     },
   );
@@ -109,9 +109,9 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<{
         limit: 1000,
         offset: 0,
       });
-      const list = items
-        .filter((d) => d.status !== 'decommissioned')
-        .map((d) => elevatorHealth(series, d.id, from, to));
+      const list: Awaited<ReturnType<typeof elevatorHealth>>[] = [];
+      for (const d of items)
+        if (d.status !== 'decommissioned') list.push(await elevatorHealth(series, d.id, from, to));
       const key = req.query.sort.replace('-', '') as 'score' | 'faults' | 'trips';
       const dir = req.query.sort.startsWith('-') || key !== 'score' ? -1 : 1;
       // Equal scores (the same weakest part) are ordered by the weighted average.
@@ -139,10 +139,12 @@ export const seriesRoutes: FastifyPluginAsyncTypebox<{
         throw new GridhubError('GH_ERR_VALIDATION', `device '${device.id}' is not an elevator`);
       const end = Date.now();
       const dayStart = end - (end % (24 * HOUR));
-      return Array.from({ length: req.query.days }, (_, i) => {
+      const days: Awaited<ReturnType<typeof elevatorHealth>>[] = [];
+      for (let i = 0; i < req.query.days; i++) {
         const from = dayStart - (req.query.days - 1 - i) * 24 * HOUR;
-        return elevatorHealth(series, device.id, from, Math.min(from + 24 * HOUR, end));
-      });
+        days.push(await elevatorHealth(series, device.id, from, Math.min(from + 24 * HOUR, end)));
+      }
+      return days;
     },
   );
 };

@@ -68,18 +68,26 @@ export function waterLevelRule(): Rule {
     async handle(t, ctx) {
       if (t.deviceType !== 'water-level') return;
       const at = policyAt(t);
-      const level = t.values.level;
-      const now = t.at;
+      let level = t.values.level;
+      let now = t.at;
       const dwellMs = ctx.policy('water.level.dwellSeconds', at) * 1000;
       const alarmCm = ctx.policy('water.level.alarmCm', at);
       const warningCm = ctx.policy('water.level.warningCm', at);
-      // Rate of rise over the readings of the last hour (at least one dwell apart).
+      // Rate of rise over the readings of the last hour (at least one dwell apart), in the
+      // devices' time order: a reading may be handled after a later one (a flood reading takes the
+      // life-safety lane past an ordinary one still queued), so samples are kept sorted by time.
       const samples = (history.get(t.deviceId) ?? []).filter((s) => s.at > now - 3600_000);
       samples.push({ at: now, level });
+      samples.sort((a, b) => a.at - b.at);
       history.set(t.deviceId, samples);
       const oldest = samples[0] as { at: number; level: number };
-      const span = now - oldest.at;
-      const riseCmPerHour = span >= Math.max(dwellMs, 1000) ? ((level - oldest.level) / span) * 3600_000 : 0;
+      const newest = samples[samples.length - 1] as { at: number; level: number };
+      // The device's state is its newest reading, also when an older one is handled after it.
+      level = newest.level;
+      now = newest.at;
+      const span = newest.at - oldest.at;
+      const riseCmPerHour =
+        span >= Math.max(dwellMs, 1000) ? ((newest.level - oldest.level) / span) * 3600_000 : 0;
 
       const values = {
         aboveAlarmMs: aboveAlarm.update(t.deviceId, level >= alarmCm, now),

@@ -1,6 +1,10 @@
 import { type Kysely, type Migration, sql } from 'kysely';
+import { isPostgres } from '../postgres.ts';
 
-/** Migration 0001_grid_people_devices_audit (append-only: never edit a migration that has shipped). */
+/**
+ * Migration 0001_grid_people_devices_audit (append-only: never edit a migration that has shipped;
+ * the PostgreSQL branch was added with that dialect and leaves SQLite's SQL as it was).
+ */
 export const m0001: Migration = {
   async up(db: Kysely<unknown>) {
     await db.schema
@@ -147,6 +151,14 @@ export const m0001: Migration = {
       .columns(['entity_type', 'entity_id'])
       .execute();
     // The log is append-only: the store itself refuses to rewrite history.
+    if (isPostgres(db)) {
+      // Dialect-specific: PostgreSQL's triggers call a function (SQLite's have a body and RAISE).
+      await sql`CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`.execute(db);
+      await sql`CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()`.execute(db);
+      return;
+    }
     await sql`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`.execute(db);
     await sql`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
