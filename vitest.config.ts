@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Unit tests open no socket and run in parallel; integration tests start real servers (the hub,
 // mosquitto clients, VictoriaMetrics, Chromium) and get longer time limits; the security suite
@@ -85,6 +85,10 @@ export default defineConfig({
           // hub (hub/test/global-setup-postgres.ts, hub/test/helpers/test-store.ts).
           name: 'pg',
           include: HUB_LEVEL,
+          // Its subject is an alert held in memory because the SQLite store is on the full disk; a
+          // PostgreSQL store is not on it, so nothing is held (disk-full.test.ts covers that case on
+          // both stores).
+          exclude: [...configDefaults.exclude, 'hub/test/bad-day/held-alert-stream.test.ts'],
           environment: 'node',
           env: { GRIDHUB_TEST_STORE: 'postgres' },
           globalSetup: ['hub/test/global-setup.ts', 'hub/test/global-setup-postgres.ts'],

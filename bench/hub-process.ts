@@ -101,7 +101,7 @@ export class HubProcess implements Broker {
   }
 
   async metrics(): Promise<string> {
-    return (await fetch(`${this.http}/metrics`)).text();
+    return (await fetch(`${this.http}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
   }
 
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -12358,7 +12358,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description Needs a bearer token: `auth.metricsToken` (for a Prometheus server) or an admin's API token. The counters name integrations and show alert and error traffic, so they are not for anonymous callers.
+         */
         get: {
             parameters: {
                 query?: never;

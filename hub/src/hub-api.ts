@@ -8,6 +8,7 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
   const db = hub.store.db;
   return {
     logger: hub.logger,
+    metricsToken: hub.config.auth.metricsToken,
     db,
     bus: hub.bus,
     presence: hub.presence,

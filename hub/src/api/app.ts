@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -62,6 +63,8 @@ export interface ReadinessCheck {
 
 export interface ApiDeps {
   logger: Logger;
+  /** the scrape token that may read /metrics besides an admin (auth.metricsToken; empty = none) */
+  metricsToken: string;
   db: Db;
   bus: Bus;
   /** presence writes what it holds before a read counts online devices in SQL */
@@ -96,6 +99,21 @@ export interface ApiDeps {
 }
 
 /** A bearer token of an admin (the /ready detail); anything else, or nothing, is not. */
+/** /metrics: the configured scrape token (constant-time compare) or an admin's API token. */
+async function mayReadMetrics(deps: ApiDeps, header: string | undefined): Promise<boolean | 'staff'> {
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  if (!token) return false;
+  if (deps.metricsToken) {
+    const given = createHash('sha256').update(token).digest();
+    const want = createHash('sha256').update(deps.metricsToken).digest();
+    if (timingSafeEqual(given, want)) return true;
+  }
+  const found = await deps.access.authenticateToken(token).catch(() => undefined);
+  if (!found) return false;
+  // a valid token of someone who is not an admin: known, but not allowed (403)
+  return found.principal.roles.includes('admin') ? true : 'staff';
+}
+
 async function isAdminCaller(access: AccessService, header: string | undefined): Promise<boolean> {
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   if (!token) return false;
@@ -254,9 +272,26 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
   app.get(
     '/metrics',
-    { schema: { tags: ['ops'], summary: 'Prometheus metrics', security: [], hide: false } },
-    async (_req, reply) =>
-      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics',
+        description:
+          "Needs a bearer token: `auth.metricsToken` (for a Prometheus server) or an admin's API token. The counters name integrations and show alert and error traffic, so they are not for anonymous callers.",
+        hide: false,
+      },
+    },
+    async (req, reply) => {
+      const may = await mayReadMetrics(deps, req.headers.authorization);
+      if (may === 'staff')
+        throw new GridhubError('GH_ERR_FORBIDDEN_ROLE', '/metrics is for admins and the scrape token');
+      if (may !== true)
+        throw new GridhubError(
+          'GH_ERR_UNAUTHENTICATED',
+          "/metrics needs auth.metricsToken or an admin's API token as a bearer token",
+        );
+      return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    },
   );
 
   await app.register(ackLinkRoutes, { alerts: deps.alerts });

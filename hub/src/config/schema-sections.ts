@@ -39,6 +39,11 @@ export const AuthConfigSchema = Type.Object(
       description:
         'API token for the first admin, used only when the store has no users; empty = generate one and print it once.',
     }),
+    metricsToken: Type.String({
+      default: '',
+      description:
+        "Bearer token a Prometheus server presents to read /metrics (compared in constant time); empty = only an admin's API token reads /metrics. /metrics is never anonymous: its counters name integrations and show alert and error traffic.",
+    }),
     deviceAuthCacheSeconds: Type.Integer({
       default: 300,
       minimum: 0,

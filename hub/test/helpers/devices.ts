@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import { topicFor } from '../../src/contract/topics.ts';
 import type { DeviceView } from '../../src/devices/device-schemas.ts';
-import type { ApiClient, TestHub } from './start-hub.ts';
+import { ADMIN_TOKEN, type ApiClient, type TestHub } from './start-hub.ts';
 
 export interface Registered {
   id: string;
@@ -91,7 +91,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 }
 
 export async function metrics(t: TestHub): Promise<string> {
-  const res = await fetch(`${t.url}/metrics`);
+  const res = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   return res.text();
 }
 

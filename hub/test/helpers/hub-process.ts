@@ -123,6 +123,8 @@ export class HubProcess {
   }
 
   async metrics(): Promise<string> {
-    return (await fetch(`${this.url}/metrics`)).text();
+    return (
+      await fetch(`${this.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).text();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleCommunity, exampleCommunityYaml } from '../helpers/community.ts';
-import { startTestHub, type TestHub } from '../helpers/test-hub.ts';
+import { ADMIN_TOKEN, startTestHub, type TestHub } from '../helpers/test-hub.ts';
 
 interface NodeView {
   id: string;
@@ -126,7 +126,9 @@ describe('community file import', () => {
     }
     expect((await fetch(`${t.url}/docs`, { redirect: 'follow' })).status).toBe(200);
     expect(await (await fetch(`${t.url}/health`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${t.url}/metrics`)).text()).toContain('gridhub_http_requests_total');
+    expect(
+      await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text(),
+    ).toContain('gridhub_http_requests_total');
     const noToken = await fetch(`${t.url}/api/v1/devices`);
     expect(noToken.status).toBe(401);
     expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('GH_ERR_UNAUTHENTICATED');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadExample } from '../helpers/community.ts';
 import { connectDevice, type Registered, registerDevice, topic } from '../helpers/devices.ts';
-import { startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
+import { ADMIN_TOKEN, startTestHub, type TestHub, tempDir } from '../helpers/test-hub.ts';
 import { VictoriaMetrics } from '../helpers/victoria-metrics.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -101,7 +101,9 @@ describe('time series into InfluxDB (VictoriaMetrics)', () => {
     await vm.restart();
     await waitFor(async () => (await count()) >= 15_000, { timeoutMs: 60_000, what: '15,000 points' });
     expect(await count()).toBe(15_000);
-    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).text();
     expect(metrics).toMatch(/gridhub_series_points_total\{sink="influx",outcome="written"\} 1\d{4}/);
   });
 

@@ -113,7 +113,11 @@ describe('a device holding a person’s id from older data', () => {
     const legacy = await registerDevice(people['p-installer'], 'generic-panic-button', 'site-b1', {
       id: 'pb-legacy',
     });
-    t.hub.store.sqlite.prepare(`UPDATE devices SET id = 'p-block-leader' WHERE id = 'pb-legacy'`).run();
+    await t.hub.store.db
+      .updateTable('devices')
+      .set({ id: 'p-block-leader' })
+      .where('id', '=', 'pb-legacy')
+      .execute();
     const before = await taken();
     for (let i = 0; i < 3; i++) {
       const attempt = await connectError(url, {
