@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
@@ -10,18 +11,20 @@ export interface PostResult {
 }
 
 /**
- * POST once to a webhook or robot, through the outbound policy: the address is checked after DNS,
- * on the socket actually opened; redirects are not followed (node:http never does); the response
- * body is not read. Resolves with the status line, rejects on network errors, timeouts and
- * refused addresses (OutboundRefusedError).
+ * One POST through the outbound policy — the one place outbound HTTP is made: the address is
+ * checked after DNS, on the socket actually opened (a literal address here, as net.connect skips
+ * `lookup` for one); redirects are not followed (node:http never does). `answer` decides what of
+ * the response is read; it rejects on network errors, timeouts and refused addresses
+ * (OutboundRefusedError).
  */
-export function guardedPost(
+export function guardedRequest<T>(
   policy: OutboundPolicy,
   rawUrl: string,
   headers: Record<string, string>,
-  body: string,
+  body: string | Buffer,
   timeoutMs: number,
-): Promise<PostResult> {
+  answer: (res: IncomingMessage, resolve: (v: T) => void, reject: (err: unknown) => void) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let url: URL;
     try {
@@ -32,7 +35,6 @@ export function guardedPost(
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       return reject(new OutboundRefusedError(`${url.protocol} is not http or https`));
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    // net.connect skips `lookup` for a literal address, so those are judged here.
     if (isIP(host) && !policy.hostAllowed(host)) {
       const why = policy.refusal(host);
       if (why) return reject(new OutboundRefusedError(why));
@@ -49,16 +51,27 @@ export function guardedPost(
         agent: false,
         signal: AbortSignal.timeout(timeoutMs),
       },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        resolve({ status, statusLine: `HTTP ${status} ${res.statusMessage ?? ''}`.trim() });
-        res.destroy();
-      },
+      (res) => answer(res, resolve, reject),
     );
     request.on('error', (err) => {
       const cause = (err as Error & { cause?: unknown }).cause;
       reject(cause instanceof OutboundRefusedError ? cause : err);
     });
     request.end(body);
+  });
+}
+
+/** POST once to a webhook or robot; the response body is not read, only its status line kept. */
+export function guardedPost(
+  policy: OutboundPolicy,
+  rawUrl: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<PostResult> {
+  return guardedRequest<PostResult>(policy, rawUrl, headers, body, timeoutMs, (res, resolve) => {
+    const status = res.statusCode ?? 0;
+    resolve({ status, statusLine: `HTTP ${status} ${res.statusMessage ?? ''}`.trim() });
+    res.destroy();
   });
 }
