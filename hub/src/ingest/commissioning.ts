@@ -94,7 +94,7 @@ export class CommissioningLog {
     if (dirty.length === 0) return;
     await Promise.all(dirty.map(([, e]) => e.loaded));
     for (const [, e] of dirty) e.dirty = false;
-    const now = new Date().toISOString();
+    const now = Date.now();
     try {
       await this.store.db.transaction().execute(async (trx) => {
         for (const [deviceId, e] of dirty) {
