@@ -30,7 +30,6 @@ export const TIME_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 
 export const m0011: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema.alterTable('audit_log').addColumn('at_as_hashed', 'text').execute();
     if (isPostgres(db)) await upPostgres(db);
     else await upSqlite(db);
   },
@@ -49,6 +48,7 @@ function notATime(table: string, column: string, count: number): Error {
  * failure leaves the store as it was.
  */
 async function upPostgres(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('audit_log').addColumn('at_as_hashed', 'text').execute();
   const ms = (c: string) => sql`round(extract(epoch from ${sql.ref(c)}::timestamptz) * 1000)::bigint`;
   // The one UPDATE of the audit log ever made, inside this transaction: its trigger refuses it.
   await sql`alter table audit_log disable trigger audit_log_no_update`.execute(db);
@@ -68,7 +68,8 @@ async function upPostgres(db: Kysely<unknown>): Promise<void> {
 }
 
 /** SQLite: ISO text → epoch ms (julianday is exact to the millisecond for these dates). */
-const sqliteMs = (c: string) => sql`cast(round((julianday(${sql.ref(c)}) - 2440587.5) * 86400000.0) as integer)`;
+const sqliteMs = (c: string) =>
+  sql`cast(round((julianday(${sql.ref(c)}) - 2440587.5) * 86400000.0) as integer)`;
 
 /**
  * Dialect-specific: SQLite cannot change a column's type, so each table is rebuilt the way its
@@ -87,9 +88,11 @@ async function upSqlite(db: Kysely<unknown>): Promise<void> {
   await sql`pragma foreign_keys = off`.execute(db);
   try {
     await db.transaction().execute(async (trx) => {
+      await trx.schema.alterTable('audit_log').addColumn('at_as_hashed', 'text').execute();
       for (const [table, columns] of Object.entries(TIME_COLUMNS)) await rebuildSqlite(trx, table, columns);
       const broken = await sql`pragma foreign_key_check`.execute(trx);
-      if (broken.rows.length > 0) throw new Error('migration 0011_times_epoch_ms: foreign keys broken by the rebuild');
+      if (broken.rows.length > 0)
+        throw new Error('migration 0011_times_epoch_ms: foreign keys broken by the rebuild');
     });
   } finally {
     await sql`pragma foreign_keys = on`.execute(db);
