@@ -9,8 +9,8 @@ import { under } from '../grid/placement.ts';
 import { eachRange, maxRowid } from '../store/pages.ts';
 import type { Db } from '../store/store.ts';
 import type { Database, DeviceRow } from '../store/tables.ts';
-import { timeSlicer } from '../yield.ts';
 import { isoText, isoTime } from '../time.ts';
+import { timeSlicer } from '../yield.ts';
 import { DeviceCsvImport } from './csv-import.ts';
 import type {
   CsvImportResult,
@@ -347,11 +347,7 @@ export class DeviceRegistry {
       throw new GridhubError('GH_ERR_INVALID_TRANSITION', `a ${from} device cannot become ${status}`);
     }
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('devices')
-        .set({ status, updated_at: Date.now() })
-        .where('id', '=', id)
-        .execute();
+      await trx.updateTable('devices').set({ status, updated_at: Date.now() }).where('id', '=', id).execute();
       await appendAudit(trx, {
         actor: actorOf(principal),
         action: `device.${status === 'active' ? 'resume' : status}`,

@@ -198,9 +198,7 @@ export class Presence {
           t.online = false;
           this.announce(t, false, 'deadline');
         }
-        const written = await this.write(
-          chunk.map((t) => [0, t.lastSeen || null, t.device.deviceId]),
-        );
+        const written = await this.write(chunk.map((t) => [0, t.lastSeen || null, t.device.deviceId]));
         if (!written) for (const t of chunk) t.dirty = true;
         await slice();
       }

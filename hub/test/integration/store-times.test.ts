@@ -179,16 +179,14 @@ describe('times in the store', () => {
       expect(stripped.broken).toBe(audit[2]?.seq);
 
       // The chain grows on the new code and still verifies end to end.
-      await store.db
-        .transaction()
-        .execute((trx) =>
-          appendAudit(trx, {
-            actor: 'person:a',
-            action: 'device.rotate-secret',
-            entityType: 'device',
-            entityId: 'd1',
-          }),
-        );
+      await store.db.transaction().execute((trx) =>
+        appendAudit(trx, {
+          actor: 'person:a',
+          action: 'device.rotate-secret',
+          entityType: 'device',
+          entityId: 'd1',
+        }),
+      );
       const after = await store.db.selectFrom('audit_log').selectAll().orderBy('seq').execute();
       expect(after).toHaveLength(5);
       expect(typeof after[4]?.at).toBe('number');
