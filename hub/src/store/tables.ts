@@ -22,7 +22,7 @@ import type { TicketLinkTable, TicketTable, TicketTimelineTable } from '../ticke
  * (PostgreSQL: bigint), named `…_at` or `at`. API views and CSV files show ISO-8601 text through
  * isoTime(); the store boundary converts, nothing inside keeps ISO text. The first tables kept ISO
  * text until migration 0011_times_epoch_ms converted them; the audit chain still hashes the ISO
- * rendering of `at` (audit/audit-log.ts). hub/test/unit/store-time-columns.test.ts introspects a
+ * rendering of `at` (audit/audit-log.ts). hub/test/integration/store-times.test.ts introspects a
  * migrated store on both dialects and fails on a time-named column of any other type.
  */
 export interface GridNodeTable {
