@@ -20,7 +20,8 @@ import type { TicketLinkTable, TicketTable, TicketTimelineTable } from '../ticke
  *
  * Times, one convention: every time in the store is epoch milliseconds (UTC) in an INTEGER column
  * (PostgreSQL: bigint), named `…_at` or `at`. API views and CSV files show ISO-8601 text through
- * isoTime(); the store boundary converts, nothing inside keeps ISO text. The first tables kept ISO
+ * isoTime(); the store boundary converts, nothing stored keeps ISO text (the commissioning
+ * records' JSON too; only audit `data`, hashed as written, is never rewritten). The first tables kept ISO
  * text until migration 0011_times_epoch_ms converted them; the audit chain still hashes the ISO
  * rendering of `at` (audit/audit-log.ts). hub/test/integration/store-times.test.ts introspects a
  * migrated store on both dialects and fails on a time-named column of any other type.

@@ -18,6 +18,7 @@ import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendAudit, ChainVerifier, hashedTime } from '../../src/audit/audit-log.ts';
 import { toDeviceView } from '../../src/devices/registry.ts';
+import { CommissioningLog } from '../../src/ingest/commissioning.ts';
 import { createLogger } from '../../src/logger.ts';
 import { migrationProvider } from '../../src/store/migrations.ts';
 import { ensureRowids, postgresDialect } from '../../src/store/postgres.ts';
@@ -104,6 +105,9 @@ describe('times in the store', () => {
               values ('i1', 'ctwing', 'I', '[]', '{}', 1, 'a', ${created}, ${seen})`.execute(old);
     await sql`insert into integration_unmatched (integration_id, identity, identity_kind, first_at, last_at, count, excerpt)
               values ('i1', '8600', 'imei', ${created}, ${seen}, 3, '{}')`.execute(old);
+    const record = { at: seen, topic: 'gh/v1/dev/d1/event', what: 'selftest', excerpt: '{}' };
+    await sql`insert into device_commissioning (device_id, accepted, rejected, updated_at)
+              values ('d1', ${JSON.stringify([record])}, '[]', ${seen})`.execute(old);
     let prev = '0'.repeat(64);
     for (const [i, at] of auditTimes.entries()) {
       const data = JSON.stringify({ i });
@@ -163,6 +167,17 @@ describe('times in the store', () => {
             )
           ).rows,
         ).toEqual(rowidsBefore);
+
+      // the commissioning records' JSON holds ms now, and the installer's view shows the old text
+      const commissioning = await store.db
+        .selectFrom('device_commissioning')
+        .selectAll()
+        .executeTakeFirstOrThrow();
+      expect(JSON.parse(commissioning.accepted)).toEqual([{ ...record, at: Date.parse(seen) }]);
+      expect(commissioning.updated_at).toBe(Date.parse(seen));
+      expect((await new CommissioningLog(store, createLogger('silent')).view('d1')).accepted).toEqual([
+        record,
+      ]);
 
       const audit = await store.db.selectFrom('audit_log').selectAll().orderBy('seq').execute();
       expect(audit.map((r) => r.at)).toEqual(auditTimes.map((t) => Date.parse(t)));

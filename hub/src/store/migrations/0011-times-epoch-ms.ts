@@ -35,6 +35,27 @@ export const m0011: Migration = {
   },
 };
 
+/**
+ * The commissioning records are JSON in text columns; their `at` becomes epoch ms too
+ * (ingest/commissioning.ts renders it). One row per device, converted here in JS on both dialects;
+ * a record whose `at` is no time keeps the time of the row's last write.
+ */
+async function convertCommissioning(db: Kysely<unknown>): Promise<void> {
+  const rows = await sql<{ device_id: string; accepted: string; rejected: string; updated_at: number }>`
+    select device_id, accepted, rejected, updated_at from device_commissioning`.execute(db);
+  for (const row of rows.rows) {
+    const convert = (text: string) =>
+      JSON.stringify(
+        (JSON.parse(text) as { at: unknown }[]).map((r) => {
+          const at = typeof r.at === 'string' ? Date.parse(r.at) : r.at;
+          return { ...r, at: typeof at === 'number' && Number.isFinite(at) ? at : Number(row.updated_at) };
+        }),
+      );
+    await sql`update device_commissioning set accepted = ${convert(row.accepted)}, rejected = ${convert(row.rejected)}
+              where device_id = ${row.device_id}`.execute(db);
+  }
+}
+
 function notATime(table: string, column: string, count: number): Error {
   return new Error(
     `migration 0011_times_epoch_ms: ${table}.${column} holds ${count} value(s) that are not ISO-8601 times; ` +
@@ -65,6 +86,7 @@ async function upPostgres(db: Kysely<unknown>): Promise<void> {
       throw new Error(`migration 0011_times_epoch_ms: ${table}: ${(err as Error).message}`);
     }
   }
+  await convertCommissioning(db);
 }
 
 /** SQLite: ISO text → epoch ms (julianday is exact to the millisecond for these dates). */
@@ -90,6 +112,7 @@ async function upSqlite(db: Kysely<unknown>): Promise<void> {
     await db.transaction().execute(async (trx) => {
       await trx.schema.alterTable('audit_log').addColumn('at_as_hashed', 'text').execute();
       for (const [table, columns] of Object.entries(TIME_COLUMNS)) await rebuildSqlite(trx, table, columns);
+      await convertCommissioning(trx);
       const broken = await sql`pragma foreign_key_check`.execute(trx);
       if (broken.rows.length > 0)
         throw new Error('migration 0011_times_epoch_ms: foreign keys broken by the rebuild');
