@@ -19,6 +19,8 @@ interface Ceiling {
   best: number;
   /** p99 latency at the best rate, ms */
   bestP99: number | null;
+  /** the step that broke it (lower p99 of its two tries), when one did */
+  broke?: { rate: number; p99: number | null; lossPct: number };
   /** what ended the stepping: the broker broke or crashed, the generator ran out of CPU, no step was left */
   stoppedBy: 'broker' | 'crash' | 'generator' | 'top step';
   crash?: string;
@@ -34,6 +36,7 @@ async function ceiling(
   const steps: string[] = [];
   let best = 0;
   let bestP99: number | null = null;
+  let first: { p99: number | null; lossPct: number } | undefined;
   let again = false;
   for (let k = 0; k < s.rates.length; k++) {
     const rate = s.rates[k] as number;
@@ -75,10 +78,15 @@ async function ceiling(
       // enough to lift a p99, and the ceiling is the broker's, not the neighbours'
       if (!again) {
         again = true;
+        first = { p99: r.p99Ms, lossPct: r.lossPct };
         k--;
         continue;
       }
-      return { name: broker.name, best, bestP99, stoppedBy: 'broker', steps };
+      const better =
+        first && (first.p99 ?? Infinity) < (r.p99Ms ?? Infinity)
+          ? first
+          : { p99: r.p99Ms, lossPct: r.lossPct };
+      return { name: broker.name, best, bestP99, broke: { rate, ...better }, stoppedBy: 'broker', steps };
     }
     again = false;
     best = rate;
@@ -153,6 +161,8 @@ export async function eventsSection(
       ratio: ratio(pg.best, full.best),
       note: notes(
         `p99 at that rate ${ms(pg.bestP99)} on PostgreSQL, ${ms(full.bestP99)} on SQLite`,
+        brokeAt(pg, 'PostgreSQL'),
+        brokeAt(full, 'SQLite'),
         'PostgreSQL: a local throw-away cluster on this machine, fsync on, over TCP loopback',
         bound(pg),
         onPostgres.refused,
@@ -163,6 +173,12 @@ export async function eventsSection(
 }
 
 const ms = (v: number | null) => (v === null ? '–' : `${v} ms`);
+
+/** Where a hub stopped being clean: with no clean step at all, this is the row's only comparison. */
+const brokeAt = (c: Ceiling, store: string) =>
+  c.broke
+    ? `${store} not clean at ${c.broke.rate.toLocaleString('en-US')} msg/s (p99 ${ms(c.broke.p99)}, ${c.broke.lossPct} % lost)`
+    : '';
 
 /** The full pipeline's ceiling on a hub with `env`: the example community, `s.devices` devices. */
 async function hubCeiling(
