@@ -1,0 +1,43 @@
+import type { Hub } from '../hub.ts';
+import type { Logger } from '../logger.ts';
+import { ClusterNode, type NodeSelf } from './cluster-node.ts';
+import type { RelayParts } from './event-relay.ts';
+
+export type { ClusterNode };
+
+/** What this node reports of itself (bound late: the ports exist once it listens). */
+export function nodeSelf(hub: Hub): NodeSelf {
+  return {
+    address: () => hub.publicUrl(),
+    mqttPort: () => hub.broker.port,
+    connectedDevices: () => hub.broker.clients.deviceCount,
+  };
+}
+
+/**
+ * The hub's cluster node when cluster.redisUrl is set (issue 19), wired to the parts the relay
+ * reaches: the bus, the console's alert stream, the sign-in throttle and the policies. Its metrics
+ * carry the node's name as the `node` label.
+ */
+export function clusterNodeOf(hub: Hub, logger: Logger): ClusterNode | undefined {
+  if (!hub.config.cluster.redisUrl) return undefined;
+  // Read when the node starts: the hub builds these parts after its cluster node.
+  const parts: RelayParts = {
+    get bus() {
+      return hub.bus;
+    },
+    get alertStream() {
+      return hub.output.alertStream;
+    },
+    get throttle() {
+      return hub.sessions.throttle;
+    },
+    get policies() {
+      return hub.policies;
+    },
+  };
+  const node = new ClusterNode(hub.config, parts, logger);
+  node.self = nodeSelf(hub);
+  hub.metrics.registry.setDefaultLabels({ node: node.id });
+  return node;
+}
