@@ -1,8 +1,24 @@
+import { Readable } from 'node:stream';
 import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js';
 import { Redis } from 'ioredis';
 import type { MQEmitter } from 'mqemitter';
 import mqemitterRedis from 'mqemitter-redis';
 import type { BrokerPersistence } from '../broker/persistence/index.ts';
+
+/**
+ * aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`, handlers/subscribe.js) while
+ * aedes-persistence-redis 12 returns an async generator there (its other streams go through
+ * `pipeline`/`for await`, which take generators): a SUBSCRIBE threw out of aedes without this.
+ */
+class AedesRedisPersistence extends AsyncRedisPersistence {
+  override createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(super.createRetainedStreamCombi(patterns));
+  }
+
+  override createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern]);
+  }
+}
 
 /**
  * The broker's state on Redis in cluster mode (issue 19), as Aedes was designed to run on several
@@ -26,7 +42,7 @@ export class RedisBrokerState {
   persistence(): BrokerPersistence {
     // Its own connection: destroy() quits it, the broker's stop owns that.
     const conn = new Redis(this.url, { maxRetriesPerRequest: null });
-    const p = new AsyncRedisPersistence({ conn, maxSessionDelivery: this.queueLimit });
+    const p = new AedesRedisPersistence({ conn, maxSessionDelivery: this.queueLimit });
     return p as unknown as BrokerPersistence;
   }
 }

@@ -12,5 +12,7 @@ declare module 'aedes-persistence-redis/asyncPersistence.js' {
     outgoingStream(client: { id: string }): Readable;
     removeSubscriptions(client: { id: string }, topics: string[]): Promise<unknown>;
     destroy(): Promise<void>;
+    createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+    createRetainedStream(pattern: string): AsyncIterable<unknown>;
   }
 }
