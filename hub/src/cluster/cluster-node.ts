@@ -8,6 +8,7 @@ import { redactUrl } from '../store/postgres.ts';
 import { RedisBrokerState } from './broker-state.ts';
 import { EventRelay, type RelayParts } from './event-relay.ts';
 import { type ClusterNodeInfo, NodeRegistry } from './node-registry.ts';
+import { PresenceOwners } from './presence-owners.ts';
 
 /** What the node reports of itself each heartbeat (bound late: the HTTP and MQTT ports exist once listening). */
 export interface NodeSelf {
@@ -64,6 +65,7 @@ export class ClusterNode {
   private relay: EventRelay | undefined;
   private registry: NodeRegistry | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private owners: PresenceOwners | undefined;
   self: NodeSelf | undefined;
 
   constructor(
@@ -121,6 +123,16 @@ export class ClusterNode {
     this.registry = new NodeRegistry(this.db, this.heartbeatMs);
     this.relay = new EventRelay(this.id, this.db, this.sub, this.parts, this.log);
     await this.relay.start();
+    const { presence, directory } = this.parts;
+    this.owners = new PresenceOwners(
+      this.id,
+      this.db,
+      this.heartbeatMs,
+      { find: (id) => directory.find(id), markOffline: (d) => presence.markOffline(d, 'deadline') },
+      this.log,
+    );
+    presence.ownership = this.owners;
+    this.owners.start();
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
     this.timer.unref();
     this.log.info({ nodeId: this.id, redis: this.url }, 'cluster node started');
@@ -154,6 +166,8 @@ export class ClusterNode {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.owners?.stop();
+    this.parts.presence.ownership = undefined;
     await this.relay?.stop();
     await this.registry?.leave(this.id).catch(() => undefined);
     this.sub?.disconnect();

@@ -35,6 +35,12 @@ export function clusterNodeOf(hub: Hub, logger: Logger): ClusterNode | undefined
     get policies() {
       return hub.policies;
     },
+    get presence() {
+      return hub.presence;
+    },
+    get directory() {
+      return hub.directory;
+    },
   };
   const node = new ClusterNode(hub.config, parts, logger);
   node.self = nodeSelf(hub);

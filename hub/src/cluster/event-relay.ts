@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
+import type { DeviceDirectory } from '../broker/device-directory.ts';
 import type { AlertChanged, Bus, BusEvents } from '../bus.ts';
 import type { Logger } from '../logger.ts';
+import type { Presence } from '../presence/presence.ts';
 import { KEY_PREFIX } from './node-registry.ts';
 
 /** What the relay reaches on this node (hub.ts wires it; cluster/cluster-node.ts owns it). */
@@ -16,6 +18,8 @@ export interface RelayParts {
     succeeded(username: string, from: string, remote: boolean): void;
   };
   policies: { onChange: (() => void) | undefined; reload(): Promise<void> };
+  presence: Presence;
+  directory: DeviceDirectory;
 }
 
 /**
