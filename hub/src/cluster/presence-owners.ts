@@ -24,6 +24,9 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], '${OFFLINE}')
 return 1`;
 
+/** heartbeats a reaper leaves the wills of a dead node's devices before it ends those left */
+const WILL_BEATS = 8;
+
 /** Take a dead node's device only if nobody claimed it meanwhile. */
 const REAP = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -36,12 +39,14 @@ return 1`;
  * the device reconnected on node B, and A's silence deadline for a device now talking to B, are
  * refused by the script above, so they mark nothing offline. A dead node's devices that come back
  * elsewhere are claimed by their new node; those that do not (and had no will) are ended by the
- * reaper on a survivor: within 3 heartbeats (the dead node's registry entry expires) plus 5 (the
- * reaper's period).
+ * reaper on a survivor: within 3 heartbeats (the dead node's registry entry expires), plus 8 left
+ * for the wills, plus 5 (the reaper's period): 16 heartbeats at most, 32 s at the default 2 s.
  */
 export class PresenceOwners implements PresenceOwnership {
   private timer: NodeJS.Timeout | undefined;
   private reaping = false;
+  /** when this node first found each dead node dead */
+  private readonly deadSince = new Map<string, number>();
 
   constructor(
     private readonly nodeId: string,
@@ -85,6 +90,7 @@ export class PresenceOwners implements PresenceOwnership {
     let ended = 0;
     try {
       const live = new Map<string, boolean>();
+      const now = Date.now();
       let cursor = '0';
       do {
         const [next, flat] = await this.db.hscan(OWNERS, cursor, 'COUNT', 1000);
@@ -96,7 +102,14 @@ export class PresenceOwners implements PresenceOwnership {
           const node = value.split('|')[0] as string;
           if (node === this.nodeId) continue;
           if (!live.has(node)) live.set(node, (await this.db.exists(`${KEY_PREFIX}node:${node}`)) === 1);
-          if (live.get(node)) continue;
+          if (live.get(node)) {
+            this.deadSince.delete(node);
+            continue;
+          }
+          // Its devices' wills go first (aedes publishes them within 4 heartbeats of the death):
+          // the reaper is for those that had none, and the offline says "will" where there was one.
+          if (!this.deadSince.has(node)) this.deadSince.set(node, now);
+          if (now - (this.deadSince.get(node) as number) < this.heartbeatMs * WILL_BEATS) continue;
           if ((await this.db.eval(REAP, 1, OWNERS, deviceId, value)) !== 1) continue;
           const d = await this.parts.find(deviceId);
           if (d) {
