@@ -11,12 +11,21 @@ export function clusterView(node: ClusterNode | undefined, singleId: string, sel
     nodes: async () => [
       {
         id: singleId,
-        address: self.address(),
-        mqttPort: self.mqttPort(),
+        // a hub started without sockets (route tests) has no address yet
+        address: attempt(() => self.address(), ''),
+        mqttPort: attempt(() => self.mqttPort(), 0),
         startedAt,
         lastHeartbeatAt: new Date().toISOString(),
         connectedDevices: self.connectedDevices(),
       },
     ],
   };
+}
+
+function attempt<T>(read: () => T, otherwise: T): T {
+  try {
+    return read();
+  } catch {
+    return otherwise;
+  }
 }
