@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { GridhubError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from '../store/postgres.ts';
-import { RedisBrokerState } from './broker-state.ts';
+import { RedisBrokerState, within } from './broker-state.ts';
 import { EventRelay, type RelayParts } from './event-relay.ts';
 import { type ClusterNodeInfo, NodeRegistry } from './node-registry.ts';
 import { PresenceOwners } from './presence-owners.ts';
@@ -74,7 +74,7 @@ export class ClusterNode {
     private readonly log: Logger,
   ) {
     this.id = nodeIdOf(config);
-    this.brokerState = new RedisBrokerState(config.cluster.redisUrl, config.mqtt.sessionQueueLimit);
+    this.brokerState = new RedisBrokerState(config.cluster.redisUrl, config.mqtt.sessionQueueLimit, log);
   }
 
   get url(): string {
@@ -169,9 +169,9 @@ export class ClusterNode {
     this.owners?.stop();
     this.parts.presence.ownership = undefined;
     await this.relay?.stop();
-    await this.registry?.leave(this.id).catch(() => undefined);
+    if (this.healthy) await within(this.registry?.leave(this.id) ?? Promise.resolve(), 1000);
     this.sub?.disconnect();
-    await this.db?.quit().catch(() => undefined);
+    this.db?.disconnect();
     this.db = undefined;
     this.sub = undefined;
   }
