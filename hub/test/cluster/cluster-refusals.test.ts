@@ -3,7 +3,7 @@
  * PostgreSQL store stops with GH_ERR_CLUSTER_NEEDS_POSTGRES, an unreachable Redis with
  * GH_ERR_CLUSTER_REDIS_UNAVAILABLE naming the URL without its password; nothing is left listening.
  * Positive control: the same config with a reachable Redis starts, and /ready shows its Redis
- * (check names and messages for admins only, as for every check).
+ * (check names and messages for admins only, as for every check) and /metrics labels the node.
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,13 @@ describe('a cluster node refuses to half-start', () => {
     };
     expect(anonymous.checks.redis).toBe(true);
     expect(anonymous.checks.store).toBe(true);
+    // every series of /metrics carries the node's name
+    const metrics = await (
+      await fetch(`${node.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).text();
+    const series = metrics.split('\n').filter((l) => l.startsWith('gridhub_'));
+    expect(series.length).toBeGreaterThan(0);
+    expect(series.filter((l) => !l.includes('node="node-ready"'))).toEqual([]);
     // Redis goes away: the node stays up, /ready says which check and, to an admin, where
     await cluster.redis.stop();
     const down = async (auth: boolean) =>
