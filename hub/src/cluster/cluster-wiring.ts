@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Hub } from '../hub.ts';
 import type { Logger } from '../logger.ts';
 import { ClusterNode, type NodeSelf } from './cluster-node.ts';
@@ -8,7 +9,13 @@ export type { ClusterNode };
 /** What this node reports of itself (bound late: the ports exist once it listens). */
 export function nodeSelf(hub: Hub): NodeSelf {
   return {
-    address: () => hub.publicUrl(),
+    // its own address, not http.publicUrl (that is the load balancer's in a cluster); a node
+    // listening on every interface is named by its host name, as its peers would reach it
+    address: () => {
+      const own = hub.addresses.http;
+      const anyHost = hub.config.http.host === '0.0.0.0' || hub.config.http.host === '::';
+      return anyHost ? own.replace('//127.0.0.1:', `//${hostname()}:`) : own;
+    },
     mqttPort: () => hub.broker.port,
     connectedDevices: () => hub.broker.clients.deviceCount,
   };
