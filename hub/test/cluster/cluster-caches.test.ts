@@ -2,13 +2,14 @@
  * Caches invalidated cluster-wide (issue 19), each within one second of the change on the other
  * node although the device credential cache would keep the old answer for an hour: a secret rotated
  * on node A ends the device's live connection on B and B refuses the old secret (the new one works);
- * a device decommissioned on A is cut off on B; a policy set on A is what B uses; failed sign-ins on
- * A lock the name on B (another person still signs in on B).
+ * a device decommissioned on A is cut off on B; a token revoked on A ends its MQTT session and SSE
+ * stream on B (another token of the person stays connected); a policy set on A is what B uses;
+ * failed sign-ins on A lock the name on B (another person still signs in on B).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../helpers/cluster.ts';
 import { loadExample } from '../helpers/community.ts';
-import { connectDevice, connectError, registerDevice } from '../helpers/devices.ts';
+import { connectDevice, connectError, connectStaff, registerDevice } from '../helpers/devices.ts';
 import type { TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -79,6 +80,45 @@ describe('caches across nodes', () => {
       timeoutMs: BOUND_MS,
       what: 'the default again on B',
     });
+  });
+
+  it('a token revoked on A ends its MQTT session and its alert stream on B; another token stays', async () => {
+    const issue = async () => {
+      const res = await a.api.post<{ id: string; token: string }>('/api/v1/people/p-street-duty/tokens', {
+        label: 'cluster test',
+      });
+      expect(res.status).toBe(201);
+      return res.body;
+    };
+    const [revoked, kept] = [await issue(), await issue()];
+    const doomed = await connectStaff(b, 'p-street-duty', revoked.token);
+    const control = await connectStaff(b, 'p-street-duty', kept.token);
+    let doomedClosed = 0;
+    let controlClosed = 0;
+    doomed.on('close', () => doomedClosed++);
+    control.on('close', () => controlClosed++);
+    const stream = await fetch(`${b.url}/api/v1/alerts/stream`, {
+      headers: { authorization: `Bearer ${revoked.token}` },
+    });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let streamEnded = false;
+    void (async () => {
+      for (;;) {
+        const { done } = await reader.read().catch(() => ({ done: true }));
+        if (done) {
+          streamEnded = true;
+          return;
+        }
+      }
+    })();
+    expect((await a.api.delete(`/api/v1/people/p-street-duty/tokens/${revoked.id}`)).status).toBe(204);
+    await waitFor(() => doomedClosed > 0 && streamEnded, {
+      timeoutMs: BOUND_MS,
+      what: 'session and stream ended on B',
+    });
+    expect(controlClosed).toBe(0);
+    expect(control.connected).toBe(true);
+    await control.endAsync();
   });
 
   it('failed sign-ins on A lock the name on B; another person still signs in on B', async () => {
