@@ -38,6 +38,10 @@ class AedesRedisPersistence extends AsyncRedisPersistence {
 
   /** Bounded: with Redis down, its unsubscribe would wait for a reconnect forever (and so would a stop). */
   override async destroy(): Promise<void> {
+    // The package sends some writes without awaiting them (a will's LREM/RPUSH) and its destroy
+    // drops the connection at once: one PING answered means every earlier command was answered,
+    // so none of them is rejected unheard ("Connection is closed") by the disconnect.
+    if (this.conn.status === 'ready') await within(this.conn.ping(), STOP_WAIT_MS);
     await within(super.destroy(), STOP_WAIT_MS);
     this.conn.disconnect();
   }
