@@ -3,7 +3,8 @@
  * three devices on K, one with a last will that does not come back gets its will published by the
  * survivor (one offline, reason will); one without a will that does not come back is ended by the
  * survivor's reaper (one offline); one that reconnects to S stays online, with no offline at all.
- * K leaves GET /api/v1/cluster within three heartbeats. Bounds: 3 heartbeats until K counts as dead,
+ * K leaves GET /api/v1/cluster within three heartbeats. Restarted, K registers again under its name
+ * and serves devices; stopped with SIGTERM it exits cleanly and leaves the registry at once. Bounds: 3 heartbeats until K counts as dead,
  * wills within 4 more, the reaper within 13 more (TEST_HEARTBEAT_MS each).
  */
 import mqtt, { type MqttClient } from 'mqtt';
@@ -107,5 +108,24 @@ describe('a node killed mid-run', () => {
     expect(await online((silent as Registered).id)).toBe(false);
     expect(await online((mover as Registered).id)).toBe(true);
     await back.endAsync();
+  });
+
+  it('the killed node comes back under its name, serves devices, and leaves cleanly on SIGTERM', async () => {
+    type View = { nodes: { id: string; connectedDevices: number }[] };
+    const ids = async () => (await s.api.get<View>('/api/v1/cluster')).body.nodes.map((n) => n.id);
+    await k.start();
+    await waitFor(async () => (await ids()).includes('node-k'), { what: 'K registered again' });
+    const d = await registerDevice(s.api, 'generic-panic-button', 'site-school-gate');
+    const c = await connect(k.mqttPort, d, true);
+    await waitFor(
+      async () =>
+        (await s.api.get<View>('/api/v1/cluster')).body.nodes.find((n) => n.id === 'node-k')
+          ?.connectedDevices === 1,
+      { what: 'K counting its device' },
+    );
+    await c.endAsync();
+    // exit code 0 or HubProcess.stop throws with the node's output
+    await k.stop();
+    expect(await ids()).toEqual(['node-s']);
   });
 });
