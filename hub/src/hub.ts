@@ -10,6 +10,7 @@ import { DeviceDirectory } from './broker/device-directory.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
+import { type ClusterNode, clusterNodeOf } from './cluster/cluster-wiring.ts';
 import { CommandService } from './commands/command-service.ts';
 import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
@@ -91,6 +92,7 @@ export class Hub {
   readonly localSeries: LocalSeriesStore;
   /** CTWing, OneNET and ChirpStack integrations (issue 20) */
   readonly ingress: IngressService;
+  readonly cluster: ClusterNode | undefined; // cluster mode, issue 19 (cluster/cluster-wiring.ts)
   private registry: DeviceRegistry | undefined;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
@@ -110,6 +112,7 @@ export class Hub {
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
     this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
+    this.cluster = clusterNodeOf(this, child('cluster'));
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.policies = new PolicyService(this.store, child('policies'));
     const withInflux = config.influx.url !== '';
@@ -206,7 +209,9 @@ export class Hub {
       metrics: this.metrics,
       logger: child('broker'),
       persistence: () =>
+        this.cluster?.brokerState.persistence() ??
         createBrokerPersistence(config.mqtt, config.dataDir, this.metrics, child('broker-sessions')),
+      cluster: this.cluster?.brokerOptions,
       commandAcks: this.commands,
       // bound late: the alerts service is built after the broker it publishes through
       staffRequests: { mayPublish: (principal, topic) => this.alerts.mayPublish(principal, topic) },
@@ -281,6 +286,8 @@ export class Hub {
   }
 
   private readonly steps: Service[] = [
+    // First: a cluster without PostgreSQL or without Redis refuses to start before anything runs.
+    { name: 'cluster', start: async () => this.cluster?.start(), stop: async () => this.cluster?.stop() },
     { name: 'store', start: () => this.store.start(), stop: () => this.store.stop() },
     {
       name: 'storage-health',
@@ -339,9 +346,7 @@ export class Hub {
         this.broker.attachWebSocket(this.api.server);
         await this.api.listen({ host: this.config.http.host, port: this.config.http.port });
       },
-      stop: async () => {
-        await this.api?.close();
-      },
+      stop: async () => this.api?.close(),
     },
     {
       name: 'node-red',
@@ -353,9 +358,7 @@ export class Hub {
         );
         this.nodeRed.start();
       },
-      stop: async () => {
-        await this.nodeRed?.stop();
-      },
+      stop: async () => this.nodeRed?.stop(),
     },
   ];
 
