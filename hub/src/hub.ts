@@ -10,6 +10,7 @@ import { DeviceDirectory } from './broker/device-directory.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
+import { type ClusterNode, clusterNode, eventClaims, nodeRedLeadership } from './cluster/cluster-node.ts';
 import { CommandService } from './commands/command-service.ts';
 import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
@@ -94,8 +95,10 @@ export class Hub {
   private registry: DeviceRegistry | undefined;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
-  /** the supervised Node-RED process, when enabled */
+  /** the supervised Node-RED process, when enabled (and this node leads the cluster) */
   nodeRed: NodeRedSupervisor | undefined;
+  readonly node: ClusterNode; // this process among the nodes sharing the store (issue 19)
+  private nodeRedLead: ReturnType<typeof nodeRedLeadership> | undefined;
   /** set on first start of an empty store when no token was configured; print it once */
   bootstrapToken: string | undefined;
 
@@ -105,6 +108,7 @@ export class Hub {
   ) {
     const child = (module: string) => logger.child({ module });
     this.store = new Store(config.dataDir, child('store'), config.store.url);
+    this.node = clusterNode(this.store);
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
@@ -174,6 +178,7 @@ export class Hub {
         flushDone: () => this.ingest.flushSettled(),
       },
       storage: this.storage,
+      claims: eventClaims(this.store, this.node, ingestOptions(config).dedupeRetentionMs, child('claims')),
       options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
@@ -219,6 +224,7 @@ export class Hub {
       this.metrics,
       child('alerts'),
       alertOptions(config, () => this.publicUrl(), this.storage),
+      this.node.id,
     );
     this.ingress = new IngressService({
       config,
@@ -347,15 +353,12 @@ export class Hub {
       name: 'node-red',
       start: async () => {
         if (!this.config.nodeRed.enabled) return;
-        this.nodeRed = new NodeRedSupervisor(
-          await nodeRedOptions(this),
-          this.logger.child({ module: 'node-red' }),
-        );
-        this.nodeRed.start();
+        const log = this.logger.child({ module: 'node-red' });
+        this.nodeRed = new NodeRedSupervisor(await nodeRedOptions(this), log);
+        this.nodeRedLead = nodeRedLeadership(this.store, this.node, this.nodeRed, log);
+        await this.nodeRedLead.start();
       },
-      stop: async () => {
-        await this.nodeRed?.stop();
-      },
+      stop: async () => this.nodeRedLead?.stop(),
     },
   ];
 

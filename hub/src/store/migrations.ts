@@ -5,6 +5,7 @@ import { m0002 } from './migrations/0002-ingest-dedupe-commissioning.ts';
 import { m0003 } from './migrations/0003-policies-tickets.ts';
 import { m0004 } from './migrations/0004-alerts.ts';
 import { m0005 } from './migrations/0005-sessions-notifications.ts';
+import { m0011ClusterClaims } from './migrations/0011-cwork-cluster-claims.ts';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration: add one
@@ -127,6 +128,7 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_cwork_cluster_claims': m0011ClusterClaims,
 };
 
 export const migrationProvider: MigrationProvider = {
