@@ -81,6 +81,19 @@ export default defineConfig({
       },
       {
         test: {
+          // Issue 19: several hub processes on one PostgreSQL database (and, in cluster mode, Redis):
+          // work that must happen once happens once, a node's death loses nothing.
+          name: 'cluster',
+          include: ['hub/test/cluster/**/*.test.ts'],
+          environment: 'node',
+          env: { GRIDHUB_TEST_STORE: 'postgres' },
+          globalSetup: ['hub/test/global-setup.ts', 'hub/test/global-setup-postgres.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           // The same files against PostgreSQL: one throw-away cluster for the run, a database per
           // hub (hub/test/global-setup-postgres.ts, hub/test/helpers/test-store.ts).
           name: 'pg',
