@@ -84,6 +84,12 @@ beforeAll(async () => {
       });
       expect(res.status).toBe(200);
     }
+    // Manual tickets climb a level every second.
+    const res = await a.api.put('/api/v1/policies/ticket.manual.levelMinutes', {
+      scope: { kind: 'global', id: '*' },
+      value: 1 / 60,
+    });
+    expect(res.status).toBe(200);
   });
 });
 
@@ -107,6 +113,45 @@ describe('due work on two nodes sharing one store', () => {
     const { steps, deliveries } = await stepsOf(alert.id);
     expect(steps).toEqual({ 1: 1, 2: 1, 3: 1 });
     expect(deliveries).toEqual(Object.fromEntries(chain.map((p, i) => [`${i}:${p}`, 1])));
+  });
+
+  it('climbs each ticket level once when its deadline passes while both nodes run the scheduler', async () => {
+    const ids: string[] = [];
+    for (const [i, site] of ['site-b1', 'site-b2', 'site-b3', 'site-b7'].entries()) {
+      const res = await (i % 2 ? c.b : c.a).api.post<{ id: string }>('/api/v1/tickets', {
+        title: `楼道堆物 ${i}`,
+        site,
+      });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const overdue = () =>
+      c.count(
+        "SELECT count(DISTINCT ticket_id) AS n FROM ticket_timeline WHERE action = 'overdue' AND ticket_id = ANY($1)",
+        [ids],
+      );
+    await waitFor(async () => (await overdue()) === ids.length, {
+      timeoutMs: 20_000,
+      what: 'every ticket at district level and overdue',
+    });
+    const quietUntil = Date.now() + 1500;
+    await waitFor(() => Date.now() >= quietUntil, { what: 'observation window' });
+    const rows = await c.rows<{ ticket_id: string; action: string; data: string | null }>(
+      "SELECT ticket_id, action, data FROM ticket_timeline WHERE action IN ('escalate', 'overdue') AND ticket_id = ANY($1)",
+      [ids],
+    );
+    for (const id of ids) {
+      const mine = rows.filter((r) => r.ticket_id === id);
+      const climbs = mine
+        .filter((r) => r.action === 'escalate')
+        .map((r) => {
+          const d = JSON.parse(r.data ?? '{}') as { fromLevel: number; toLevel: number };
+          return `${d.fromLevel}->${d.toLevel}`;
+        })
+        .sort();
+      expect(climbs, id).toEqual(['1->2', '2->3', '3->4']);
+      expect(mine.filter((r) => r.action === 'overdue').length, id).toBe(1);
+    }
   });
 
   it('takes a step over from a node SIGKILLed inside the step, within a tick, and takes it once', async () => {
@@ -146,6 +191,10 @@ describe('due work on two nodes sharing one store', () => {
       what: 'the rest of the chain by the survivor',
     });
     const chain = JSON.parse(alert.chain) as string[];
+    // The last page is sent just after its step is stored.
+    await waitFor(async () => Object.keys((await stepsOf(alert.id)).deliveries).length === chain.length, {
+      what: 'the last person paged',
+    });
     const { steps, deliveries } = await stepsOf(alert.id);
     expect(steps).toEqual({ 1: 1, 2: 1, 3: 1 });
     expect(deliveries).toEqual(Object.fromEntries(chain.map((p, i) => [`${i}:${p}`, 1])));
@@ -154,6 +203,6 @@ describe('due work on two nodes sharing one store', () => {
     await dead.start();
     const quietUntil = Date.now() + 1500;
     await waitFor(() => Date.now() >= quietUntil, { what: 'observation window' });
-    expect((await stepsOf(alert.id)).steps).toEqual({ 1: 1, 2: 1, 3: 1 });
+    expect(await stepsOf(alert.id)).toEqual({ steps, deliveries });
   });
 });
