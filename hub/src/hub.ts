@@ -10,7 +10,7 @@ import { DeviceDirectory } from './broker/device-directory.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
-import { type ClusterNode, clusterNode, eventClaims, nodeRedLeadership } from './cluster/cluster-node.ts';
+import { type ClusterNode, clusterNode, nodeRedLeadership, rulesDuties } from './cluster/cluster-node.ts';
 import { CommandService } from './commands/command-service.ts';
 import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
@@ -178,7 +178,7 @@ export class Hub {
         flushDone: () => this.ingest.flushSettled(),
       },
       storage: this.storage,
-      claims: eventClaims(this.store, this.node, ingestOptions(config).dedupeRetentionMs, child('claims')),
+      cluster: rulesDuties(this, child('cluster')),
       options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
-import { EventClaims } from './event-claims.ts';
 import { Leadership } from './leadership.ts';
+import { RulesDuties } from './rules-duties.ts';
 
-/** A dead node's claim on an event is taken over after this (its rules take milliseconds). */
-export const EVENT_CLAIM_LEASE_MS = 10_000;
 /** A dead leader's Node-RED is started elsewhere within this plus a third of it. */
 export const NODE_RED_LEASE_MS = 15_000;
 
@@ -29,15 +29,15 @@ export function clusterNode(store: Store, env: NodeJS.ProcessEnv = process.env):
   return { id, clustered: store.dialect === 'postgres' && Boolean(env.GRIDHUB_CLUSTER_REDIS_URL) };
 }
 
-/** A PostgreSQL store may be shared by several nodes: an event that reached two runs once there. */
-export function eventClaims(
-  store: Store,
-  node: ClusterNode,
-  retentionMs: number,
+/** A PostgreSQL store may be shared by several nodes: what the rules must do once among them. */
+export function rulesDuties(
+  hub: { store: Store; node: ClusterNode; metrics: Metrics; config: Config },
   logger: Logger,
-): EventClaims | undefined {
-  if (store.dialect !== 'postgres') return undefined;
-  return new EventClaims(store, node.id, { leaseMs: EVENT_CLAIM_LEASE_MS, retentionMs }, logger);
+): RulesDuties | undefined {
+  if (hub.store.dialect !== 'postgres') return undefined;
+  // claims are kept as long as the journal keeps its own dedupe records
+  const retentionMs = hub.config.ingest.dedupeRetentionHours * 3600_000;
+  return new RulesDuties(hub.store, hub.node.id, retentionMs, hub.metrics, logger);
 }
 
 /** One Node-RED for the cluster: the holder of the `node-red` lease runs it (every node outside cluster mode). */

@@ -1,5 +1,5 @@
 import type { Bus, RulesWork } from '../bus.ts';
-import type { EventClaims } from '../cluster/event-claims.ts';
+import type { RulesDuties } from '../cluster/rules-duties.ts';
 import type { AnyDeviceModel } from '../devices/models/model.ts';
 import type { ElevatorMaintenance } from '../elevators/maintenance-visits.ts';
 import type { Logger } from '../logger.ts';
@@ -35,8 +35,8 @@ export interface RulesEngineDeps {
   metrics: Metrics;
   logger: Logger;
   backlog?: RulesBacklog;
-  /** on a store several nodes share: which node runs an event that reached more than one */
-  claims?: EventClaims;
+  /** on a store several nodes share: which node runs an event that reached several, and the ticks */
+  cluster?: RulesDuties;
   storage?: StorageHealth;
   options?: RulesEngineOptions;
   now?: () => number;
@@ -102,8 +102,6 @@ export class RulesEngine {
   private catchUpCursor = 0;
   private catchUpRunning: Promise<void> | undefined;
   private readonly inFlight = new Set<number>();
-  /** events another live node is working on, asked about again when its claim runs out */
-  private readonly claimRetries = new Set<NodeJS.Timeout>();
   private readonly siteCache = new Map<string, SiteInfo>();
   private stopped = true;
   readonly ctx: RuleContext;
@@ -114,7 +112,7 @@ export class RulesEngine {
   private readonly logger: Logger;
   private readonly backlogSource: RulesBacklog | undefined;
   private readonly storage: StorageHealth | undefined;
-  private readonly claims: EventClaims | undefined;
+  private readonly cluster: RulesDuties | undefined;
   private readonly options: RulesEngineOptions;
   private readonly store: Store;
   /** the rules each model runs on its messages and presence: its record's `defaultRules` */
@@ -127,7 +125,7 @@ export class RulesEngine {
     this.logger = deps.logger;
     this.backlogSource = deps.backlog;
     this.storage = deps.storage;
-    this.claims = deps.claims;
+    this.cluster = deps.cluster;
     this.options = deps.options ?? { maxOrdinaryBacklog: 20_000 };
     this.store = deps.store;
     this.byModel = rulesByModel(deps.rules, deps.models);
@@ -205,7 +203,7 @@ export class RulesEngine {
       key: work.subject.deviceId,
       work,
       run: async () => {
-        if (!(await this.claimed(lane, work))) {
+        if (this.cluster && !(await this.cluster.admit(work, () => this.enqueue(lane, work)))) {
           if (work.seq !== null) this.inFlight.delete(work.seq);
           return;
         }
@@ -225,32 +223,11 @@ export class RulesEngine {
         // is run again once storage recovers; anything else is settled (a retry would fail the same way).
         if (!storageFailed) {
           work.settle();
-          if (this.claims && 'event' in work.subject)
-            await this.claims.done(work.subject.deviceId, work.subject.event.eventId);
+          await this.cluster?.finished(work);
         }
       },
     });
     this.pump();
-  }
-
-  /** Does this node run the event (cluster/event-claims.ts)? Held elsewhere: asked again when that claim runs out. */
-  private async claimed(lane: Lane, work: RulesWork): Promise<boolean> {
-    const s = work.subject;
-    if (!this.claims || !('event' in s)) return true;
-    const verdict = await this.claims.claim(s.deviceId, s.event.eventId);
-    if (verdict.run) return true;
-    if ('done' in verdict) {
-      this.metrics.rulesClaimed.inc({ outcome: 'elsewhere' });
-      work.settle();
-      return false;
-    }
-    this.metrics.rulesClaimed.inc({ outcome: 'waiting' });
-    const timer = setTimeout(() => {
-      this.claimRetries.delete(timer);
-      if (!this.stopped) this.enqueue(lane, work);
-    }, verdict.retryInMs);
-    this.claimRetries.add(timer);
-    return false;
   }
 
   /**
@@ -361,7 +338,7 @@ export class RulesEngine {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.claims?.start();
+    await this.cluster?.start();
     this.unsubscribe.push(this.bus.on('rules.work', (work) => this.submit(work)));
     for (const rule of this.rules) {
       if (rule.on === 'device.presence') {
@@ -372,7 +349,11 @@ export class RulesEngine {
           }),
         );
       } else if (rule.on === 'tick') {
-        const tick = () => this.enqueueOther(rule, `tick:${rule.name}`, () => rule.handle(this.ctx));
+        const tick = () => {
+          // on a shared store, one node runs the timed rules
+          if (this.cluster && !this.cluster.ticking) return;
+          this.enqueueOther(rule, `tick:${rule.name}`, () => rule.handle(this.ctx));
+        };
         tick();
         this.timers.push(setInterval(tick, rule.everyMs(this.ctx)));
       }
@@ -387,10 +368,7 @@ export class RulesEngine {
     this.catchingUp = false;
     for (const off of this.unsubscribe.splice(0)) off();
     for (const t of this.timers.splice(0)) clearInterval(t);
-    // not settled: still "not done" in the journal, run (or found done) at the next start
-    for (const t of this.claimRetries) clearTimeout(t);
-    this.claimRetries.clear();
-    this.claims?.stop();
+    await this.cluster?.stop();
     for (const rule of this.rules) rule.stop?.();
     // Journaled work still queued is run again at the next start; the rest finishes now.
     for (const item of this.queue.drop((i) => i.work?.seq != null))
