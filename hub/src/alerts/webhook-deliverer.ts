@@ -52,6 +52,8 @@ export class WebhookDeliverer {
   private readonly logs = new Map<DeliveryOrigin['kind'], OriginLog>();
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
+  /** when a failed poll was last logged: a store that refuses (a full disk) is logged once a minute */
+  private pollFailLogged = 0;
 
   constructor(
     private readonly options: DelivererOptions,
@@ -168,7 +170,10 @@ export class WebhookDeliverer {
         this.attempt({ ...job, target, stored: true });
       }
     } catch (err) {
-      this.logger.warn({ err }, 'webhook outbox poll failed');
+      if (Date.now() - this.pollFailLogged > 60_000) {
+        this.pollFailLogged = Date.now();
+        this.logger.warn({ err }, 'webhook outbox poll failed');
+      }
     } finally {
       this.polling = false;
     }
