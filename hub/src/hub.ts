@@ -11,6 +11,7 @@ import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
 import { type ClusterNode, clusterNodeOf } from './cluster/cluster-wiring.ts';
+import { NodeRedStep, rulesDuties, type WorkNode, workNode } from './cluster/work-node.ts';
 import { CommandService } from './commands/command-service.ts';
 import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
@@ -24,8 +25,7 @@ import { lifeSafetyClassifier } from './ingest/life-safety.ts';
 import { IngressService } from './ingress/ingress.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
-import { nodeRedOptions } from './node-red/options.ts';
-import { NodeRedSupervisor } from './node-red/supervisor.ts';
+import type { NodeRedSupervisor } from './node-red/supervisor.ts';
 import { OutboundPolicy } from './outbound/address-policy.ts';
 import { HubOutput } from './output/hub-output.ts';
 import { PolicyService } from './policies/policy-service.ts';
@@ -96,8 +96,12 @@ export class Hub {
   private registry: DeviceRegistry | undefined;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
-  /** the supervised Node-RED process, when enabled */
-  nodeRed: NodeRedSupervisor | undefined;
+  readonly node: WorkNode; // this process among the nodes sharing the store (issue 19)
+  private readonly nodeRedStep = new NodeRedStep(this);
+  /** the supervised Node-RED process, when enabled (and this node leads the cluster) */
+  get nodeRed(): NodeRedSupervisor | undefined {
+    return this.nodeRedStep.supervisor;
+  }
   /** set on first start of an empty store when no token was configured; print it once */
   bootstrapToken: string | undefined;
 
@@ -107,6 +111,7 @@ export class Hub {
   ) {
     const child = (module: string) => logger.child({ module });
     this.store = new Store(config.dataDir, child('store'), config.store.url);
+    this.node = workNode(this.store, config);
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
@@ -177,6 +182,7 @@ export class Hub {
         flushDone: () => this.ingest.flushSettled(),
       },
       storage: this.storage,
+      cluster: rulesDuties(this, child('cluster')),
       options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
@@ -224,6 +230,7 @@ export class Hub {
       this.metrics,
       child('alerts'),
       alertOptions(config, () => this.publicUrl(), this.storage),
+      this.node.id,
     );
     this.ingress = new IngressService({
       config,
@@ -321,10 +328,7 @@ export class Hub {
     {
       name: 'broker',
       start: () => this.broker.start(),
-      stop: async () => {
-        await this.broker.stop();
-        this.directory.clear();
-      },
+      stop: () => this.broker.stop().then(() => this.directory.clear()),
     },
     { name: 'commands', start: () => this.commands.start(), stop: () => this.commands.stop() },
     {
@@ -348,18 +352,7 @@ export class Hub {
       },
       stop: async () => this.api?.close(),
     },
-    {
-      name: 'node-red',
-      start: async () => {
-        if (!this.config.nodeRed.enabled) return;
-        this.nodeRed = new NodeRedSupervisor(
-          await nodeRedOptions(this),
-          this.logger.child({ module: 'node-red' }),
-        );
-        this.nodeRed.start();
-      },
-      stop: async () => this.nodeRed?.stop(),
-    },
+    this.nodeRedStep,
   ];
 
   /** false when started without sockets (route tests, the OpenAPI generator): no broker, no listening API */

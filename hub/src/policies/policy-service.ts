@@ -230,10 +230,23 @@ export class PolicyService {
     actor: string,
     action: string,
     restore?: string | null,
+    /** only if the window still ended by then: nodes sharing the store restore it once */
+    dueBy?: number,
   ): Promise<void> {
     const mapKey = PolicyService.id(key, kind, id);
     const before = this.overrides.get(mapKey);
     await this.store.db.transaction().execute(async (trx) => {
+      if (dueBy !== undefined) {
+        const still = await trx
+          .selectFrom('policies')
+          .select('key')
+          .where('key', '=', key)
+          .where('scope_kind', '=', kind)
+          .where('scope_id', '=', id)
+          .where('expires_at', '<=', dueBy)
+          .executeTakeFirst();
+        if (!still) return; // another node restored it (the same value, audited once)
+      }
       if (restore) {
         await trx
           .updateTable('policies')
@@ -271,10 +284,11 @@ export class PolicyService {
 
   /** Restore every temporary override whose window has ended (also those that ended while down). */
   async expire(): Promise<void> {
+    const now = this.now();
     const due = await this.store.db
       .selectFrom('policies')
       .selectAll()
-      .where('expires_at', '<=', this.now())
+      .where('expires_at', '<=', now)
       .execute();
     for (const row of due) {
       await this.drop(
@@ -284,6 +298,7 @@ export class PolicyService {
         'system',
         'policy.restore',
         row.previous,
+        now,
       );
       this.logger.info(
         { key: row.key, scope: { kind: row.scope_kind, id: row.scope_id } },
