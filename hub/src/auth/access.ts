@@ -157,7 +157,11 @@ export class AccessService {
     const admins = await this.db.selectFrom('people').select(['id', 'roles']).execute();
     if (admins.some((p) => (JSON.parse(p.roles) as Role[]).includes('admin'))) return undefined;
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    const created = await this.db.transaction().execute(async (trx) => {
+      // Asked again under the store's transaction lock: nodes of a cluster starting together on an
+      // empty database must make one admin and one bootstrap token (issue 19).
+      const again = await trx.selectFrom('people').select('roles').execute();
+      if (again.some((p) => (JSON.parse(p.roles) as Role[]).includes('admin'))) return false;
       await trx
         .insertInto('people')
         .values({
@@ -182,7 +186,9 @@ export class AccessService {
         entityType: 'person',
         entityId: BOOTSTRAP_ADMIN_ID,
       });
+      return true;
     });
+    if (!created) return undefined;
     const { token } = await this.issueToken(
       BOOTSTRAP_ADMIN_ID,
       'bootstrap',

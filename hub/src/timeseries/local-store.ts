@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { DeviceTelemetry } from '../contract/device-event.ts';
+import { journalId } from '../ingest/journal-id.ts';
 import type { Logger } from '../logger.ts';
 import type { StorageHealth } from '../store/storage-health.ts';
 import { empty, type FieldState, take } from './series-buckets.ts';
@@ -75,7 +76,7 @@ export class LocalSeriesStore {
     postgres?: () => Kysely<unknown>,
   ): LocalSeriesStore {
     const tables = postgres
-      ? new PostgresSeriesTables(postgres)
+      ? new PostgresSeriesTables(postgres, () => journalId(dataDir))
       : new SqliteSeriesTables(join(dataDir, 'series.sqlite'));
     return new LocalSeriesStore(tables, options, logger);
   }

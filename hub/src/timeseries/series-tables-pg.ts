@@ -22,10 +22,31 @@ const CHUNK = 1000;
 export class PostgresSeriesTables implements SeriesTables {
   readonly kind = 'postgres';
 
-  constructor(private readonly db: () => Kysely<unknown>) {}
+  constructor(
+    private readonly db: () => Kysely<unknown>,
+    /**
+     * Whose journal the stored position is (several nodes share these tables, each with its own
+     * journal): `series_meta` keeps one `journalSeq:<id>` per journal (issue 19).
+     */
+    private readonly journalId: () => string,
+  ) {}
+
+  private key: string | undefined;
+
+  private get seqKey(): string {
+    this.key ??= `journalSeq:${this.journalId()}`;
+    return this.key;
+  }
 
   async open(): Promise<number> {
-    const db = this.db();
+    // In one store transaction (it holds the store's lock): nodes starting at once would
+    // otherwise race on CREATE TABLE IF NOT EXISTS (a duplicate pg_type row).
+    return this.db()
+      .transaction()
+      .execute((trx) => this.create(trx));
+  }
+
+  private async create(db: Kysely<unknown>): Promise<number> {
     for (const table of ['series_m1', 'series_h1'])
       await sql`CREATE TABLE IF NOT EXISTS ${sql.table(table)} (device TEXT NOT NULL, field TEXT NOT NULL,
         bucket BIGINT NOT NULL, n BIGINT NOT NULL, sum DOUBLE PRECISION NOT NULL, min DOUBLE PRECISION NOT NULL,
@@ -40,10 +61,16 @@ export class PostgresSeriesTables implements SeriesTables {
       WHERE event_id IS NOT NULL`.execute(db);
     await sql`CREATE INDEX IF NOT EXISTS series_events_device_ts ON series_events (device, ts)`.execute(db);
     await sql`CREATE TABLE IF NOT EXISTS series_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`.execute(db);
-    const r = await sql<{ value: string }>`SELECT value FROM series_meta WHERE key = 'journalSeq'`.execute(
+    const r = await sql<{ value: string }>`SELECT value FROM series_meta WHERE key = ${this.seqKey}`.execute(
       db,
     );
-    return Number(r.rows[0]?.value ?? 0);
+    if (r.rows[0]) return Number(r.rows[0].value);
+    // Before issue 19 the one position had no journal in its key: the first node to open after the
+    // upgrade (the single node that wrote it) takes it over, so nothing is read back twice.
+    const legacy = await sql<{
+      value: string;
+    }>`DELETE FROM series_meta WHERE key = 'journalSeq' RETURNING value`.execute(db);
+    return Number(legacy.rows[0]?.value ?? 0);
   }
 
   async write({ raw, events, buckets, seq }: SeriesBatch): Promise<void> {
@@ -66,7 +93,7 @@ export class PostgresSeriesTables implements SeriesTables {
                 sum = ${target}.sum + excluded.sum, min = least(${target}.min, excluded.min),
                 max = greatest(${target}.max, excluded.max), last = excluded.last`.execute(trx);
         }
-        await sql`INSERT INTO series_meta (key, value) VALUES ('journalSeq', ${String(seq)})
+        await sql`INSERT INTO series_meta (key, value) VALUES (${this.seqKey}, ${String(seq)})
           ON CONFLICT (key) DO UPDATE SET value = excluded.value`.execute(trx);
       });
   }
