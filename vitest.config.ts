@@ -81,6 +81,24 @@ export default defineConfig({
       },
       {
         test: {
+          // Cluster mode (issue 19): several hub nodes sharing one PostgreSQL database and one Redis.
+          // One PostgreSQL for the run (a database per test cluster); each file starts its own
+          // redis-server (helpers/redis-server.ts), as Redis pub/sub is server-wide.
+          name: 'cluster',
+          include: ['hub/test/cluster/**/*.test.ts'],
+          environment: 'node',
+          env: { GRIDHUB_TEST_STORE: 'postgres' },
+          globalSetup: [
+            'hub/test/global-setup.ts',
+            'hub/test/global-setup-postgres.ts',
+            'hub/test/global-setup-redis.ts',
+          ],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           // The same files against PostgreSQL: one throw-away cluster for the run, a database per
           // hub (hub/test/global-setup-postgres.ts, hub/test/helpers/test-store.ts).
           name: 'pg',
