@@ -19,8 +19,17 @@ export const journalOptions = (config: Config): JournalOptions => ({
     storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
     spoolFile: path.join(config.dataDir, 'timeseries-spool.sqlite'),
   },
-  // On PostgreSQL every commit is durable when it returns: there is no file to checkpoint.
-  ...(config.store.url === '' ? { storeFile: path.join(config.dataDir, 'gridhub.sqlite') } : {}),
+  // On PostgreSQL every commit is durable when it returns: there is no file to checkpoint (the
+  // series tables live there too).
+  ...(config.store.url === ''
+    ? {
+        storeFile: path.join(config.dataDir, 'gridhub.sqlite'),
+        seriesFile: path.join(config.dataDir, 'series.sqlite'),
+      }
+    : {}),
+  ...(config.mqtt.persistence === 'sqlite'
+    ? { sessionFile: path.join(config.dataDir, 'broker.sqlite') }
+    : {}),
 });
 
 export const ingestOptions = (config: Config): IngestOptions => ({

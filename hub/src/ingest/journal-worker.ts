@@ -25,6 +25,14 @@ interface WorkerOptions {
    * message's rules done — so what the rules wrote is on disk before the journal forgets it.
    */
   storeFile?: string;
+  /**
+   * Other SQLite files the event loop writes with `synchronous = NORMAL` and no automatic
+   * checkpoints (the local series store, the broker's session file): this thread checkpoints them
+   * about once a second, so no fsync ever runs on the event loop (a busy disk stalled it for
+   * seconds), and the series file before the journal forgets what that store says it has taken.
+   */
+  seriesFile?: string;
+  sessionFile?: string;
 }
 
 const options = workerData as WorkerOptions;
@@ -155,22 +163,37 @@ function importLegacy(): void {
   db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('legacyImported', '1')").run();
 }
 
-let store: BetterSqlite3.Database | undefined;
+const connections = new Map<string, BetterSqlite3.Database>();
 
 /**
- * Checkpoint the main store (PASSIVE: never waits for its writers). A checkpoint with anything to
- * copy syncs the WAL first, so every transaction committed before it is durable. False when another
- * checkpoint held the lock (nothing is then known to be synced; the caller tries again).
+ * Checkpoint one of the event loop's files (PASSIVE: never waits for its writers). A checkpoint
+ * with anything to copy syncs the WAL first, so every transaction committed before it is durable.
+ * False when another checkpoint held the lock (nothing is then known to be synced; the caller
+ * tries again).
  */
-function syncStore(): boolean {
-  if (!options.storeFile) return true;
-  if (!store) {
-    store = new BetterSqlite3(options.storeFile);
-    store.pragma('synchronous = NORMAL');
-    store.pragma('busy_timeout = 1000');
+function syncFile(file: string | undefined): boolean {
+  if (!file || !existsSync(file)) return true;
+  let conn = connections.get(file);
+  if (!conn) {
+    conn = new BetterSqlite3(file);
+    conn.pragma('synchronous = NORMAL');
+    conn.pragma('busy_timeout = 1000');
+    connections.set(file, conn);
   }
-  const [row] = store.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+  const [row] = conn.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
   return row?.busy === 0;
+}
+
+const syncStore = (): boolean => syncFile(options.storeFile);
+
+let lastOthersSync = 0;
+/** The series and session files, at most once a second (each checkpoint is an fsync). */
+function syncOthers(force = false): boolean {
+  if (!force && Date.now() - lastOthersSync < 1000) return true;
+  lastOthersSync = Date.now();
+  const series = syncFile(options.seriesFile);
+  syncFile(options.sessionFile);
+  return series;
 }
 
 function handle(req: JournalRequest): unknown {
@@ -183,8 +206,10 @@ function handle(req: JournalRequest): unknown {
       // The rules' writes first: a message is done only once what they wrote survives a power cut.
       if (!syncStore()) return false;
       markRulesDone(req.seqs);
+      syncOthers();
       return true;
     case 'checkpoint':
+      syncOthers();
       return syncStore();
     case 'pending':
       return stmt.pending.all(req.afterSeq, req.limit);
@@ -205,7 +230,8 @@ function handle(req: JournalRequest): unknown {
       // Small steps, so a large backlog never holds the write lock (and the batches behind it) long.
       let inbox = 0;
       let seen = 0;
-      for (let n = req.limit; n === req.limit; ) {
+      // The series store's writes first: it has taken up to consumedUpTo only once that is synced.
+      for (let n = syncOthers(true) ? req.limit : 0; n === req.limit; ) {
         n = stmt.pruneInbox.run(req.consumedUpTo, req.limit).changes;
         inbox += n;
       }
@@ -221,7 +247,8 @@ function handle(req: JournalRequest): unknown {
       return null;
     case 'close':
       syncStore();
-      store?.close();
+      syncOthers(true);
+      for (const conn of connections.values()) conn.close();
       db.close();
       return null;
   }

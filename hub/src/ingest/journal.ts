@@ -41,6 +41,9 @@ export interface JournalOptions {
   legacy?: { storeFile: string; spoolFile: string };
   /** the main store's file, checkpointed (and so synced) by the writer thread */
   storeFile?: string;
+  /** the local series file and the broker's session file, checkpointed there too (about once a second) */
+  seriesFile?: string;
+  sessionFile?: string;
 }
 
 interface Waiting {
@@ -89,6 +92,9 @@ export class Journal {
         file: this.file,
         spoolMaxPoints: this.options.spoolMaxPoints,
         legacy: this.options.legacy,
+        storeFile: this.options.storeFile,
+        seriesFile: this.options.seriesFile,
+        sessionFile: this.options.sessionFile,
       },
     });
     this.worker = worker;

@@ -59,7 +59,7 @@ export interface SeriesTables {
   close(): Promise<void>;
 }
 
-/** The embedded series file (data/series.sqlite), synchronous FULL. */
+/** The embedded series file (data/series.sqlite), synced by the journal's thread. */
 export class SqliteSeriesTables implements SeriesTables {
   readonly kind = 'sqlite';
   private db: BetterSqlite3.Database | undefined;
@@ -75,8 +75,11 @@ export class SqliteSeriesTables implements SeriesTables {
     mkdirSync(dirname(this.file), { recursive: true });
     const db = new BetterSqlite3(this.file);
     db.pragma('journal_mode = WAL');
-    // FULL: the journal forgets what this store says it has taken, so that must survive a power cut.
-    db.pragma('synchronous = FULL');
+    // NORMAL and no automatic checkpoints: a commit here is a write to the WAL, never an fsync on the
+    // event loop (a busy disk made that fsync stall alarms for seconds). The journal's thread
+    // checkpoints this file — which syncs it — before it forgets what this store says it has taken.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('wal_autocheckpoint = 0');
     db.exec(`
       CREATE TABLE IF NOT EXISTS raw (device TEXT NOT NULL, field TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
         PRIMARY KEY (device, field, ts)) WITHOUT ROWID;
@@ -173,6 +176,7 @@ export class SqliteSeriesTables implements SeriesTables {
 
   async bytes() {
     const db = this.handle;
+    // Measurements only (tests, the bench): a TRUNCATE checkpoint is an fsync on the event loop.
     db.pragma('wal_checkpoint(TRUNCATE)');
     const pages = db.pragma('page_count', { simple: true }) as number;
     const size = db.pragma('page_size', { simple: true }) as number;

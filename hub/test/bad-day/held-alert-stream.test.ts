@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_CHANGE_ACTIONS } from '../../src/contract/staff-messages.ts';
 import { loadExample } from '../helpers/community.ts';
 import { registerDevice, tickets, topic } from '../helpers/devices.ts';
-import { fillDisk, mountSmallDisk, unmountSmallDisk } from '../helpers/small-disk.ts';
+import { fillDisk, mountSmallDisk, unmountSmallDisk, writeUntilRefused } from '../helpers/small-disk.ts';
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { openSse, type SseStream } from '../security/helpers.ts';
@@ -87,6 +87,16 @@ describe.skipIf(cannot !== undefined)('an alert held in memory on the console st
         ).toBe(200);
 
     const filler = fillDisk(mountPoint);
+    // The store's file may still hold free WAL space: use it up, so the press's ticket cannot be written.
+    const manual = () =>
+      t.api.post<{ id: string }>('/api/v1/tickets', {
+        category: 'manual',
+        severity: 'minor',
+        title: 'filling the store',
+        site: 'site-school-gate',
+      });
+    const { refused } = await writeUntilRefused(manual);
+    expect(refused?.status).toBe(507);
     device.publish(
       topic(button.id, 'event'),
       JSON.stringify({ eventId: 'full-1', type: 'press', kind: 'long' }),

@@ -48,3 +48,21 @@ export function fillDisk(dir: string): string {
   }
   return file;
 }
+
+/**
+ * After fillDisk: the store's SQLite file may still take writes into space its WAL already holds
+ * (the WAL is reused after each checkpoint). Repeat `write` until it is refused; returns what was
+ * answered 201 meanwhile (each must survive) and the refusal (undefined if `max` writes all fit).
+ */
+export async function writeUntilRefused<R extends { status: number }>(
+  write: () => Promise<R>,
+  max = 5000,
+): Promise<{ written: R[]; refused: R | undefined }> {
+  const written: R[] = [];
+  for (let i = 0; i < max; i++) {
+    const r = await write();
+    if (r.status !== 201) return { written, refused: r };
+    written.push(r);
+  }
+  return { written, refused: undefined };
+}

@@ -3,7 +3,7 @@
  * ordered positions, an event id is recorded once, the spool keeps order and its bound, and all of it
  * survives closing and reopening — the properties the PUBACK promise rests on.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -121,5 +121,57 @@ describe('ingest journal', () => {
     await k.start();
     expect(await k.spoolSize()).toBe(1);
     await k.stop();
+  });
+
+  it('checkpoints the main store, the series file and the session file, which the event loop never syncs', async () => {
+    const d = dir();
+    const files = ['gridhub.sqlite', 'series.sqlite', 'broker.sqlite'].map((f) => join(d, f));
+    // each written the way the event loop writes it: WAL, synchronous NORMAL, no automatic checkpoint
+    const writers = files.map((f) => {
+      const db = new BetterSqlite3(f);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec('CREATE TABLE t (n INTEGER)');
+      const insert = db.prepare('INSERT INTO t (n) VALUES (?)');
+      db.transaction(() => {
+        for (let n = 0; n < 500; n++) insert.run(n);
+      })();
+      return db;
+    });
+    // The main file alone (without its WAL) holds a row only once a checkpoint copied it there.
+    const inMainFile = (f: string) => {
+      const copy = `${f}.copy`;
+      copyFileSync(f, copy);
+      const db = new BetterSqlite3(copy, { readonly: true });
+      try {
+        return (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 't'").get() as { n: number })
+          .n;
+      } finally {
+        db.close();
+        rmSync(copy, { force: true });
+      }
+    };
+    expect(files.map(inMainFile)).toEqual([0, 0, 0]);
+    const metrics = new Metrics();
+    const logger = createLogger('silent');
+    const j = new Journal(
+      {
+        dataDir: d,
+        spoolMaxPoints: 1000,
+        maxBatch: 100,
+        storeFile: files[0],
+        seriesFile: files[1],
+        sessionFile: files[2],
+      },
+      new StorageHealth(metrics, logger),
+      metrics,
+      logger,
+    );
+    await j.start();
+    expect(await j.checkpoint()).toBe(true);
+    expect(files.map(inMainFile)).toEqual([1, 1, 1]);
+    await j.stop();
+    for (const w of writers) w.close();
   });
 });

@@ -90,6 +90,9 @@ export class SessionFile {
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL: a committed batch survives a killed process (not necessarily a power loss).
     this.db.pragma('synchronous = NORMAL');
+    // No automatic checkpoints: one is an fsync on the event loop; the journal's thread checkpoints
+    // this file about once a second (ingest/journal-worker.ts).
+    this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec(SCHEMA);
     const s = {
       retainedPut: this.db.prepare(
