@@ -17,7 +17,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../helpers/cluster.ts';
+import { BalancedCluster } from '../helpers/balanced-cluster.ts';
 import {
   closeFleet,
   connectFleet,
@@ -42,7 +42,7 @@ const DOWN_MS = 6_000;
 const DETECTORS = 30;
 const BUTTONS = 24;
 
-const cluster = new TestCluster({
+const cluster = new BalancedCluster({
   nodes: 3,
   env: {
     GRIDHUB_SERIES_FLUSH_MS: '200',

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from '../helpers/cluster.ts';
+import { BalancedCluster } from '../helpers/balanced-cluster.ts';
 import { loadExample } from '../helpers/community.ts';
 import { ADMIN_TOKEN } from '../helpers/start-hub.ts';
 
@@ -33,7 +33,7 @@ function sim(args: string[]): Promise<{ code: number | null; output: string }> {
   });
 }
 
-const cluster = new TestCluster({
+const cluster = new BalancedCluster({
   nodes: 3,
   env: {
     GRIDHUB_ALERTS_TICK_MS: '50',

@@ -1,5 +1,5 @@
 /**
- * A gridhub cluster for tests (issue 19): N hub nodes as child processes (so one can be SIGKILLed),
+ * A balanced gridhub cluster for tests (issue 19): N hub nodes as child processes (so one can be SIGKILLed),
  * each with its own temp data directory, node id and kept loopback ports, all sharing one
  * throw-away PostgreSQL database (a database of its own per cluster on the run's test server,
  * helpers/test-store.ts) and one throw-away Redis (helpers/redis-server.ts), optionally behind a
@@ -16,7 +16,7 @@ import { TestRedis } from './redis-server.ts';
 import { ADMIN_TOKEN, ApiClient } from './start-hub.ts';
 import { dropPostgresStore, postgresStoreUrl } from './test-store.ts';
 
-export interface ClusterOptions {
+export interface BalancedClusterOptions {
   nodes: number;
   /** config every node gets (GRIDHUB_…), on top of the cluster's own */
   env?: HubEnv;
@@ -24,14 +24,14 @@ export interface ClusterOptions {
   balancer?: boolean;
 }
 
-export class TestCluster {
+export class BalancedCluster {
   readonly dir: string;
   readonly redis = new TestRedis();
   readonly nodes: HubProcess[] = [];
   haproxy: TestHaproxy | undefined;
   storeUrl = '';
 
-  constructor(private readonly options: ClusterOptions) {
+  constructor(private readonly options: BalancedClusterOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'gridhub-cluster-'));
   }
 
@@ -70,6 +70,8 @@ export class TestCluster {
           GRIDHUB_STORE_URL: this.storeUrl,
           GRIDHUB_CLUSTER_REDIS_URL: this.redis.url,
           GRIDHUB_CLUSTER_NODE_ID: this.nodeId(i),
+          // a dead node is known within 3 beats (cluster.heartbeatMs; helpers/cluster.ts uses the same)
+          GRIDHUB_CLUSTER_HEARTBEAT_MS: '200',
           // behind HAProxy: the client address is in X-Forwarded-For (deploy/haproxy.cfg forwardfor)
           GRIDHUB_HTTP_TRUST_PROXY: this.options.balancer === false ? 'false' : 'true',
           ...this.options.env,
