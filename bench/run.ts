@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     await section('alerts', rows, () => alertsSection(sizes.alerts, sizes.settleMs, hubs, details));
     await fleetSections(hubs, rows, details);
     // last: its PostgreSQL and Redis would otherwise run beside every other figure
-    await section('cluster', rows, () => clusterSection(sizes.cluster, sizes.settleMs, details));
+    await section('cluster', rows, () => clusterSection(sizes.cluster, sizes.settleMs, hubs, details));
   } finally {
     await hubs.stopAll();
   }

@@ -14,7 +14,7 @@ import { dialDevices, type LoadDevice } from '../device-sim/src/raw-mqtt.ts';
 import { TestPostgres } from '../hub/test/helpers/postgres.ts';
 import { TestRedis } from '../hub/test/helpers/redis-server.ts';
 import { type Background, type Phase, phase } from './alert-phase.ts';
-import { HubProcess } from './hub-process.ts';
+import { type HubPool, HubProcess } from './hub-process.ts';
 import { cpuSeconds } from './proc.ts';
 import { type Row, ratio } from './results.ts';
 import type { Sizes } from './sizes.ts';
@@ -148,14 +148,16 @@ async function measure(
 export async function clusterSection(
   s: Sizes['cluster'],
   settleMs: number,
+  hubs: HubPool,
   details: Record<string, string[]>,
 ): Promise<Row[]> {
-  const embedded = await HubProcess.start();
+  // the embedded node comes from the pool (a fresh process in the full run, reused in --quick)
+  const embedded = await hubs.start();
   let one: Measured;
   try {
     one = await measure([embedded], () => [], s, settleMs, 'one');
   } finally {
-    await embedded.stop();
+    await hubs.release(embedded);
   }
   const pg = new TestPostgres();
   const redis = new TestRedis();
