@@ -16,9 +16,9 @@ export function seedFleet(
     .prepare('SELECT g.id, g.path, s.id AS site FROM sites s JOIN grid_nodes g ON g.id = s.grid_node_id')
     .all() as { id: string; path: string; site: string }[];
   const now = Date.now();
-  const iso = new Date(now - 60_000).toISOString();
+  const iso = now - 60_000;
   // One device in fifty went silent three days ago: the restart's sweep takes them offline.
-  const silent = new Date(now - 3 * 86_400_000).toISOString();
+  const silent = now - 3 * 86_400_000;
   const insertDevice = db.prepare(
     `INSERT INTO devices (id, model_id, type, name, site_id, grid_node_id, status, secret_hash,
        secret_rotated_at, installed_by, installed_at, last_seen_at, online, created_at, updated_at)

@@ -7,3 +7,8 @@ export function isoTime(ms: number | null | undefined): string | null {
   const d = new Date(ms);
   return Number.isFinite(d.getTime()) ? d.toISOString() : null;
 }
+
+/** A stored time that is never null, as ISO-8601 text for API views and CSV files. */
+export function isoText(ms: number): string {
+  return isoTime(ms) ?? new Date(0).toISOString();
+}

@@ -4,15 +4,10 @@
  * run (initdb in a temp dir as the postgres user, a free port, fsync off) and stops it at the end.
  * Each hub gets a database of its own on it (helpers/test-store.ts).
  */
-import { findPgBin, TestPostgres } from './helpers/postgres.ts';
-import { ensureDebianPackages } from './helpers/system-packages.ts';
+import { startThrowawayPostgres } from './helpers/postgres.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
-  await ensureDebianPackages([
-    { command: 'initdb', pkg: 'postgresql', present: () => findPgBin('initdb') !== undefined },
-  ]);
-  const cluster = new TestPostgres();
-  await cluster.start();
+  const cluster = await startThrowawayPostgres();
   // Read by helpers/test-store.ts in the test workers, which inherit this process's environment.
   process.env.GRIDHUB_TEST_PG_URL = cluster.url;
   return async () => {

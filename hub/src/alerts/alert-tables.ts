@@ -2,7 +2,7 @@ import type { Generated } from 'kysely';
 
 /**
  * Row shapes of the alerts' own tables and of flow notifications (the store composes them in
- * store/tables.ts). Times are epoch ms, except webhook targets' `created_at` (ISO text, 0004).
+ * store/tables.ts). Times are epoch ms, as everywhere in the store.
  */
 
 export interface AlertTable {
@@ -65,7 +65,7 @@ export interface WebhookTargetTable {
   scope_id: string;
   min_severity: string;
   created_by: string;
-  created_at: string;
+  created_at: number;
 }
 
 export interface NotificationTable {

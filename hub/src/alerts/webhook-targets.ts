@@ -57,7 +57,7 @@ export class WebhookTargets {
       scope_id: body.scope.id,
       min_severity: body.minSeverity,
       created_by: actorOf(principal),
-      created_at: new Date(this.now()).toISOString(),
+      created_at: this.now(),
     };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('webhook_targets').values(row).execute();

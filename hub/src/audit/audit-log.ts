@@ -19,16 +19,26 @@ function entryHash(prevHash: string, at: string, e: AuditEntry, data: string): s
     .digest('hex');
 }
 
+/**
+ * The time text a row's hash covers: the ISO rendering of its epoch ms, which reproduces exactly
+ * what the hub hashed when it stored ISO text (toISOString both ways), or the stored text where
+ * migration 0011 found it did not (`at_as_hashed`).
+ */
+export function hashedTime(row: Pick<AuditRow, 'at' | 'at_as_hashed'>): string {
+  return row.at_as_hashed ?? new Date(row.at).toISOString();
+}
+
 /** Rows for `entries`, each chained to the one before it, the first to `prevHash`. */
 export function chainEntries(
   prevHash: string,
   entries: readonly AuditEntry[],
-  at = new Date().toISOString(),
+  at = Date.now(),
 ): Insertable<AuditLogTable>[] {
   let prev = prevHash;
+  const atText = new Date(at).toISOString();
   return entries.map((entry) => {
     const data = JSON.stringify(entry.data ?? null);
-    const hash = entryHash(prev, at, entry, data);
+    const hash = entryHash(prev, atText, entry, data);
     const row = {
       at,
       actor: entry.actor,
@@ -88,7 +98,7 @@ export class ChainVerifier {
       if (this.broken !== null) continue;
       const expected = entryHash(
         this.prev,
-        row.at,
+        hashedTime(row),
         { actor: row.actor, action: row.action, entityType: row.entity_type, entityId: row.entity_id },
         row.data,
       );

@@ -99,7 +99,7 @@ export class AccessService {
           person_id: personId,
           token_hash: sha256Hex(token),
           label,
-          created_at: new Date().toISOString(),
+          created_at: Date.now(),
           revoked_at: null,
         })
         .execute();
@@ -131,7 +131,7 @@ export class AccessService {
     await this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('api_tokens')
-        .set({ revoked_at: new Date().toISOString() })
+        .set({ revoked_at: Date.now() })
         .where('id', '=', tokenId)
         .where('person_id', '=', personId)
         .where('revoked_at', 'is', null)
@@ -156,7 +156,7 @@ export class AccessService {
   async bootstrapAdmin(configuredToken: string): Promise<string | undefined> {
     const admins = await this.db.selectFrom('people').select(['id', 'roles']).execute();
     if (admins.some((p) => (JSON.parse(p.roles) as Role[]).includes('admin'))) return undefined;
-    const now = new Date().toISOString();
+    const now = Date.now();
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('people')

@@ -195,7 +195,7 @@ export class SessionService {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('people')
-        .set({ password_hash: hash, updated_at: new Date(this.now()).toISOString() })
+        .set({ password_hash: hash, updated_at: this.now() })
         .where('id', '=', personId)
         .execute();
       await trx.deleteFrom('sessions').where('person_id', '=', personId).execute();

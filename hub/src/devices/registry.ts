@@ -9,6 +9,7 @@ import { under } from '../grid/placement.ts';
 import { eachRange, maxRowid } from '../store/pages.ts';
 import type { Db } from '../store/store.ts';
 import type { Database, DeviceRow } from '../store/tables.ts';
+import { isoText, isoTime } from '../time.ts';
 import { timeSlicer } from '../yield.ts';
 import { DeviceCsvImport } from './csv-import.ts';
 import type {
@@ -45,17 +46,17 @@ export function toDeviceView(row: DeviceRow, presence?: PresenceReader): DeviceV
     emergencyUnitId: row.emergency_unit_id,
     status: row.status as DeviceStatus,
     online: live ? live.online : row.online === 1,
-    lastSeenAt: live ? live.lastSeenAt : row.last_seen_at,
+    lastSeenAt: live ? live.lastSeenAt : isoTime(row.last_seen_at),
     imei: row.imei,
     platformDeviceId: row.platform_device_id,
     devEui: row.dev_eui,
     installedBy: row.installed_by,
-    installedAt: row.installed_at,
+    installedAt: isoText(row.installed_at),
     installNotes: row.install_notes,
     installPhotoUrl: row.install_photo_url,
-    secretRotatedAt: row.secret_rotated_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    secretRotatedAt: isoText(row.secret_rotated_at),
+    createdAt: isoText(row.created_at),
+    updatedAt: isoText(row.updated_at),
   };
 }
 
@@ -116,7 +117,7 @@ export class DeviceRegistry {
   /** (also the CSV import's) */
   async insert(trx: Trx, principal: Principal, p: Planned, input: RegisterDeviceBody): Promise<string> {
     const secret = newToken('ghd');
-    const now = new Date().toISOString();
+    const now = Date.now();
     await trx
       .insertInto('devices')
       .values({
@@ -288,7 +289,7 @@ export class DeviceRegistry {
           site_id: siteId,
           grid_node_id: gridNodeId,
           emergency_unit_id: emergencyUnitId,
-          updated_at: new Date().toISOString(),
+          updated_at: Date.now(),
         })
         .where('id', '=', id)
         .execute();
@@ -314,7 +315,7 @@ export class DeviceRegistry {
       throw new GridhubError('GH_ERR_DEVICE_DECOMMISSIONED', `device '${id}' is decommissioned`);
     const secret = newToken('ghd');
     await this.db.transaction().execute(async (trx) => {
-      const now = new Date().toISOString();
+      const now = Date.now();
       await trx
         .updateTable('devices')
         .set({ secret_hash: sha256Hex(secret), secret_rotated_at: now, updated_at: now })
@@ -346,11 +347,7 @@ export class DeviceRegistry {
       throw new GridhubError('GH_ERR_INVALID_TRANSITION', `a ${from} device cannot become ${status}`);
     }
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('devices')
-        .set({ status, updated_at: new Date().toISOString() })
-        .where('id', '=', id)
-        .execute();
+      await trx.updateTable('devices').set({ status, updated_at: Date.now() }).where('id', '=', id).execute();
       await appendAudit(trx, {
         actor: actorOf(principal),
         action: `device.${status === 'active' ? 'resume' : status}`,

@@ -111,7 +111,7 @@ export class MaintenanceVisits {
       gridNodeId: r.grid_node_id,
       gridPath: r.path,
       emergencyUnitId: r.emergency_unit_id,
-      lastVisitAt: r.last ?? Date.parse(r.installed_at),
+      lastVisitAt: r.last ?? r.installed_at,
     }));
   }
 

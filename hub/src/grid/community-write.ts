@@ -57,7 +57,7 @@ function inLists<T>(ids: readonly T[]): T[][] {
  */
 export function importSteps(plan: ImportPlan, actor: string): Step<never>[] {
   const ctx = {
-    now: new Date().toISOString(),
+    now: Date.now(),
     audit: (action: string, entityType: string, entityId: string, data: unknown): AuditEntry => ({
       actor,
       action,
@@ -243,7 +243,7 @@ export function importSteps(plan: ImportPlan, actor: string): Step<never>[] {
   return steps;
 }
 
-async function writeUnit(trx: Trx, w: UnitWrite, now: string, out: ChunkOut): Promise<void> {
+async function writeUnit(trx: Trx, w: UnitWrite, now: number, out: ChunkOut): Promise<void> {
   const { u, members, sites } = w;
   const row = { name: u.name, kind: u.kind, grid_node_id: u.gridNode, leader_id: u.leader };
   if (w.created)

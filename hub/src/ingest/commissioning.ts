@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
+import { isoText } from '../time.ts';
 
 export interface CommissioningRecord {
   at: string;
@@ -13,6 +14,12 @@ export interface CommissioningRecord {
   /** first bytes of the payload as text, so an installer can see what the device actually sent */
   excerpt: string;
 }
+
+/** A record as the store keeps it: `at` in epoch ms, like every time in the store (store/tables.ts). */
+type StoredRecord = Omit<CommissioningRecord, 'at'> & { at: number };
+
+const stored = (r: CommissioningRecord): StoredRecord => ({ ...r, at: Date.parse(r.at) });
+const shown = (r: StoredRecord): CommissioningRecord => ({ ...r, at: isoText(r.at) });
 
 const KEEP = 10;
 const EXCERPT_BYTES = 300;
@@ -54,8 +61,9 @@ export class CommissioningLog {
         .where('device_id', '=', deviceId)
         .executeTakeFirst();
       if (!row) return;
-      e.accepted = [...e.accepted, ...(JSON.parse(row.accepted) as CommissioningRecord[])].slice(0, KEEP);
-      e.rejected = [...e.rejected, ...(JSON.parse(row.rejected) as CommissioningRecord[])].slice(0, KEEP);
+      const read = (text: string) => (JSON.parse(text) as StoredRecord[]).map(shown);
+      e.accepted = [...e.accepted, ...read(row.accepted)].slice(0, KEEP);
+      e.rejected = [...e.rejected, ...read(row.rejected)].slice(0, KEEP);
     } catch (err) {
       this.logger.error({ err, deviceId }, 'commissioning records not read');
     }
@@ -94,13 +102,13 @@ export class CommissioningLog {
     if (dirty.length === 0) return;
     await Promise.all(dirty.map(([, e]) => e.loaded));
     for (const [, e] of dirty) e.dirty = false;
-    const now = new Date().toISOString();
+    const now = Date.now();
     try {
       await this.store.db.transaction().execute(async (trx) => {
         for (const [deviceId, e] of dirty) {
           const values = {
-            accepted: JSON.stringify(e.accepted),
-            rejected: JSON.stringify(e.rejected),
+            accepted: JSON.stringify(e.accepted.map(stored)),
+            rejected: JSON.stringify(e.rejected.map(stored)),
             updated_at: now,
           };
           await trx

@@ -339,7 +339,7 @@ export class Ingest {
     try {
       const r = await this.store.db
         .updateTable('devices')
-        .set({ status: 'active', updated_at: new Date().toISOString() })
+        .set({ status: 'active', updated_at: Date.now() })
         .where('id', '=', device.deviceId)
         .where('status', '=', 'provisioned')
         .executeTakeFirst();

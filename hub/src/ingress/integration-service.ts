@@ -12,6 +12,7 @@ import type { OutboundPolicy } from '../outbound/address-policy.ts';
 import { mqttUrlAsHttp } from '../outbound/guarded-mqtt.ts';
 import type { Store } from '../store/store.ts';
 import type { IntegrationRow } from '../store/tables.ts';
+import { isoText } from '../time.ts';
 import { type ActiveIntegration, activeIntegration, type IntegrationListener } from './active-integration.ts';
 import type { IngressGate } from './ingress-gate.ts';
 import { checkIps, commandsReady } from './integration-checks.ts';
@@ -83,8 +84,8 @@ export class IntegrationService {
       commandsReady: commandsReady(a),
       connection: a.kind === 'chirpstack' ? (this.listener?.connection(row.id) ?? null) : null,
       counts: this.gate.countsOf(row.id),
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
+      createdAt: isoText(row.created_at),
+      updatedAt: isoText(row.updated_at),
     };
   }
 
@@ -137,7 +138,7 @@ export class IntegrationService {
     }
     if (body.kind === 'chirpstack' && body.chirpstackPassword) secrets.password = body.chirpstackPassword;
     Object.assign(secrets, body.commandSecrets ?? {});
-    const now = new Date().toISOString();
+    const now = Date.now();
     const row: IntegrationRow = {
       id,
       kind: body.kind,
@@ -193,7 +194,7 @@ export class IntegrationService {
       ...(body.models ? { models: JSON.stringify(body.models) } : {}),
       ...(body.enabled !== undefined ? { enabled: body.enabled ? 1 : 0 } : {}),
       settings: JSON.stringify(settings),
-      updated_at: new Date().toISOString(),
+      updated_at: Date.now(),
     };
     if ((body.chirpstackPassword !== undefined && row.kind === 'chirpstack') || body.commandSecrets) {
       const secrets = row.secrets_enc ? this.box.open(row.secrets_enc, id) : {};
@@ -240,7 +241,7 @@ export class IntegrationService {
             ),
           };
     await this.store.db.transaction().execute(async (trx) => {
-      await this.repo.update(trx, id, { ...set, updated_at: new Date().toISOString() });
+      await this.repo.update(trx, id, { ...set, updated_at: Date.now() });
       await appendAudit(trx, {
         actor: actorOf(principal),
         action: 'integration.rotate-token',
@@ -300,8 +301,8 @@ export class IntegrationService {
     return (await this.repo.unmatched(id)).map((u) => ({
       identity: u.identity,
       identityKind: u.identity_kind as IdentityField,
-      firstAt: u.first_at,
-      lastAt: u.last_at,
+      firstAt: isoText(u.first_at),
+      lastAt: isoText(u.last_at),
       count: u.count,
       excerpt: u.excerpt,
     }));

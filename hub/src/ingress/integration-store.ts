@@ -38,7 +38,7 @@ export class IntegrationStore {
     identity: string,
     excerpt: string,
   ): Promise<void> {
-    const now = new Date().toISOString();
+    const now = Date.now();
     await this.store.db
       .insertInto('integration_unmatched')
       .values({

@@ -175,7 +175,7 @@ export class PolicyService {
           ? JSON.stringify(before.value)
           : null
       : null;
-    const now = new Date().toISOString();
+    const now = Date.now();
     await this.store.db.transaction().execute(async (trx) => {
       const row = {
         value: JSON.stringify(value),
@@ -238,7 +238,7 @@ export class PolicyService {
             value: restore,
             expires_at: null,
             previous: null,
-            updated_at: new Date().toISOString(),
+            updated_at: Date.now(),
             updated_by: actor,
           })
           .where('key', '=', key)

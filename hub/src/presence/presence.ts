@@ -198,9 +198,7 @@ export class Presence {
           t.online = false;
           this.announce(t, false, 'deadline');
         }
-        const written = await this.write(
-          chunk.map((t) => [0, t.lastSeen ? new Date(t.lastSeen).toISOString() : null, t.device.deviceId]),
-        );
+        const written = await this.write(chunk.map((t) => [0, t.lastSeen || null, t.device.deviceId]));
         if (!written) for (const t of chunk) t.dirty = true;
         await slice();
       }
@@ -215,13 +213,13 @@ export class Presence {
    * keeps the rows dirty for the next flush). VALUES columns are column1… on both dialects; the
    * casts give PostgreSQL the parameters' types.
    */
-  private async write(rows: [number, string | null, string][]): Promise<boolean> {
+  private async write(rows: [number, number | null, string][]): Promise<boolean> {
     if (rows.length === 0 || !this.store.isOpen) return true;
     try {
       const values = sql.join(
         rows.map(
           ([online, seen, id]) =>
-            sql`(CAST(${online} AS BIGINT), CAST(${seen} AS TEXT), CAST(${id} AS TEXT))`,
+            sql`(CAST(${online} AS BIGINT), CAST(${seen} AS BIGINT), CAST(${id} AS TEXT))`,
         ),
       );
       await sql`UPDATE devices SET online = v.column1, last_seen_at = v.column2
@@ -240,9 +238,9 @@ export class Presence {
       const chunk = dirty.slice(i, i + WRITE_CHUNK);
       // Clean before the write is awaited, so a change meanwhile stays dirty for the next flush.
       for (const t of chunk) t.dirty = false;
-      const rows = chunk.map((t): [number, string, string] => [
+      const rows = chunk.map((t): [number, number, string] => [
         t.online ? 1 : 0,
-        new Date(t.lastSeen).toISOString(),
+        t.lastSeen,
         t.device.deviceId,
       ]);
       if (!(await this.write(rows))) {
@@ -281,7 +279,7 @@ export class Presence {
           .execute(),
       (rows) => {
         for (const r of rows) {
-          const lastSeen = r.last_seen_at ? Date.parse(r.last_seen_at) : 0;
+          const lastSeen = r.last_seen_at ?? 0;
           const device: Placed = devicePlacement(r);
           this.tracked.set(r.id, {
             device,

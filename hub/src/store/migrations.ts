@@ -5,6 +5,7 @@ import { m0002 } from './migrations/0002-ingest-dedupe-commissioning.ts';
 import { m0003 } from './migrations/0003-policies-tickets.ts';
 import { m0004 } from './migrations/0004-alerts.ts';
 import { m0005 } from './migrations/0005-sessions-notifications.ts';
+import { m0011 } from './migrations/0011-times-epoch-ms.ts';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration: add one
@@ -127,6 +128,8 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // One time convention: every ISO-8601 text time becomes epoch ms (migrations/0011-times-epoch-ms.ts).
+  '0011_times_epoch_ms': m0011,
 };
 
 export const migrationProvider: MigrationProvider = {

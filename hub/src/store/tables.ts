@@ -18,12 +18,13 @@ import type { TicketLinkTable, TicketTable, TicketTimelineTable } from '../ticke
  * text. Written for SQLite first, in column types PostgreSQL also has, so a second dialect is a
  * driver change rather than a rewrite.
  *
- * Times, two conventions by age (docs/decisions.md): the first tables (grid, people, tokens, sites,
- * units, devices, integrations, audit, commissioning, policy update times, webhook targets) keep
- * ISO-8601 UTC text (sortable as text); every table and column since keeps epoch milliseconds as
- * INTEGER (tickets, alerts, deliveries, sessions, notifications, commands, policy expiry, dedupe).
- * New columns use epoch ms; API views show ISO text through isoTime(). The ISO columns are not
- * migrated: the audit chain hashes its `at` text, and the device times are part of the CSV format.
+ * Times, one convention: every time in the store is epoch milliseconds (UTC) in an INTEGER column
+ * (PostgreSQL: bigint), named `…_at` or `at`. API views and CSV files show ISO-8601 text through
+ * isoTime(); the store boundary converts, nothing stored keeps ISO text (the commissioning
+ * records' JSON too; only audit `data`, hashed as written, is never rewritten). The first tables kept ISO
+ * text until migration 0011_times_epoch_ms converted them; the audit chain still hashes the ISO
+ * rendering of `at` (audit/audit-log.ts). hub/test/integration/store-times.test.ts introspects a
+ * migrated store on both dialects and fails on a time-named column of any other type.
  */
 export interface GridNodeTable {
   id: string;
@@ -33,8 +34,8 @@ export interface GridNodeTable {
   name: string;
   /** materialised path `/district/street/…/self/`, for subtree (jurisdiction) queries */
   path: string;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface GridDutyTable {
@@ -51,8 +52,8 @@ export interface DepartmentTable {
   name: string;
   phone: string | null;
   contact_person_id: string | null;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface PersonTable {
@@ -66,8 +67,8 @@ export interface PersonTable {
   scope_site_ids: string;
   password_hash: string | null;
   active: number;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface ApiTokenTable {
@@ -75,8 +76,8 @@ export interface ApiTokenTable {
   person_id: string;
   token_hash: string;
   label: string;
-  created_at: string;
-  revoked_at: string | null;
+  created_at: number;
+  revoked_at: number | null;
 }
 
 export interface SiteTable {
@@ -91,8 +92,8 @@ export interface SiteTable {
   address: string | null;
   lat: number | null;
   lng: number | null;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface EmergencyUnitTable {
@@ -101,8 +102,8 @@ export interface EmergencyUnitTable {
   kind: string;
   grid_node_id: string;
   leader_id: string;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface EmergencyUnitMemberTable {
@@ -127,15 +128,15 @@ export interface DeviceTable {
   emergency_unit_id: string | null;
   status: string;
   secret_hash: string;
-  secret_rotated_at: string;
+  secret_rotated_at: number;
   installed_by: string;
-  installed_at: string;
+  installed_at: number;
   install_notes: string | null;
   install_photo_url: string | null;
-  last_seen_at: string | null;
+  last_seen_at: number | null;
   online: number;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
   /** platform identities (issue 20): IMEI of an NB-IoT unit, the platform's device id, a LoRaWAN devEui */
   imei: string | null;
   platform_device_id: string | null;
@@ -154,23 +155,23 @@ export interface IntegrationTable {
   token_hash: string | null;
   enabled: number;
   created_by: string;
-  created_at: string;
-  updated_at: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface IntegrationUnmatchedTable {
   integration_id: string;
   identity: string;
   identity_kind: string;
-  first_at: string;
-  last_at: string;
+  first_at: number;
+  last_at: number;
   count: number;
   excerpt: string;
 }
 
 export interface AuditLogTable {
   seq: Generated<number>;
-  at: string;
+  at: number;
   actor: string;
   action: string;
   entity_type: string;
@@ -178,6 +179,8 @@ export interface AuditLogTable {
   data: string;
   prev_hash: string;
   hash: string;
+  /** the ISO text the hash covers, only where `at` (ms) does not render back to it (migration 0011) */
+  at_as_hashed: string | null;
 }
 
 export interface DeviceEventSeenTable {
@@ -192,7 +195,7 @@ export interface DeviceCommissioningTable {
   /** JSON array of CommissioningRecord, newest first */
   accepted: string;
   rejected: string;
-  updated_at: string;
+  updated_at: number;
 }
 
 export interface PolicyTable {
@@ -201,7 +204,7 @@ export interface PolicyTable {
   scope_id: string;
   /** JSON */
   value: string;
-  updated_at: string;
+  updated_at: number;
   updated_by: string;
   expires_at: number | null;
   previous: string | null;

@@ -248,7 +248,8 @@ describe('cluster: SIGKILL one of three nodes under load', () => {
     const firstStep = await query<{ entity_id: string; at: string }>(
       `SELECT entity_id, at FROM audit_log WHERE action = 'alert.escalate' AND data::json->>'step' = '1'`,
     );
-    const stepAt = new Map(firstStep.map((r) => [r.entity_id, Date.parse(r.at)]));
+    // epoch ms (migration 0011; node-postgres returns a BIGINT as text)
+    const stepAt = new Map(firstStep.map((r) => [r.entity_id, Number(r.at)]));
     let dueWhileDown = 0;
     for (const a of alerts) {
       expect((JSON.parse(a.chain) as string[]).length).toBeGreaterThan(1);

@@ -2,7 +2,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { freePort } from './hub-process.ts';
+import { ensureDebianPackages } from './system-packages.ts';
 
 /** A Debian PostgreSQL binary of the newest installed major version, if a server is installed. */
 export function findPgBin(name: string): string | undefined {
@@ -33,13 +35,14 @@ function asPostgres(cmd: string, args: string[]): void {
 /**
  * A throw-away PostgreSQL cluster for tests: `initdb` in a temp directory, started on a free
  * loopback port with its socket in that directory, stopped and removed by `stop()`. Trust
- * authentication on loopback only; fsync off (the tests kill hubs, not the database).
+ * authentication on loopback only; fsync off unless asked (the tests kill hubs, not the database;
+ * the benchmark compares stores and wants PostgreSQL's commits as durable as SQLite's).
  */
 export class TestPostgres {
   readonly dir: string;
   port = 0;
 
-  constructor() {
+  constructor(private readonly fsync = false) {
     this.dir = mkdtempSync(join(tmpdir(), 'gridhub-pg-'));
   }
 
@@ -50,6 +53,18 @@ export class TestPostgres {
   /** The URL of a database of this cluster. */
   urlOf(database: string): string {
     return `postgres://gridhub@127.0.0.1:${this.port}/${database}`;
+  }
+
+  /** A new, empty database of this cluster; its URL. */
+  async createDatabase(database: string): Promise<string> {
+    const client = new pg.Client({ connectionString: this.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+    } finally {
+      await client.end();
+    }
+    return this.urlOf(database);
   }
 
   async start(): Promise<void> {
@@ -64,7 +79,7 @@ export class TestPostgres {
       join(this.dir, 'server.log'),
       '-w',
       '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=${this.fsync ? 'on' : 'off'} -c max_connections=300`,
       'start',
     ]);
   }
@@ -76,4 +91,18 @@ export class TestPostgres {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Install Debian's `postgresql` when no server is installed, then start a throw-away cluster: what
+ * the `pg` test project (global-setup-postgres.ts) and the benchmark's PostgreSQL row both need.
+ * The caller stops it.
+ */
+export async function startThrowawayPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
+  await ensureDebianPackages([
+    { command: 'initdb', pkg: 'postgresql', present: () => findPgBin('initdb') !== undefined },
+  ]);
+  const cluster = new TestPostgres(options.fsync);
+  await cluster.start();
+  return cluster;
 }

@@ -45,6 +45,7 @@ describe('npm run bench -- --quick', () => {
     for (const want of [
       'vs bare Aedes',
       'vs Mosquitto',
+      'store on PostgreSQL vs on SQLite',
       'telemetry ingest, InfluxDB sink off',
       'telemetry ingest, InfluxDB sink on',
       'quiet, p50',

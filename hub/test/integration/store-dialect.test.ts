@@ -83,8 +83,8 @@ describe('the store dialect', () => {
             exclusive_type: null,
             name: 'T',
             path: '/g-t/',
-            created_at: '',
-            updated_at: '',
+            created_at: 0,
+            updated_at: 0,
           })
           .returning('id')
           .executeTakeFirstOrThrow()

@@ -63,7 +63,7 @@ beforeAll(async () => {
   await store.start();
   const db = store.sqlite;
   const r = random(13);
-  const at = '2026-12-01T00:00:00Z';
+  const at = Date.parse('2026-12-01T00:00:00Z');
   db.transaction(() => {
     for (const path of PATHS) {
       const parts = path.split('/').filter(Boolean);

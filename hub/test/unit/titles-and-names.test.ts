@@ -127,8 +127,8 @@ describe('names lookup', () => {
           name: '第一网格',
           parent_id: null,
           path: '/g-1/',
-          created_at: '2026-12-01T00:00:00Z',
-          updated_at: '2026-12-01T00:00:00Z',
+          created_at: Date.parse('2026-12-01T00:00:00Z'),
+          updated_at: Date.parse('2026-12-01T00:00:00Z'),
         })
         .execute();
       await store.db
@@ -143,8 +143,8 @@ describe('names lookup', () => {
             scope_site_ids: '[]',
             password_hash: null,
             active: 1,
-            created_at: '2026-12-01T00:00:00Z',
-            updated_at: '2026-12-01T00:00:00Z',
+            created_at: Date.parse('2026-12-01T00:00:00Z'),
+            updated_at: Date.parse('2026-12-01T00:00:00Z'),
           })),
         )
         .execute();

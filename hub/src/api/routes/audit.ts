@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { ChainVerifier } from '../../audit/audit-log.ts';
+import { ChainVerifier, hashedTime } from '../../audit/audit-log.ts';
 import { auditFilter, redactAuditData } from '../../audit/audit-scope.ts';
 import { requirePermission } from '../../auth/principal.ts';
 import type { Db } from '../../store/store.ts';
@@ -70,7 +70,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
       }
       return out.map((r) => ({
         seq: r.seq,
-        at: r.at,
+        at: hashedTime(r),
         actor: r.actor,
         action: r.action,
         entityType: r.entity_type,
