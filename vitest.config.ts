@@ -84,6 +84,8 @@ export default defineConfig({
           // Cluster mode (issue 19): several hub nodes sharing one PostgreSQL database and one Redis.
           // One PostgreSQL for the run (a database per test cluster); each file starts its own
           // redis-server (helpers/redis-server.ts), as Redis pub/sub is server-wide.
+          // Work that must happen once happens once, a node's death loses nothing (cwork's tests run
+          // several hub processes on the one database).
           name: 'cluster',
           include: ['hub/test/cluster/**/*.test.ts'],
           environment: 'node',

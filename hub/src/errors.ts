@@ -195,6 +195,16 @@ export const ERROR_CODES = {
     description:
       'An alert.chain policy names a person who is unknown, inactive, has no role that may acknowledge alerts, cannot see alerts at the policy’s place, or lies outside the caller’s jurisdiction; every problem is listed and nothing is changed.',
   },
+  GH_ERR_CLUSTER_NEEDS_POSTGRES: {
+    status: 500,
+    description:
+      'cluster.redisUrl is set but store.url is not a PostgreSQL URL: the nodes of a cluster share one PostgreSQL store, so start-up stops before anything is started.',
+  },
+  GH_ERR_CLUSTER_REDIS_UNAVAILABLE: {
+    status: 503,
+    description:
+      'The cluster Redis (cluster.redisUrl) cannot be reached or refused the connection: at start-up the node does not start (the message names the URL without its password); later /ready reports it and the node keeps serving what it can.',
+  },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,7 @@
 import { type ApiDeps, buildApi } from './api/app.ts';
+import { type ClusterNode, nodeIdOf } from './cluster/cluster-node.ts';
+import { clusterView } from './cluster/cluster-view.ts';
+import { nodeSelf } from './cluster/cluster-wiring.ts';
 import { DeviceRegistry } from './devices/registry.ts';
 import { GridDirectory } from './grid/grid-directory.ts';
 import type { Hub } from './hub.ts';
@@ -29,6 +32,7 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
     tickets: hub.tickets,
     alerts: hub.alerts,
     alertStream: hub.output.alertStream,
+    cluster: clusterView(hub.cluster, nodeIdOf(hub.config), nodeSelf(hub)),
     visits: hub.visits,
     notify: hub.notify,
     commands: hub.commands,
@@ -50,6 +54,7 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
           message: hub.ingress.chirpstack.problems().join('; '),
         }),
       },
+      ...(hub.cluster ? clusterReadiness(hub.cluster) : []),
     ],
     storage: hub.storage,
     bodyLimitBytes: hub.config.http.bodyLimitBytes,
@@ -60,3 +65,17 @@ export function apiDeps(hub: Hub, registry: DeviceRegistry | undefined, version:
 }
 
 export { buildApi };
+
+/** Cluster mode: this node's Redis (its PostgreSQL is the `store` check). */
+function clusterReadiness(node: ClusterNode): ApiDeps['readiness'] {
+  return [
+    {
+      name: 'redis',
+      ready: () => node.healthy,
+      problem: () => ({
+        code: 'GH_ERR_CLUSTER_REDIS_UNAVAILABLE',
+        message: `the cluster Redis at ${node.url} does not answer`,
+      }),
+    },
+  ];
+}

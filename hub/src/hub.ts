@@ -10,6 +10,8 @@ import { DeviceDirectory } from './broker/device-directory.ts';
 import { MqttBroker } from './broker/mqtt-broker.ts';
 import { createBrokerPersistence } from './broker/persistence/index.ts';
 import { Bus } from './bus.ts';
+import { type ClusterNode, clusterNodeOf } from './cluster/cluster-wiring.ts';
+import { NodeRedStep, rulesDuties, type WorkNode, workNode } from './cluster/work-node.ts';
 import { CommandService } from './commands/command-service.ts';
 import { alertOptions, ingestOptions, journalOptions, staffOutputOptions } from './config/options.ts';
 import type { Config } from './config/schema.ts';
@@ -23,8 +25,7 @@ import { lifeSafetyClassifier } from './ingest/life-safety.ts';
 import { IngressService } from './ingress/ingress.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
-import { nodeRedOptions } from './node-red/options.ts';
-import { NodeRedSupervisor } from './node-red/supervisor.ts';
+import type { NodeRedSupervisor } from './node-red/supervisor.ts';
 import { OutboundPolicy } from './outbound/address-policy.ts';
 import { HubOutput } from './output/hub-output.ts';
 import { PolicyService } from './policies/policy-service.ts';
@@ -91,11 +92,16 @@ export class Hub {
   readonly localSeries: LocalSeriesStore;
   /** CTWing, OneNET and ChirpStack integrations (issue 20) */
   readonly ingress: IngressService;
+  readonly cluster: ClusterNode | undefined; // cluster mode, issue 19 (cluster/cluster-wiring.ts)
   private registry: DeviceRegistry | undefined;
   private readonly started: Service[] = [];
   private api: FastifyInstance | undefined;
-  /** the supervised Node-RED process, when enabled */
-  nodeRed: NodeRedSupervisor | undefined;
+  readonly node: WorkNode; // this process among the nodes sharing the store (issue 19)
+  private readonly nodeRedStep = new NodeRedStep(this);
+  /** the supervised Node-RED process, when enabled (and this node leads the cluster) */
+  get nodeRed(): NodeRedSupervisor | undefined {
+    return this.nodeRedStep.supervisor;
+  }
   /** set on first start of an empty store when no token was configured; print it once */
   bootstrapToken: string | undefined;
 
@@ -105,11 +111,13 @@ export class Hub {
   ) {
     const child = (module: string) => logger.child({ module });
     this.store = new Store(config.dataDir, child('store'), config.store.url);
+    this.node = workNode(this.store, config);
     this.storage = new StorageHealth(this.metrics, child('storage'));
     this.bus = new Bus(child('bus'));
     this.journal = new Journal(journalOptions(config), this.storage, this.metrics, child('journal'));
     this.access = new AccessService(this.store, this.bus);
     this.sessions = new SessionService(this.store, this.access, config.auth);
+    this.cluster = clusterNodeOf(this, child('cluster'));
     this.directory = new DeviceDirectory(this.store, config.auth.deviceAuthCacheSeconds * 1000);
     this.policies = new PolicyService(this.store, child('policies'));
     const withInflux = config.influx.url !== '';
@@ -174,6 +182,7 @@ export class Hub {
         flushDone: () => this.ingest.flushSettled(),
       },
       storage: this.storage,
+      cluster: rulesDuties(this, child('cluster')),
       options: { maxOrdinaryBacklog: config.ingest.maxRulesBacklog },
     });
     // Once the disk takes writes again: store what alerts held in memory, then re-run what waited.
@@ -206,7 +215,9 @@ export class Hub {
       metrics: this.metrics,
       logger: child('broker'),
       persistence: () =>
+        this.cluster?.brokerState.persistence() ??
         createBrokerPersistence(config.mqtt, config.dataDir, this.metrics, child('broker-sessions')),
+      cluster: this.cluster?.brokerOptions,
       commandAcks: this.commands,
       // bound late: the alerts service is built after the broker it publishes through
       staffRequests: { mayPublish: (principal, topic) => this.alerts.mayPublish(principal, topic) },
@@ -219,6 +230,7 @@ export class Hub {
       this.metrics,
       child('alerts'),
       alertOptions(config, () => this.publicUrl(), this.storage),
+      this.node.id,
     );
     this.ingress = new IngressService({
       config,
@@ -281,6 +293,8 @@ export class Hub {
   }
 
   private readonly steps: Service[] = [
+    // First: a cluster without PostgreSQL or without Redis refuses to start before anything runs.
+    { name: 'cluster', start: async () => this.cluster?.start(), stop: async () => this.cluster?.stop() },
     { name: 'store', start: () => this.store.start(), stop: () => this.store.stop() },
     {
       name: 'storage-health',
@@ -314,10 +328,7 @@ export class Hub {
     {
       name: 'broker',
       start: () => this.broker.start(),
-      stop: async () => {
-        await this.broker.stop();
-        this.directory.clear();
-      },
+      stop: () => this.broker.stop().then(() => this.directory.clear()),
     },
     { name: 'commands', start: () => this.commands.start(), stop: () => this.commands.stop() },
     {
@@ -339,24 +350,9 @@ export class Hub {
         this.broker.attachWebSocket(this.api.server);
         await this.api.listen({ host: this.config.http.host, port: this.config.http.port });
       },
-      stop: async () => {
-        await this.api?.close();
-      },
+      stop: async () => this.api?.close(),
     },
-    {
-      name: 'node-red',
-      start: async () => {
-        if (!this.config.nodeRed.enabled) return;
-        this.nodeRed = new NodeRedSupervisor(
-          await nodeRedOptions(this),
-          this.logger.child({ module: 'node-red' }),
-        );
-        this.nodeRed.start();
-      },
-      stop: async () => {
-        await this.nodeRed?.stop();
-      },
-    },
+    this.nodeRedStep,
   ];
 
   /** false when started without sockets (route tests, the OpenAPI generator): no broker, no listening API */

@@ -127,6 +127,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rulesClaimed = new Counter({
+    name: 'gridhub_rules_claims_total',
+    help: 'Device events whose rules this node did not run because another node sharing the store ran them (elsewhere) or was running them (waiting)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly rulesLatency = new Histogram({
     name: 'gridhub_rules_seconds',
     help: 'Time from broker receipt to the rules having run, by lane',

@@ -230,6 +230,7 @@ module.exports = {
     "GET /api/v1/audit",
     "GET /api/v1/audit/verify",
     "GET /api/v1/auth/session",
+    "GET /api/v1/cluster",
     "GET /api/v1/departments",
     "GET /api/v1/departments/{id}",
     "GET /api/v1/device-models/",

@@ -20,6 +20,7 @@ import { PersonChannel, type PersonSessions } from './person-channel.ts';
 import { AlertRaising } from './raising.ts';
 import { VolatileAlerts } from './volatile-alerts.ts';
 import { WebhookDeliverer } from './webhook-deliverer.ts';
+import { WebhookOutbox } from './webhook-outbox.ts';
 import { WebhookTargets } from './webhook-targets.ts';
 
 export type { AlertOptions } from './alert-context.ts';
@@ -59,6 +60,8 @@ export class AlertService {
     metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: AlertOptions,
+    /** this node's name in the webhook outbox's leases (cluster/cluster-node.ts) */
+    nodeId: string,
     now: () => number = Date.now,
   ) {
     this.ctx = {
@@ -74,7 +77,13 @@ export class AlertService {
     };
     this.alertStore = new AlertStore(store);
     this.links = new AckLinks(() => this.linkSecret, options.publicUrl, options.linkTtlMs);
-    this.deliverer = new WebhookDeliverer(options, logger, options.outbound, now);
+    this.deliverer = new WebhookDeliverer(
+      options,
+      logger,
+      options.outbound,
+      new WebhookOutbox(store, nodeId),
+      now,
+    );
     this.persons = new PersonChannel(store, sessions, bus, metrics, logger, now);
     this.escalation = new AlertEscalation(this.ctx, this.alertStore);
     this.delivery = new AlertDelivery(this.ctx, this.alertStore, this.persons, this.links, () =>
@@ -124,6 +133,7 @@ export class AlertService {
       }),
     );
     await this.escalation.start();
+    this.deliverer.start();
   }
 
   async stop(): Promise<void> {

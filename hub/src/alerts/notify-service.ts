@@ -65,7 +65,13 @@ export class NotifyService {
     private readonly bus: Bus,
     private readonly metrics: Metrics,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // Attempts are logged by origin, so a retry another node makes after this one died is logged too.
+    deliverer.logTo('notification', async (origin, target, attempt, result, detail) => {
+      if (origin.kind === 'notification')
+        await this.log(origin.id, target.id, `webhook:${target.kind}`, attempt, result, detail);
+    });
+  }
 
   private get db(): Db {
     return this.store.db;
@@ -127,10 +133,7 @@ export class NotifyService {
             .join('\n')}`,
         data: { type: 'gridhub.notify', id, title: body.title, text: body.text, data: body.data ?? null },
       };
-      deliver = () =>
-        this.deliverer.send(target, message, (attempt, result, detail) =>
-          this.log(id, target.id, `webhook:${target.kind}`, attempt, result, detail),
-        );
+      deliver = () => this.deliverer.send(target, message, { kind: 'notification', id });
     } else {
       const person = await this.db
         .selectFrom('people')

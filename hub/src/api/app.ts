@@ -39,6 +39,7 @@ import { consoleRoutes } from './console.ts';
 import { jsonNestingExceeds, MAX_NESTING } from './nesting.ts';
 import { ackLinkRoutes, alertRoutes } from './routes/alerts.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { type ClusterView, clusterRoutes } from './routes/cluster.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { elevatorRoutes } from './routes/elevators.ts';
@@ -78,6 +79,8 @@ export interface ApiDeps {
   tickets: TicketService;
   alerts: AlertService;
   alertStream: AlertStream;
+  /** the live nodes (GET /api/v1/cluster, issue 19) */
+  cluster: ClusterView;
   visits: MaintenanceVisits;
   notify: NotifyService;
   commands: CommandService;
@@ -330,6 +333,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         integrations: deps.integrations,
         publicUrl: deps.publicUrl,
       });
+      await api.register(clusterRoutes, { cluster: deps.cluster });
       await api.register(ingressRoutes, {
         prefix: '/ingress',
         integrations: deps.integrations,

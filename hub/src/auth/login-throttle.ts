@@ -44,6 +44,10 @@ export class LoginThrottle {
   private readonly users = new Map<string, UserCount>();
   /** addresses each user name signed in from successfully (most recent last) */
   private readonly trusted = new Map<string, string[]>();
+  /** cluster mode: told of each local failure and success, to count it on every node (issue 19) */
+  observer:
+    | { failed(username: string, from: string): void; succeeded(username: string, from: string): void }
+    | undefined;
 
   constructor(
     private readonly options: ThrottleOptions,
@@ -63,7 +67,9 @@ export class LoginThrottle {
     return u !== undefined && u.lockedUntil > now && !this.trusted.get(username)?.includes(from);
   }
 
-  failed(username: string, from: string): void {
+  /** `remote`: another cluster node saw it (counted here, not passed on again) */
+  failed(username: string, from: string, remote = false): void {
+    if (!remote) this.observer?.failed(username, from);
     const now = this.now();
     const key = LoginThrottle.pair(username, from);
     const p = this.pairs.get(key);
@@ -77,7 +83,8 @@ export class LoginThrottle {
     put(this.users, username, u);
   }
 
-  succeeded(username: string, from: string): void {
+  succeeded(username: string, from: string, remote = false): void {
+    if (!remote) this.observer?.succeeded(username, from);
     this.pairs.delete(LoginThrottle.pair(username, from));
     const list = (this.trusted.get(username) ?? []).filter((a) => a !== from);
     list.push(from);

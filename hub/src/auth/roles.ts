@@ -57,6 +57,8 @@ export const PERMISSIONS = {
   'integration:write': ['admin'],
   /** see integrations (never their secrets) and their unmatched devices, to register them */
   'integration:read': ['admin', 'installer'],
+  /** the nodes of a cluster and their connections (issue 19) */
+  'cluster:read': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -40,7 +40,8 @@ const dummy = () => {
  * hash, with the CSRF token the console must echo in X-CSRF-Token on every change.
  */
 export class SessionService {
-  private readonly throttle: LoginThrottle;
+  /** failed sign-ins (cluster mode shares its counts through the relay, cluster/event-relay.ts) */
+  readonly throttle: LoginThrottle;
   private readonly pending = new Map<string, { tail: Promise<void>; waiting: number }>();
 
   constructor(

@@ -1,4 +1,5 @@
 import type { Client } from 'aedes';
+import type { MQEmitter } from 'mqemitter';
 import type { AccessService } from '../auth/access.ts';
 import type { Credential } from '../auth/access-events.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -48,6 +49,11 @@ export interface BrokerDeps {
   /** where devices' cmd/ack answers go */
   commandAcks?: CommandAckSink;
   staffRequests: StaffRequestGuard;
+  /**
+   * Cluster mode (issue 19): the emitter that carries publishes between nodes (mqemitter-redis) and
+   * aedes' broker heartbeat, by which survivors know a dead node and publish its clients' wills.
+   */
+  cluster?: () => { mq: MQEmitter; heartbeatInterval: number };
 }
 
 /** The connections the broker knows: their identity and limits, by client and by device or person. */
@@ -57,6 +63,13 @@ export class ConnectedClients {
   readonly byPerson = new Map<string, Set<Client>>();
   /** connections that sent an empty client id (aedes has assigned one before authenticate runs) */
   readonly assignedIds = new WeakSet<Client>();
+
+  /** devices with a live connection here (the node registry's count) */
+  get deviceCount(): number {
+    let n = 0;
+    for (const set of this.byDevice.values()) if (set.size > 0) n++;
+    return n;
+  }
 
   clear(): void {
     this.byDevice.clear();

@@ -243,6 +243,7 @@ export class MqttBroker implements BrokerCore {
     this.stopping = false;
     this.persistence = this.deps.persistence();
     const aedes = new Aedes({
+      ...this.deps.cluster?.(),
       persistence: this.persistence,
       // No cap on messages in delivery. With a cap, mqemitter queues the rest and drains its queue by
       // recursion whenever deliveries finish synchronously (nobody subscribed): a backlog of some
@@ -351,7 +352,6 @@ export class MqttBroker implements BrokerCore {
     aedes.on('connectionError', (client, err) =>
       this.log.debug({ clientId: client.id, err: err.message }, 'connection error'),
     );
-
     this.unsubscribe.push(
       this.deps.bus.on('device.changed', ({ deviceId, change }) => {
         this.deps.directory.invalidate(deviceId);

@@ -20,7 +20,14 @@ export class PublishPath extends BrokerPart {
   }
 
   authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    if (!client) return this.orphanWill(packet, done);
+    // A stored will of another broker (a dead cluster node, or this hub before a restart): aedes
+    // hands it the live client of the same id when there is one, which must not end that client.
+    const willOf = (packet as { brokerId?: string }).brokerId;
+    if (
+      !client ||
+      (willOf !== undefined && willOf !== (client as Client & { broker?: { id: string } }).broker?.id)
+    )
+      return this.orphanWill(packet, done);
     const state = this.states.get(client);
     if (!state) return done(new Error('unknown client'));
     if (!publishAllowed(state.identity, packet.topic)) {

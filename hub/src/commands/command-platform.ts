@@ -89,7 +89,18 @@ export class PlatformCommands {
       .where('device_commands.expires_at', '>', this.now())
       .where('device_commands.updated_at', '<=', this.now() - this.carrier.retryMs)
       .execute();
-    for (const { model_id, ...row } of due) await this.send(row, model_id);
+    for (const { model_id, ...row } of due) {
+      // Nodes sharing the store sweep alike: the one whose update moved the row on asks the
+      // platform; one that dies asking leaves it for the next sweep after retryMs (issue 19).
+      const claimed = await this.db()
+        .updateTable('device_commands')
+        .set({ updated_at: this.now() })
+        .where('id', '=', row.id)
+        .where('updated_at', '=', row.updated_at)
+        .where('platform_command_id', 'is', null)
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) === 1) await this.send(row, model_id);
+    }
   }
 
   /** A platform's word on a command it carried. */

@@ -117,3 +117,28 @@ export const NodeRedConfigSchema = Type.Object(
   },
   { default: {}, additionalProperties: false },
 );
+
+export const ClusterConfigSchema = Type.Object(
+  {
+    redisUrl: Type.String({
+      default: '',
+      pattern: '^$|^rediss?://',
+      description:
+        'Cluster mode (issue 19): redis://[:password@]host:6379[/db] shared by every node for broker state (subscriptions, retained messages, offline QoS 1 queues, wills), the cross-node event relay and the node registry; needs a PostgreSQL store.url shared by the same nodes. Empty = one embedded node, as before.',
+    }),
+    nodeId: Type.String({
+      default: '',
+      pattern: '^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
+      description:
+        'This node’s name in the cluster (GET /api/v1/cluster, the `node` label of /metrics); empty = host name and HTTP port (host-8080), or host name and a random suffix when the port is 0. Set it to keep the name across restarts on changing ports.',
+    }),
+    heartbeatMs: Type.Integer({
+      default: 2000,
+      minimum: 100,
+      maximum: 60_000,
+      description:
+        'How often a node says it is alive (node registry and the broker heartbeat). A node silent for 3 beats is dead: it leaves GET /api/v1/cluster, and the wills of its MQTT clients are published by a survivor within 7 beats of its death.',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);

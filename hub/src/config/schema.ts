@@ -1,5 +1,10 @@
 import Type from 'typebox';
-import { AuthConfigSchema, InfluxConfigSchema, NodeRedConfigSchema } from './schema-sections.ts';
+import {
+  AuthConfigSchema,
+  ClusterConfigSchema,
+  InfluxConfigSchema,
+  NodeRedConfigSchema,
+} from './schema-sections.ts';
 
 /**
  * The one configuration schema. Every key has a description and a default; environment variable
@@ -330,6 +335,7 @@ export const ConfigSchema = Type.Object(
     influx: InfluxConfigSchema,
     auth: AuthConfigSchema,
     nodeRed: NodeRedConfigSchema,
+    cluster: ClusterConfigSchema,
   },
   { default: {}, additionalProperties: false },
 );

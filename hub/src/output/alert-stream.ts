@@ -11,6 +11,11 @@ export class AlertStream {
   private readonly changes: AlertChanged[] = [];
   private readonly listeners = new Set<(c: AlertChanged) => void>();
   private off: (() => void) | undefined;
+  /**
+   * Cluster mode (issue 19): changes come from the cluster relay, numbered cluster-wide, through
+   * `accept()`; this node's own changes reach it the same way (cluster/event-relay.ts).
+   */
+  fromCluster = false;
 
   constructor(private readonly bus: Bus) {}
 
@@ -25,11 +30,16 @@ export class AlertStream {
   }
 
   async start(): Promise<void> {
-    this.off = this.bus.on('alert.changed', (c) => {
-      this.changes.push(c);
-      if (this.changes.length > KEPT) this.changes.shift();
-      for (const l of this.listeners) l(c);
-    });
+    if (!this.fromCluster) this.off = this.bus.on('alert.changed', (c) => this.accept(c));
+  }
+
+  /** One change, in order: one already kept (a replayed cluster change) is not sent twice. */
+  accept(c: AlertChanged): void {
+    const last = this.changes.at(-1);
+    if (last && c.seq <= last.seq) return;
+    this.changes.push(c);
+    if (this.changes.length > KEPT) this.changes.shift();
+    for (const l of this.listeners) l(c);
   }
 
   async stop(): Promise<void> {

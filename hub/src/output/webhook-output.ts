@@ -24,6 +24,19 @@ export class WebhookOutput {
   ) {}
 
   async start(): Promise<void> {
+    // Attempts are logged by origin, so a retry another node makes after this one died is logged too.
+    this.deliverer.logTo('alert', async (origin, target, attempt, result, detail) => {
+      if (origin.kind !== 'alert') return;
+      await this.log(
+        origin.alertId,
+        origin.step,
+        target.id,
+        `webhook:${target.kind}`,
+        attempt,
+        result,
+        detail,
+      );
+    });
     this.off = this.bus.on('alert.notified', async ({ alert, scope, site, recipients }) => {
       for (const target of await this.targets.forAlert(scope, alert.severity)) {
         const message = alertMessage(
@@ -32,9 +45,7 @@ export class WebhookOutput {
           this.links.url(alert.id, `webhook:${target.id}`),
           recipients,
         );
-        this.deliverer.send(target, message, (attempt, result, detail) =>
-          this.log(alert.id, alert.step, target.id, `webhook:${target.kind}`, attempt, result, detail),
-        );
+        this.deliverer.send(target, message, { kind: 'alert', alertId: alert.id, step: alert.step });
       }
     });
     this.logger.debug('webhook output started');

@@ -54,6 +54,8 @@ interface Override {
  */
 export class PolicyService {
   private readonly overrides = new Map<string, Override>();
+  /** cluster mode: called after each change of an override, so the other nodes reload (issue 19) */
+  onChange: (() => void) | undefined;
   private readonly validators = new Map<string, ValidateFunction>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -198,6 +200,7 @@ export class PolicyService {
       });
     });
     this.overrides.set(mapKey, { value, expiresAt });
+    this.onChange?.();
     this.logger.info({ key, scope: { kind, id }, value, forSeconds }, 'policy changed');
     return { key, value, source: { kind, id } };
   }
@@ -227,10 +230,23 @@ export class PolicyService {
     actor: string,
     action: string,
     restore?: string | null,
+    /** only if the window still ended by then: nodes sharing the store restore it once */
+    dueBy?: number,
   ): Promise<void> {
     const mapKey = PolicyService.id(key, kind, id);
     const before = this.overrides.get(mapKey);
     await this.store.db.transaction().execute(async (trx) => {
+      if (dueBy !== undefined) {
+        const still = await trx
+          .selectFrom('policies')
+          .select('key')
+          .where('key', '=', key)
+          .where('scope_kind', '=', kind)
+          .where('scope_id', '=', id)
+          .where('expires_at', '<=', dueBy)
+          .executeTakeFirst();
+        if (!still) return; // another node restored it (the same value, audited once)
+      }
       if (restore) {
         await trx
           .updateTable('policies')
@@ -263,14 +279,16 @@ export class PolicyService {
     });
     if (restore) this.overrides.set(mapKey, { value: JSON.parse(restore), expiresAt: null });
     else this.overrides.delete(mapKey);
+    this.onChange?.();
   }
 
   /** Restore every temporary override whose window has ended (also those that ended while down). */
   async expire(): Promise<void> {
+    const now = this.now();
     const due = await this.store.db
       .selectFrom('policies')
       .selectAll()
-      .where('expires_at', '<=', this.now())
+      .where('expires_at', '<=', now)
       .execute();
     for (const row of due) {
       await this.drop(
@@ -280,6 +298,7 @@ export class PolicyService {
         'system',
         'policy.restore',
         row.previous,
+        now,
       );
       this.logger.info(
         { key: row.key, scope: { kind: row.scope_kind, id: row.scope_id } },
@@ -288,8 +307,16 @@ export class PolicyService {
     }
   }
 
-  async start(): Promise<void> {
+  /** Read every stored override again (cluster mode: another node changed one, issue 19). */
+  async reload(): Promise<void> {
     const rows = await this.store.db.selectFrom('policies').selectAll().execute();
+    this.overrides.clear();
+    this.load(rows);
+  }
+
+  private load(
+    rows: { key: string; scope_kind: string; scope_id: string; value: string; expires_at: number | null }[],
+  ): void {
     for (const r of rows) {
       if (!POLICY_DEFINITIONS.has(r.key)) {
         this.logger.warn({ key: r.key }, 'stored override of an unknown policy ignored');
@@ -300,6 +327,10 @@ export class PolicyService {
         expiresAt: r.expires_at,
       });
     }
+  }
+
+  async start(): Promise<void> {
+    this.load(await this.store.db.selectFrom('policies').selectAll().execute());
     await this.expire();
     this.timer = setInterval(() => {
       this.expire().catch((err: unknown) => this.logger.error({ err }, 'policy expiry failed'));

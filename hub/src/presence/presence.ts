@@ -34,6 +34,14 @@ export interface PresenceOptions {
   flushMs: number;
 }
 
+/** Cluster mode (issue 19, cluster/presence-owners.ts): which node may say a device went offline. */
+export interface PresenceOwnership {
+  /** this node holds the device's connection now */
+  claim(deviceId: string): void;
+  /** may this node raise the device's offline? Answers true to one node only, and never while another live node holds it */
+  mayGoOffline(deviceId: string, reason: 'will' | 'deadline'): Promise<boolean>;
+}
+
 /**
  * Which devices are online. A device is seen when it connects or sends anything valid; it goes
  * offline at once through its last will, or when it stays silent past its model's heartbeat
@@ -49,6 +57,8 @@ export class Presence {
   /** told of storage failures (set by the composition root) */
   storage: StorageHealth | undefined;
   private sweeping = false;
+  /** cluster mode: set by the cluster node; a device held by another node is not this node's to end */
+  ownership: PresenceOwnership | undefined;
 
   constructor(
     private readonly store: Store,
@@ -76,6 +86,8 @@ export class Presence {
   /** The device connected or said something valid. */
   seen(device: Placed, at: number, reason: 'connect' | 'message'): void {
     const t = this.tracked.get(device.deviceId);
+    // cluster mode: a connection, or a device back from offline, is this node's to end from now on
+    if (reason === 'connect' || !t?.online) this.ownership?.claim(device.deviceId);
     const deadline = at + this.offlineAfterMs(device.modelId);
     if (t) {
       t.device = device;
@@ -92,6 +104,17 @@ export class Presence {
 
   /** The device's last will arrived (or it said so itself): offline now. */
   wentOffline(device: Placed, reason: 'will' | 'deadline'): void {
+    const ownership = this.ownership;
+    if (!ownership) return this.markOffline(device, reason);
+    ownership.mayGoOffline(device.deviceId, reason).then(
+      (mine) => (mine ? this.markOffline(device, reason) : this.forget(device.deviceId)),
+      // Redis unreachable: this node acts on what it saw rather than never marking anyone offline.
+      () => this.markOffline(device, reason),
+    );
+  }
+
+  /** Offline now, decided (cluster mode: by this node's ownership check, or a dead node's reaper). */
+  markOffline(device: Placed, reason: 'will' | 'deadline'): void {
     const t = this.tracked.get(device.deviceId) ?? {
       device,
       online: true,
@@ -101,6 +124,24 @@ export class Presence {
     };
     this.tracked.set(device.deviceId, t);
     if (t.online) this.change(t, false, reason);
+  }
+
+  /** Another node holds the device now: stop tracking it here, saying nothing. */
+  private forget(deviceId: string): void {
+    const t = this.tracked.get(deviceId);
+    if (t?.online) this.metrics.devicesOnline.dec();
+    this.tracked.delete(deviceId);
+  }
+
+  /** Cluster mode: of the devices due, those this node may end (the others are forgotten here). */
+  private async mine(due: Tracked[]): Promise<Tracked[]> {
+    const ownership = this.ownership;
+    if (!ownership) return due;
+    const answers = await Promise.all(
+      due.map((t) => ownership.mayGoOffline(t.device.deviceId, 'deadline').catch(() => true)),
+    );
+    for (const [i, t] of due.entries()) if (!answers[i]) this.forget(t.device.deviceId);
+    return due.filter((_, i) => answers[i]);
   }
 
   private change(t: Tracked, online: boolean, reason: PresenceChange['reason']): void {
@@ -191,7 +232,12 @@ export class Presence {
       const slice = timeSlicer();
       for (let i = 0; i < due.length; i += WRITE_CHUNK) {
         // Still due: a message may have arrived while an earlier chunk was written.
-        const chunk = due.slice(i, i + WRITE_CHUNK).filter((t) => t.online && t.deadline <= this.now());
+        const mine = await this.mine(
+          due.slice(i, i + WRITE_CHUNK).filter((t) => t.online && t.deadline <= this.now()),
+        );
+        // Heard from while the cluster was asked: still online, and this node's again.
+        const chunk = mine.filter((t) => t.online && t.deadline <= this.now());
+        for (const t of mine) if (!chunk.includes(t)) this.ownership?.claim(t.device.deviceId);
         // Marked and announced before the write is awaited: a message arriving meanwhile brings the
         // device back online (and dirty), which the next flush writes over this one.
         for (const t of chunk) {

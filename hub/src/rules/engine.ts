@@ -1,4 +1,5 @@
 import type { Bus, RulesWork } from '../bus.ts';
+import type { RulesDuties } from '../cluster/rules-duties.ts';
 import type { AnyDeviceModel } from '../devices/models/model.ts';
 import type { ElevatorMaintenance } from '../elevators/maintenance-visits.ts';
 import type { Logger } from '../logger.ts';
@@ -34,6 +35,8 @@ export interface RulesEngineDeps {
   metrics: Metrics;
   logger: Logger;
   backlog?: RulesBacklog;
+  /** on a store several nodes share: which node runs an event that reached several, and the ticks */
+  cluster?: RulesDuties;
   storage?: StorageHealth;
   options?: RulesEngineOptions;
   now?: () => number;
@@ -109,6 +112,7 @@ export class RulesEngine {
   private readonly logger: Logger;
   private readonly backlogSource: RulesBacklog | undefined;
   private readonly storage: StorageHealth | undefined;
+  private readonly cluster: RulesDuties | undefined;
   private readonly options: RulesEngineOptions;
   private readonly store: Store;
   /** the rules each model runs on its messages and presence: its record's `defaultRules` */
@@ -121,6 +125,7 @@ export class RulesEngine {
     this.logger = deps.logger;
     this.backlogSource = deps.backlog;
     this.storage = deps.storage;
+    this.cluster = deps.cluster;
     this.options = deps.options ?? { maxOrdinaryBacklog: 20_000 };
     this.store = deps.store;
     this.byModel = rulesByModel(deps.rules, deps.models);
@@ -198,6 +203,10 @@ export class RulesEngine {
       key: work.subject.deviceId,
       work,
       run: async () => {
+        if (this.cluster && !(await this.cluster.admit(work, () => this.enqueue(lane, work)))) {
+          if (work.seq !== null) this.inFlight.delete(work.seq);
+          return;
+        }
         let storageFailed = false;
         for (const rule of rules) {
           try {
@@ -212,7 +221,10 @@ export class RulesEngine {
         this.metrics.rulesLatency.observe({ lane }, (Date.now() - work.subject.receivedAt) / 1000);
         // Work that failed only because the disk refused a write stays "not done" in the journal and
         // is run again once storage recovers; anything else is settled (a retry would fail the same way).
-        if (!storageFailed) work.settle();
+        if (!storageFailed) {
+          work.settle();
+          await this.cluster?.finished(work);
+        }
       },
     });
     this.pump();
@@ -326,6 +338,7 @@ export class RulesEngine {
 
   async start(): Promise<void> {
     this.stopped = false;
+    await this.cluster?.start();
     this.unsubscribe.push(this.bus.on('rules.work', (work) => this.submit(work)));
     for (const rule of this.rules) {
       if (rule.on === 'device.presence') {
@@ -336,7 +349,11 @@ export class RulesEngine {
           }),
         );
       } else if (rule.on === 'tick') {
-        const tick = () => this.enqueueOther(rule, `tick:${rule.name}`, () => rule.handle(this.ctx));
+        const tick = () => {
+          // on a shared store, one node runs the timed rules
+          if (this.cluster && !this.cluster.ticking) return;
+          this.enqueueOther(rule, `tick:${rule.name}`, () => rule.handle(this.ctx));
+        };
         tick();
         this.timers.push(setInterval(tick, rule.everyMs(this.ctx)));
       }
@@ -351,6 +368,7 @@ export class RulesEngine {
     this.catchingUp = false;
     for (const off of this.unsubscribe.splice(0)) off();
     for (const t of this.timers.splice(0)) clearInterval(t);
+    await this.cluster?.stop();
     for (const rule of this.rules) rule.stop?.();
     // Journaled work still queued is run again at the next start; the rest finishes now.
     for (const item of this.queue.drop((i) => i.work?.seq != null))

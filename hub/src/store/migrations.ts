@@ -6,6 +6,7 @@ import { m0003 } from './migrations/0003-policies-tickets.ts';
 import { m0004 } from './migrations/0004-alerts.ts';
 import { m0005 } from './migrations/0005-sessions-notifications.ts';
 import { m0011 } from './migrations/0011-times-epoch-ms.ts';
+import { m0012ClusterClaims } from './migrations/0012-cwork-cluster-claims.ts';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration: add one
@@ -130,6 +131,8 @@ const migrations: Record<string, Migration> = {
   },
   // One time convention: every ISO-8601 text time becomes epoch ms (migrations/0011-times-epoch-ms.ts).
   '0011_times_epoch_ms': m0011,
+  // Claims, leases and the webhook outbox of cluster mode (migrations/0012-cwork-cluster-claims.ts).
+  '0012_cwork_cluster_claims': m0012ClusterClaims,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -34,6 +34,8 @@ import { GridhubError } from '../errors.ts';
 
 /** Pool size: one transaction at a time plus concurrent single statements (reads, batches). */
 export const PG_POOL_SIZE = 10;
+/** A hub's transaction never waits this long between statements; a dead node's does. */
+export const IDLE_IN_TRANSACTION_MS = 30_000;
 /** The advisory lock every store transaction holds (any fixed 64-bit key; "gridhub" in ASCII). */
 const TRANSACTION_LOCK = 0x67726964687562n;
 
@@ -93,6 +95,10 @@ export function postgresDialect(url: string): { dialect: PostgresDialect; pool: 
     max: PG_POOL_SIZE,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    // A node that dies (its machine, not only its process) inside a transaction holds the store's
+    // transaction lock until the server notices; the server ends such a session after this, so
+    // the other nodes of a cluster wait at most this long (docs/decisions.md, 2026-12-01, issue 19).
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     types,
   });
   // An idle client losing its server (a restart of PostgreSQL) must not end the hub; the next

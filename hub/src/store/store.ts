@@ -148,7 +148,10 @@ export class Store {
         this.logger.info({ migration: r.migrationName, status: r.status }, 'migration');
       }
       if (error) throw error;
-      if (this.dialect === 'postgres') await ensureRowids(this.kysely as unknown as Kysely<unknown>);
+      // In one store transaction (it holds the store's lock): nodes of a cluster starting at once
+      // would otherwise both add the same column.
+      if (this.dialect === 'postgres')
+        await this.kysely.transaction().execute((trx) => ensureRowids(trx as unknown as Kysely<unknown>));
     } catch (err) {
       await this.stop();
       throw err;

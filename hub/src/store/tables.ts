@@ -224,6 +224,39 @@ export interface SessionTable {
   expires_at: number;
 }
 
+/** Cluster-wide dedupe of device events at processing time (cluster/event-claims.ts). */
+export interface EventClaimTable {
+  device_id: string;
+  event_id: string;
+  holder: string;
+  lease_until: number;
+  claimed_at: number;
+  done_at: number | null;
+}
+
+/** Pending webhook and chat-robot deliveries, claimed with a lease (alerts/webhook-outbox.ts). */
+export interface WebhookOutboxTable {
+  id: string;
+  target_id: string;
+  /** the AlertMessage, JSON */
+  message: string;
+  /** whose delivery log the attempts go to (alert or notification), JSON */
+  origin: string;
+  attempts: number;
+  state: string;
+  due_at: number;
+  holder: string | null;
+  lease_until: number | null;
+  created_at: number;
+}
+
+/** Named leases: one holder at a time, until it stops renewing (cluster/leases.ts). */
+export interface ClusterLeaseTable {
+  name: string;
+  holder: string;
+  lease_until: number;
+}
+
 export interface Database {
   grid_nodes: GridNodeTable;
   grid_duty: GridDutyTable;
@@ -254,6 +287,9 @@ export interface Database {
   device_commands: DeviceCommandTable;
   integrations: IntegrationTable;
   integration_unmatched: IntegrationUnmatchedTable;
+  event_claims: EventClaimTable;
+  webhook_outbox: WebhookOutboxTable;
+  cluster_leases: ClusterLeaseTable;
 }
 
 export type IntegrationRow = Selectable<IntegrationTable>;
