@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_HEARTBEAT_MS } from './cluster.ts';
 import { TestHaproxy } from './haproxy.ts';
 import { type HubEnv, HubProcess } from './hub-process.ts';
 import { TestRedis } from './redis-server.ts';
@@ -70,8 +71,7 @@ export class BalancedCluster {
           GRIDHUB_STORE_URL: this.storeUrl,
           GRIDHUB_CLUSTER_REDIS_URL: this.redis.url,
           GRIDHUB_CLUSTER_NODE_ID: this.nodeId(i),
-          // a dead node is known within 3 beats (cluster.heartbeatMs; helpers/cluster.ts uses the same)
-          GRIDHUB_CLUSTER_HEARTBEAT_MS: '200',
+          GRIDHUB_CLUSTER_HEARTBEAT_MS: String(TEST_HEARTBEAT_MS),
           // behind HAProxy: the client address is in X-Forwarded-For (deploy/haproxy.cfg forwardfor)
           GRIDHUB_HTTP_TRUST_PROXY: this.options.balancer === false ? 'false' : 'true',
           ...this.options.env,
