@@ -5,30 +5,34 @@
  * behaviour: nothing here is asserted, and `--quick` (part of `npm test`) runs the same code on tiny
  * sizes only to prove the benchmark still works.
  *
- *   npm run bench [-- --quick] [-- --out FILE] [-- --only events,telemetry,alerts,connections,growth]
+ *   npm run bench [-- --quick] [-- --out FILE] [-- --only events,telemetry,alerts,connections,growth,cluster]
  *
  * Sections (one file each): events through the full pipeline vs bare Aedes and Mosquitto; telemetry
  * ingest vs bare Aedes, InfluxDB sink on/off; panic press → leader's app, quiet / under telemetry /
  * under an event flood with a CSV dry run; connections held, memory, reconnect storm vs bare Aedes;
- * how CPU per event and memory grow with the fleet and the rate.
+ * how CPU per event and memory grow with the fleet and the rate; cluster overhead: the same paced
+ * load against one embedded node and a 2-node cluster on PostgreSQL and Redis (issue 19).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { LoadDevice } from '../device-sim/src/raw-mqtt.ts';
+import { findPgBin } from '../hub/test/helpers/postgres.ts';
+import { REDIS_PACKAGE } from '../hub/test/helpers/redis-server.ts';
 import { ensureDebianPackages } from '../hub/test/helpers/system-packages.ts';
 import { HubPool } from './hub-process.ts';
 import { fileLimit } from './proc.ts';
 import { type BenchResults, machine, type Row, renderMachine, renderTable } from './results.ts';
 import { alertsSection } from './section-alerts.ts';
+import { clusterSection } from './section-cluster.ts';
 import { connectionsSection } from './section-connections.ts';
 import { eventsSection } from './section-events.ts';
 import { growthSection } from './section-growth.ts';
 import { telemetrySection } from './section-telemetry.ts';
 import { FULL, QUICK } from './sizes.ts';
 
-const SECTIONS = ['events', 'telemetry', 'alerts', 'connections', 'growth'] as const;
+const SECTIONS = ['events', 'telemetry', 'alerts', 'connections', 'growth', 'cluster'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -130,6 +134,8 @@ async function main(): Promise<void> {
   await ensureDebianPackages([
     { command: 'victoria-metrics', pkg: 'victoria-metrics' },
     { command: 'mosquitto', pkg: 'mosquitto' },
+    { command: 'initdb', pkg: 'postgresql', present: () => findPgBin('initdb') !== undefined },
+    REDIS_PACKAGE,
   ]);
   const rows: Row[] = [];
   const details: Record<string, string[]> = {};
@@ -142,6 +148,8 @@ async function main(): Promise<void> {
     await section('telemetry', rows, () => telemetrySection(sizes.telemetry, hubs, details));
     await section('alerts', rows, () => alertsSection(sizes.alerts, sizes.settleMs, hubs, details));
     await fleetSections(hubs, rows, details);
+    // last: its PostgreSQL and Redis would otherwise run beside every other figure
+    await section('cluster', rows, () => clusterSection(sizes.cluster, sizes.settleMs, hubs, details));
   } finally {
     await hubs.stopAll();
   }

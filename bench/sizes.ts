@@ -30,6 +30,8 @@ export interface Sizes {
   };
   /** device connections held on one node (the open-files limit may cap it; the row says so) */
   connections: number;
+  /** the same paced load against one embedded node and a 2-node cluster (issue 19) */
+  cluster: { devices: number; rate: number; presses: number; gapMs: number };
   growth: {
     fleets: number[];
     /** aggregate events/s at 1× */
@@ -60,6 +62,7 @@ export const FULL: Sizes = {
     staffSubscribers: 100,
   },
   connections: 50_000,
+  cluster: { devices: 40, rate: 1_000, presses: 100, gapMs: 100 },
   growth: { fleets: [1_000, 10_000, 50_000], baseRate: 250, multipliers: [1, 5, 10], seconds: 5 },
 };
 
@@ -69,5 +72,6 @@ export const QUICK: Sizes = {
   telemetry: { devices: 5, messages: 500, repeats: 1 },
   alerts: { presses: 3, gapMs: 50, background: 100, floodDevices: 2, importRows: 300, staffSubscribers: 3 },
   connections: 50,
+  cluster: { devices: 4, rate: 100, presses: 3, gapMs: 50 },
   growth: { fleets: [10, 20], baseRate: 50, multipliers: [1, 2], seconds: 0.5 },
 };

@@ -15,6 +15,8 @@ export const REQUIRED_PACKAGES: { command: string; pkg: string }[] = [
   { command: 'openssl', pkg: 'openssl' },
   // a real time-series server that accepts the InfluxDB v2 write API
   { command: 'victoria-metrics', pkg: 'victoria-metrics' },
+  // the load balancer of the cluster tests and the check of deploy/haproxy.cfg (issue 19)
+  { command: 'haproxy', pkg: 'haproxy' },
   // validates docker-compose.yml (no Docker engine runs here)
   { command: 'docker-compose', pkg: 'docker-compose' },
   // a real browser for the console tests (playwright-core drives Debian's Chromium, headless)

@@ -58,6 +58,11 @@ export async function postgresStoreUrl(dataDir: string): Promise<string> {
 /** Drop the database of `dataDir`, when the tests run on PostgreSQL (its hub must be stopped). */
 export async function dropTestStore(dataDir: string): Promise<void> {
   if (!onPostgres()) return;
+  await dropPostgresStore(dataDir);
+}
+
+/** Drop the database postgresStoreUrl(dataDir) made (a cluster's, whatever the project). */
+export async function dropPostgresStore(dataDir: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${databaseOf(dataDir)} WITH (FORCE)`));
 }
 

@@ -39,7 +39,7 @@ describe('npm run bench -- --quick', () => {
     expect(results.mode).toBe('quick');
     expect(results.machine.cores).toBeGreaterThan(0);
     const sections = new Set(results.rows.map((r) => r.section));
-    expect([...sections]).toEqual(['events', 'telemetry', 'alerts', 'connections', 'growth']);
+    expect([...sections]).toEqual(['events', 'telemetry', 'alerts', 'connections', 'growth', 'cluster']);
     // every row of the goals is there, with its baseline where it has one
     const figures = results.rows.map((r) => r.figure).join('\n');
     for (const want of [
@@ -60,6 +60,8 @@ describe('npm run bench -- --quick', () => {
       'reconnect storm',
       'memory per connected device',
       'CPU per event',
+      'CPU per message, 2-node cluster',
+      'leader’s app on the other node, 2-node cluster',
     ])
       expect(figures).toContain(want);
     for (const row of results.rows) {
