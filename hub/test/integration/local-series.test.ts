@@ -35,7 +35,9 @@ describe('local time-series store', () => {
     const c = await connectDevice(t, el);
     const start = Math.floor((Date.now() - 3600_000) / 10_000) * 10_000;
     let sent = 0;
-    for (const r of elevatorDay(7, start - (start % 86_400_000))) {
+    // The simulated day starts 12 h before the window, so the whole last hour lies inside it at any
+    // time of day (a day starting at UTC midnight ended at midnight: too few readings after 00:00).
+    for (const r of elevatorDay(7, start - 12 * 3600_000)) {
       if (r.at < start) continue;
       if (r.at > Date.now()) break;
       if ((r.at - start) % 10_000 !== 0) continue; // every 10 s: 360 readings
