@@ -1,6 +1,7 @@
 import type { RulesWork } from '../bus.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { SharedOfflineWindow } from '../rules/rule.ts';
 import type { Store } from '../store/store.ts';
 import { EventClaims } from './event-claims.ts';
 import { Leadership } from './leadership.ts';
@@ -28,6 +29,8 @@ export class RulesDuties {
     retentionMs: number,
     private readonly metrics: Metrics,
     logger: Logger,
+    /** with Redis: the presence rule's outage window across the nodes (cluster/outage-window.ts) */
+    readonly offlineWindow?: SharedOfflineWindow,
   ) {
     this.claims = new EventClaims(store, holder, { leaseMs: EVENT_CLAIM_LEASE_MS, retentionMs }, logger);
     const none = async () => {};

@@ -6,8 +6,9 @@ import type { Metrics } from '../metrics.ts';
 import { nodeRedOptions } from '../node-red/options.ts';
 import { NodeRedSupervisor } from '../node-red/supervisor.ts';
 import type { Store } from '../store/store.ts';
-import { nodeIdOf } from './cluster-node.ts';
+import { type ClusterNode, nodeIdOf } from './cluster-node.ts';
 import { Leadership } from './leadership.ts';
+import { RedisOfflineWindow } from './outage-window.ts';
 import { RulesDuties } from './rules-duties.ts';
 
 /** A dead leader's Node-RED is started elsewhere within this plus a third of it. */
@@ -33,13 +34,16 @@ export function workNode(store: Store, config: Config): WorkNode {
 
 /** A PostgreSQL store may be shared by several nodes: what the rules must do once among them. */
 export function rulesDuties(
-  hub: { store: Store; node: WorkNode; metrics: Metrics; config: Config },
+  hub: { store: Store; node: WorkNode; metrics: Metrics; config: Config; cluster: ClusterNode | undefined },
   logger: Logger,
 ): RulesDuties | undefined {
   if (hub.store.dialect !== 'postgres') return undefined;
   // claims are kept as long as the journal keeps its own dedupe records
   const retentionMs = hub.config.ingest.dedupeRetentionHours * 3600_000;
-  return new RulesDuties(hub.store, hub.node.id, retentionMs, hub.metrics, logger);
+  // the cluster node's Redis exists once it started, before the rules see any event
+  const cluster = hub.cluster;
+  const window = cluster ? new RedisOfflineWindow(() => cluster.redis) : undefined;
+  return new RulesDuties(hub.store, hub.node.id, retentionMs, hub.metrics, logger, window);
 }
 
 /** One Node-RED for the cluster: the holder of the `node-red` lease runs it (every node outside cluster mode). */

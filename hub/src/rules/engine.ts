@@ -139,6 +139,7 @@ export class RulesEngine {
       site: (siteId) => this.site(siteId),
       offlineAt: (siteId) => deps.presence.offlineAt(siteId),
       elevatorVisits: () => deps.visits.lastVisits(),
+      ...(deps.cluster?.offlineWindow ? { offlineWindow: deps.cluster.offlineWindow } : {}),
       logger: deps.logger,
     };
   }

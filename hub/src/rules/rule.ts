@@ -40,7 +40,17 @@ export interface RuleContext {
   offlineAt(siteId: string): Promise<string[]>;
   /** every elevator in service with its last maintenance visit */
   elevatorVisits(): Promise<ElevatorMaintenance[]>;
+  /** cluster mode: the outage window of every node (a single node's own batch is the whole window) */
+  offlineWindow?: SharedOfflineWindow;
   logger: Logger;
+}
+
+/** The devices of a site that went offline lately, as all the nodes of a cluster saw them. */
+export interface SharedOfflineWindow {
+  offline(siteId: string, deviceId: string, at: number, windowMs: number): Promise<void>;
+  online(siteId: string, deviceId: string): Promise<void>;
+  /** the devices of the site offline since `since` (and not back online meanwhile) */
+  since(siteId: string, since: number): Promise<string[]>;
 }
 
 interface RuleBase {

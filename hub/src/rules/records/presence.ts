@@ -1,6 +1,6 @@
 import type { PresenceChange } from '../../contract/device-event.ts';
 import { type TicketState, UNHANDLED_STATES } from '../../tickets/lifecycle.ts';
-import { placementOf, policyAt, type Rule, type RuleContext } from '../rule.ts';
+import { placementOf, policyAt, type Rule, type RuleContext, type SharedOfflineWindow } from '../rule.ts';
 
 /**
  * Offline devices. An offline device waits out the window first (a short drop that recovers raises
@@ -11,23 +11,49 @@ import { placementOf, policyAt, type Rule, type RuleContext } from '../rule.ts';
 export function presenceRule(): Rule {
   const pending = new Map<string, { devices: Map<string, PresenceChange>; timer: NodeJS.Timeout }>();
 
+  /**
+   * The devices of the site offline within the window. One node's batch is all it saw; in a
+   * cluster the other nodes saw the rest of the building (ctx.offlineWindow), counted from a
+   * window before this batch's first offline, so the node whose window closes last still counts
+   * the devices that dropped on another node just before. Redis unreachable: this node's own.
+   */
+  async function offlineSite(siteId: string, devices: PresenceChange[], ctx: RuleContext): Promise<string[]> {
+    const own = devices.map((d) => d.deviceId);
+    const shared = ctx.offlineWindow;
+    if (!shared) return own;
+    const first = Math.min(...devices.map((d) => d.at));
+    const windowMs = ctx.policy('outage.site.windowSeconds', policyAt(devices[0] as PresenceChange)) * 1000;
+    try {
+      return [...new Set([...own, ...(await shared.since(siteId, first - windowMs))])];
+    } catch (err) {
+      ctx.logger.warn({ err, siteId }, 'cluster outage window unreadable; counting this node’s offlines');
+      return own;
+    }
+  }
+
   async function settle(siteId: string, ctx: RuleContext): Promise<void> {
     const batch = pending.get(siteId);
     pending.delete(siteId);
     if (!batch || batch.devices.size === 0) return;
     const devices = [...batch.devices.values()];
     const first = devices[0] as PresenceChange;
-    if (devices.length >= ctx.policy('outage.site.count', policyAt(first))) {
-      const { ticket } = await ctx.tickets.raise({
-        category: 'site-outage',
-        source: 'device-rule',
-        severity: 'major',
-        title: { code: 'site.outage', params: { count: devices.length } },
-        description: devices.map((d) => d.deviceId).join(', '),
-        placement: { ...placementOf(first), deviceId: null },
-        incidentKey: `outage:${siteId}`,
-        actor: 'rule:presence',
-      });
+    const site = await offlineSite(siteId, devices, ctx);
+    if (site.length >= ctx.policy('outage.site.count', policyAt(first))) {
+      // another node of the cluster may have raised it already: join it rather than repeat it
+      const ticket =
+        (await ctx.tickets.findOpen(`outage:${siteId}`)) ??
+        (
+          await ctx.tickets.raise({
+            category: 'site-outage',
+            source: 'device-rule',
+            severity: 'major',
+            title: { code: 'site.outage', params: { count: site.length } },
+            description: site.join(', '),
+            placement: { ...placementOf(first), deviceId: null },
+            incidentKey: `outage:${siteId}`,
+            actor: 'rule:presence',
+          })
+        ).ticket;
       for (const d of devices)
         await ctx.tickets.note(ticket.id, 'rule:presence', `${d.deviceId} offline (${d.reason})`, {
           kind: 'device',
@@ -70,9 +96,13 @@ export function presenceRule(): Rule {
           pending.set(p.siteId, batch);
         }
         batch.devices.set(p.deviceId, p);
+        await shareWindow(ctx, p, (w) =>
+          w.offline(p.siteId, p.deviceId, p.at, ctx.policy('outage.site.windowSeconds', policyAt(p)) * 1000),
+        );
         return;
       }
       // Back online: a short drop still in its window is forgotten.
+      await shareWindow(ctx, p, (w) => w.online(p.siteId, p.deviceId));
       if (pending.get(p.siteId)?.devices.delete(p.deviceId)) return;
       const resolved = await ctx.tickets.resolveIfUnhandled(
         `offline:${p.deviceId}`,
@@ -94,6 +124,18 @@ export function presenceRule(): Rule {
       pending.clear();
     },
   };
+}
+
+/** Tell the cluster's outage window; unreachable, this node still counts what it saw. */
+async function shareWindow(
+  ctx: RuleContext,
+  p: PresenceChange,
+  write: (w: SharedOfflineWindow) => Promise<void>,
+): Promise<void> {
+  if (!ctx.offlineWindow) return;
+  await write(ctx.offlineWindow).catch((err: unknown) =>
+    ctx.logger.warn({ err, deviceId: p.deviceId }, 'cluster outage window not written'),
+  );
 }
 
 /**
