@@ -33,7 +33,8 @@ COPY --from=console /app/dashboards/dist ./dashboards/dist
 # Node-RED settings, nodes and default flows, for running Node-RED as the hub's child (GRIDHUB_NODE_RED_ENABLED)
 COPY flows/settings.js flows/package.json flows/flows.json ./flows/
 COPY flows/nodes ./flows/nodes
-RUN mkdir -p /data && chown node:node /data
+# /keys: where cluster nodes share the integration key (deploy/docker-compose.cluster.yml)
+RUN mkdir -p /data /keys && chown node:node /data /keys
 USER node
 VOLUME ["/data"]
 EXPOSE 1883 8883 8080

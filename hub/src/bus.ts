@@ -153,6 +153,8 @@ export interface BusEvents {
   'mqtt.receipt': MqttReceipt;
   'mqtt.session': MqttSessionReady;
   'access.changed': AccessChanged;
+  /** an integration was created, changed or removed: the id only, never its secrets (cluster relay) */
+  'integration.changed': { integrationId: string };
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

@@ -23,11 +23,13 @@ export interface RelayParts {
 }
 
 /**
- * Bus events every node must act on, whichever node raised them. Both only invalidate caches or end
- * live sessions (device directory, presence placement, ingress identities, staff MQTT sessions, SSE
- * streams), so acting on them twice is harmless; events that do work (tickets, alerts) never cross.
+ * Bus events every node must act on, whichever node raised them. They only invalidate caches or end
+ * live sessions (device directory, presence placement, ingress identities and integrations, staff
+ * MQTT sessions, SSE streams), so acting on them twice is harmless; events that do work (tickets,
+ * alerts) never cross. integration.changed carries an id only: the others reload the integration
+ * (and its sealed secrets) from the store, so no secret goes over Redis.
  */
-const SHARED_EVENTS = ['device.changed', 'access.changed'] as const;
+const SHARED_EVENTS = ['device.changed', 'access.changed', 'integration.changed'] as const;
 type SharedEvent = (typeof SHARED_EVENTS)[number];
 
 type RelayMessage =

@@ -73,8 +73,12 @@ export const ingressRoutes: FastifyPluginAsyncTypebox<{
   );
   const recent = new RecentPushes();
 
-  const integrationFor = (req: FastifyRequest, id: string, kind: 'onenet' | 'ctwing'): ActiveIntegration => {
-    const i = integrations.find(id);
+  const integrationFor = async (
+    req: FastifyRequest,
+    id: string,
+    kind: 'onenet' | 'ctwing',
+  ): Promise<ActiveIntegration> => {
+    const i = await integrations.lookup(id);
     if (!i || i.kind !== kind || !i.enabled)
       throw new GridhubError('GH_ERR_INTEGRATION_UNKNOWN', `no ${kind} integration '${id}'`);
     const ip = req.ip.replace(/^::ffff:/, '');
@@ -159,7 +163,7 @@ export const ingressRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req, reply) => {
-      const i = integrationFor(req, req.params.id, 'onenet');
+      const i = await integrationFor(req, req.params.id, 'onenet');
       let msg: string;
       try {
         msg = verifyOnenetUrl(i.token ?? '', req.query);
@@ -184,7 +188,7 @@ export const ingressRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req) => {
-      const i = integrationFor(req, req.params.id, 'onenet');
+      const i = await integrationFor(req, req.params.id, 'onenet');
       const body = req.body;
       return accept(i, body, () => parseOnenetPush(i.token ?? '', body, Date.now()));
     },
@@ -206,7 +210,7 @@ export const ingressRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (req) => {
-      const i = integrationFor(req, req.params.id, 'ctwing');
+      const i = await integrationFor(req, req.params.id, 'ctwing');
       const token = req.query.token;
       if (!token || !i.tokenHash || !secretMatches(token, i.tokenHash))
         throw new GridhubError('GH_ERR_INGRESS_UNAUTHENTICATED', 'missing or wrong push token');

@@ -93,7 +93,21 @@ export class IngressService {
     );
     this.service.listener = this.chirpstack;
     await this.service.start();
-    this.unsubscribe.push(this.deps.bus.on('device.changed', (c) => this.identities.invalidate(c.deviceId)));
+    const { bus } = this.deps;
+    const service = this.service;
+    // Our own changes are taken already; one from another node (cluster relay) is reloaded from the store.
+    const own = new WeakSet<object>();
+    service.changed = (integrationId) => {
+      const change = { integrationId };
+      own.add(change);
+      bus.emit('integration.changed', change);
+    };
+    this.unsubscribe.push(
+      bus.on('device.changed', (c) => this.identities.invalidate(c.deviceId)),
+      bus.on('integration.changed', async (c) => {
+        if (!own.has(c)) await service.reload(c.integrationId);
+      }),
+    );
     this.chirpstack.start(this.service.list());
   }
 

@@ -40,6 +40,8 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export class IntegrationService {
   private readonly active = new Map<string, ActiveIntegration>();
   listener: IntegrationListener | undefined;
+  /** told the id of every integration this node changed (ingress.ts puts it on the bus for the cluster) */
+  changed: ((id: string) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -61,6 +63,21 @@ export class IntegrationService {
   }
 
   find(id: string): ActiveIntegration | undefined {
+    return this.active.get(id);
+  }
+
+  /**
+   * find(), and on a miss one read of the store: an integration another node of a cluster just
+   * created may be pushed to here before that node's announcement arrives (issue 19).
+   */
+  async lookup(id: string): Promise<ActiveIntegration | undefined> {
+    return this.active.get(id) ?? (await this.reload(id));
+  }
+
+  /** Take an integration again as the store has it (another node changed it); secrets come from the store. */
+  async reload(id: string): Promise<ActiveIntegration | undefined> {
+    const row = await this.repo.get(id);
+    if (row || this.active.has(id)) this.publish(id, row);
     return this.active.get(id);
   }
 
@@ -103,6 +120,12 @@ export class IntegrationService {
     if (row) this.active.set(id, activeIntegration(row, this.box));
     else this.active.delete(id);
     this.listener?.integrationChanged(id, this.active.get(id));
+  }
+
+  /** A change this node made: taken here at once, announced to the others. */
+  private publishOwn(id: string, row: IntegrationRow | undefined): void {
+    this.publish(id, row);
+    this.changed?.(id);
   }
 
   private async row(id: string): Promise<IntegrationRow> {
@@ -168,7 +191,7 @@ export class IntegrationService {
         data: { kind: body.kind, name: body.name, models: body.models },
       });
     });
-    this.publish(id, row);
+    this.publishOwn(id, row);
     return { integration: this.view(row), token, pushUrl: this.pushUrl(row, baseUrl, token) };
   }
 
@@ -215,7 +238,7 @@ export class IntegrationService {
       });
     });
     const updated = await this.row(id);
-    this.publish(id, updated);
+    this.publishOwn(id, updated);
     return this.view(updated);
   }
 
@@ -250,7 +273,7 @@ export class IntegrationService {
       });
     });
     const updated = await this.row(id);
-    this.publish(id, updated);
+    this.publishOwn(id, updated);
     return { integration: this.view(updated), token, pushUrl: this.pushUrl(updated, baseUrl, token) };
   }
 
@@ -266,7 +289,7 @@ export class IntegrationService {
         entityId: id,
       });
     });
-    this.publish(id, undefined);
+    this.publishOwn(id, undefined);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GridhubError } from '../errors.ts';
 
@@ -15,11 +15,23 @@ const VERSION = 'v1';
 export class SecretBox {
   private constructor(private readonly key: Buffer) {}
 
-  /** The key from `file`, generated (32 random bytes, Base64, mode 0600) when the file is missing. */
+  /**
+   * The key from `file`, generated (32 random bytes, Base64, mode 0600) when the file is missing.
+   * Cluster nodes share one file (they must open each other's secrets): the key is written beside
+   * it and linked into place, so nodes starting together all read the one that won, never half of it.
+   */
   static fromFile(file: string): SecretBox {
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      writeFileSync(draft, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+      try {
+        linkSync(draft, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        unlinkSync(draft);
+      }
     }
     chmodSync(file, 0o600);
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
@@ -46,7 +58,15 @@ export class SecretBox {
     const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(aad));
     decipher.setAuthTag(raw.subarray(12, 28));
-    const plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    let plain: string;
+    try {
+      plain = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new GridhubError(
+        'GH_ERR_CONFIG_INVALID',
+        `the secrets of integration '${aad}' do not open with this hub's key: every node of a cluster needs the same ingress.secretKeyFile`,
+      );
+    }
     return JSON.parse(plain) as Record<string, string>;
   }
 }

@@ -72,6 +72,8 @@ export class BalancedCluster {
           GRIDHUB_CLUSTER_REDIS_URL: this.redis.url,
           GRIDHUB_CLUSTER_NODE_ID: this.nodeId(i),
           GRIDHUB_CLUSTER_HEARTBEAT_MS: String(TEST_HEARTBEAT_MS),
+          // one integration key for all nodes: each opens the secrets another sealed
+          GRIDHUB_INGRESS_SECRET_KEY_FILE: join(this.dir, 'ingress.key'),
           // behind HAProxy: the client address is in X-Forwarded-For (deploy/haproxy.cfg forwardfor)
           GRIDHUB_HTTP_TRUST_PROXY: this.options.balancer === false ? 'false' : 'true',
           ...this.options.env,

@@ -5,6 +5,7 @@
  * another: the first creates the tables. Free of vitest, so the benchmark may use it too.
  */
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { HubProcess } from './hub-process.ts';
 import { TestRedis } from './redis-server.ts';
 import { startTestHub, type TestHub, tempDir } from './start-hub.ts';
@@ -18,6 +19,7 @@ export class TestCluster {
   /** names the shared database (test-store.ts hashes it) */
   private readonly storeKey = tempDir('gridhub-cluster-');
   storeUrl = '';
+  readonly keyFile = join(this.storeKey, 'ingress.key');
   readonly nodes: TestHub[] = [];
   readonly processes: HubProcess[] = [];
 
@@ -33,6 +35,8 @@ export class TestCluster {
       'cluster.redisUrl': this.redis.url,
       'cluster.nodeId': nodeId,
       'cluster.heartbeatMs': TEST_HEARTBEAT_MS,
+      // every node opens the integration secrets the others sealed
+      'ingress.secretKeyFile': this.keyFile,
       ...extra,
     };
   }
@@ -51,6 +55,7 @@ export class TestCluster {
       GRIDHUB_CLUSTER_REDIS_URL: this.redis.url,
       GRIDHUB_CLUSTER_NODE_ID: nodeId,
       GRIDHUB_CLUSTER_HEARTBEAT_MS: String(TEST_HEARTBEAT_MS),
+      GRIDHUB_INGRESS_SECRET_KEY_FILE: this.keyFile,
       ...env,
     });
     await p.start();
