@@ -2,8 +2,8 @@
  * Commands across nodes (issue 19): a command created through node A's API reaches a detector
  * connected to node B, and the detector's answer — cmd/ack, then its `silenced` or `selftest`
  * event at once, as the simulator and real firmware send them — closes it on B, in the store,
- * exactly once, although A's open-command index made it and B's learns of it only at its next
- * sweep. Every command is counted: each done on both nodes' API, one `done` audit entry each.
+ * exactly once, although A's open-command index made it, B's learns of it only at its next
+ * sweep, and B handles the event before it has stored the cmd/ack that came first. Every command is counted: each done on both nodes' API, one `done` audit entry each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandView } from '../../src/commands/command-schemas.ts';
