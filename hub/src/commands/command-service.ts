@@ -8,14 +8,15 @@ import { type CommandAckPayload, CommandAckSchema, type CommandPayload } from '.
 import { filterMatches } from '../contract/topic-filter.ts';
 import { topicFor } from '../contract/topics.ts';
 import type { ModelCatalogue } from '../devices/models/index.ts';
-import { type ErrorCode, GridhubError } from '../errors.ts';
+import { GridhubError } from '../errors.ts';
 import { schemaProblems } from '../grid/schema-problems.ts';
-import { CommissioningLog } from '../ingest/commissioning.ts';
+import type { CommissioningLog } from '../ingest/commissioning.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Db, Store } from '../store/store.ts';
 import type { DeviceCommandRow } from '../store/tables.ts';
 import { isoTime as iso } from '../time.ts';
+import { AckLog } from './ack-log.ts';
 import type { CommandCarrier, PlatformCommandResult } from './command-carrier.ts';
 import { PlatformCommands } from './command-platform.ts';
 import {
@@ -29,8 +30,8 @@ import {
 } from './command-schemas.ts';
 import { commandTarget } from './command-target.ts';
 import { commandPayload, commandView, newCommandRow } from './command-view.ts';
-import { commandIdOf, parseAck } from './command-wire.ts';
-import { OpenCommands } from './open-commands.ts';
+import { commandIdOf, commandTypeOf, parseAck } from './command-wire.ts';
+import { AcksInFlight, OpenCommands } from './open-commands.ts';
 
 /** The broker, as far as commands need it. */
 export interface CommandBroker {
@@ -61,18 +62,21 @@ export class CommandService implements CommandAckSink {
   /** commands to devices behind a carrier platform (issue 20) */
   private readonly platform: PlatformCommands;
   private readonly open = new OpenCommands();
+  private readonly acking = new AcksInFlight();
+  private readonly ackLog: AckLog;
 
   constructor(
     private readonly store: Store,
     private readonly models: ModelCatalogue,
     private readonly broker: CommandBroker,
     private readonly bus: Bus,
-    private readonly commissioning: CommissioningLog,
+    commissioning: CommissioningLog,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.validAck = this.ajv.compile<CommandAckPayload>(CommandAckSchema);
+    this.ackLog = new AckLog(commissioning, metrics, logger, now);
     this.platform = new PlatformCommands(
       () => this.db,
       (...a) => this.transition(...a),
@@ -210,7 +214,14 @@ export class CommandService implements CommandAckSink {
           : {}),
         ...(result ? { result: JSON.stringify(result) } : {}),
       };
-      await trx.updateTable('device_commands').set(update).where('id', '=', id).execute();
+      // conditional on the state read: two nodes (or two events) moving it at once move it once
+      const u = await trx
+        .updateTable('device_commands')
+        .set(update)
+        .where('id', '=', id)
+        .where('state', '=', r.state)
+        .executeTakeFirst();
+      if (u.numUpdatedRows === 0n) return undefined;
       await appendAudit(trx, {
         actor,
         action: `device.command.${to}`,
@@ -232,26 +243,17 @@ export class CommandService implements CommandAckSink {
     return this.platform.result(device, result, integrationId);
   }
 
-  private refuse(device: KnownDevice, code: ErrorCode, reason: string, payload: Buffer): void {
-    this.metrics.errors.inc({ code, source: 'mqtt' });
-    this.commissioning.record(device.deviceId, 'rejected', {
-      at: new Date(this.now()).toISOString(),
-      topic: topicFor('commandAck', device),
-      what: 'cmd/ack',
-      code,
-      reason,
-      excerpt: CommissioningLog.excerpt(payload),
-    });
-    this.logger.info({ deviceId: device.deviceId, code, reason }, 'command ack refused');
+  /** A device's cmd/ack (before the broker acknowledges it); its result event waits for it. */
+  commandAck(device: KnownDevice, payload: Buffer, clientId: string): Promise<void> {
+    return this.acking.track(device.deviceId, this.answer(device, payload, clientId));
   }
 
-  /** A device's answer on cmd/ack (before the broker acknowledges it). */
-  async commandAck(device: KnownDevice, payload: Buffer, _clientId: string): Promise<void> {
+  private async answer(device: KnownDevice, payload: Buffer, _clientId: string): Promise<void> {
     const ack = parseAck(payload, this.validAck);
-    if ('code' in ack) return this.refuse(device, ack.code, ack.reason, payload);
+    if ('code' in ack) return this.ackLog.refused(device, ack.code, ack.reason, payload);
     const r = await this.row(device.deviceId, ack.commandId);
     if (!r)
-      return this.refuse(
+      return this.ackLog.refused(
         device,
         'GH_ERR_COMMAND_UNKNOWN',
         `no command '${ack.commandId}' for this device`,
@@ -263,13 +265,10 @@ export class CommandService implements CommandAckSink {
       ack.status === 'accepted'
         ? null
         : { status: ack.status, ...(ack.reason ? { reason: ack.reason } : {}) };
+    // the device has it: its result event may follow at once, on this node (see OpenCommands.delivered)
+    if (to === 'acknowledged') this.open.opened(r);
     await this.transition(r.id, to, `device:${device.deviceId}`, result);
-    this.commissioning.record(device.deviceId, 'accepted', {
-      at: new Date(this.now()).toISOString(),
-      topic: topicFor('commandAck', device),
-      what: `cmd/ack ${ack.status}`,
-      excerpt: CommissioningLog.excerpt(payload),
-    });
+    this.ackLog.accepted(device, ack.status, payload);
   }
 
   /** The device's client acknowledged (PUBACK) a command message: it has it. */
@@ -290,7 +289,9 @@ export class CommandService implements CommandAckSink {
    */
   private async resultEvent(deviceId: string, type: string, outcome: string | undefined): Promise<void> {
     const command = RESULT_EVENTS[type];
-    if (!command || !this.open.has(deviceId, command)) return;
+    if (!command) return;
+    await this.acking.settled(deviceId);
+    if (!this.open.has(deviceId, command)) return;
     const open = await this.db
       .selectFrom('device_commands')
       .selectAll()
@@ -352,8 +353,9 @@ export class CommandService implements CommandAckSink {
     const guard = (what: string) => (err: unknown) => this.logger.error({ err }, what);
     this.unsubscribe.push(
       this.bus.on('mqtt.receipt', ({ owner, topic, payload }) => {
-        if (owner.kind === 'device' && topic === topicFor('command', owner))
-          this.received(owner.deviceId, payload).catch(guard('command receipt failed'));
+        if (owner.kind !== 'device' || topic !== topicFor('command', owner)) return;
+        this.open.delivered(owner.deviceId, commandIdOf(payload), commandTypeOf(payload));
+        this.received(owner.deviceId, payload).catch(guard('command receipt failed'));
       }),
       this.bus.on('mqtt.session', ({ owner, filters }) => {
         if (owner.kind !== 'device') return;

@@ -16,6 +16,15 @@ export function commandIdOf(payload: Buffer | string): string | undefined {
   }
 }
 
+export function commandTypeOf(payload: Buffer | string): string | undefined {
+  try {
+    const type = (JSON.parse(payload.toString()) as { type?: unknown }).type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function commandExpired(payload: Buffer | string, now: number): boolean {
   if (!payload.includes('"expiresAt"')) return false;
   try {

@@ -33,6 +33,16 @@ export class OpenCommands {
     add(this.byDevice, c);
   }
 
+  /**
+   * A command this node delivered (its PUBACK, from the payload): open here at once. It may have
+   * been created on another node, and this index learns of those only at its next rebuild, while
+   * the device's result event follows at once, on this node. (One already finished stays until the
+   * rebuild: `has` only says "might", and the store says no.)
+   */
+  delivered(deviceId: string, id: string | undefined, type: string | undefined): void {
+    if (id && type) this.opened({ id, device_id: deviceId, type });
+  }
+
   /** A command moved on to `state`: gone from the index once it is no longer open. */
   moved(c: OpenCommand | undefined, state: string): void {
     if (!c || (OPEN_COMMAND_STATES as readonly string[]).includes(state)) return;
@@ -63,4 +73,25 @@ function add(index: Map<string, Map<string, string>>, c: OpenCommand): void {
     index.set(c.device_id, open);
   }
   open.set(c.id, c.type);
+}
+
+/**
+ * Each device's cmd/ack being stored. Its result event may follow the ack at once and reach the
+ * command service before the ack is stored (the event's path does not wait for the ack's), and
+ * then finds the command not yet acknowledged: the event waits for the ack first.
+ */
+export class AcksInFlight {
+  private readonly byDevice = new Map<string, Promise<void>>();
+
+  track(deviceId: string, storing: Promise<void>): Promise<void> {
+    const p = storing.finally(() => {
+      if (this.byDevice.get(deviceId) === p) this.byDevice.delete(deviceId);
+    });
+    this.byDevice.set(deviceId, p);
+    return p;
+  }
+
+  async settled(deviceId: string): Promise<void> {
+    await this.byDevice.get(deviceId)?.catch(() => undefined);
+  }
 }
