@@ -75,11 +75,32 @@ class StorePostgresDialect extends PostgresDialect {
     const driver = super.createDriver();
     const begin = driver.beginTransaction.bind(driver);
     driver.beginTransaction = async (connection: DatabaseConnection, settings: TransactionSettings) => {
-      await begin(connection, settings);
-      await connection.executeQuery(CompiledQuery.raw(`select pg_advisory_xact_lock(${TRANSACTION_LOCK})`));
+      // Asked for READ COMMITTED by name (withoutStoreLock): the store's default, without its lock.
+      if (settings.isolationLevel === 'read committed') return begin(connection, settings);
+      const lock = `select pg_advisory_xact_lock(${TRANSACTION_LOCK})`;
+      if (settings.isolationLevel || settings.accessMode) {
+        await begin(connection, settings);
+        await connection.executeQuery(CompiledQuery.raw(lock));
+        return;
+      }
+      // One round trip, not two (a simple query may hold both): every node's transactions queue
+      // for the lock, so each trip a transaction makes is paid by all that wait behind it.
+      await connection.executeQuery(CompiledQuery.raw(`begin; ${lock}`));
     };
     return driver;
   }
+}
+
+/**
+ * A transaction of writes that need no serialization with any other (each statement is atomic on
+ * its own, no read-then-write): it does not take the store's transaction lock, which every node's
+ * alert and ticket transactions wait for (cluster bench, 2026-12-02: a panic press's ticket and
+ * alert waited 100-200 ms for it, behind the transactions of both nodes, series flushes among them).
+ * READ COMMITTED asked by name is the marker the driver reads; it is PostgreSQL's default
+ * isolation, so nothing else changes.
+ */
+export function withoutStoreLock<DB>(db: Kysely<DB>) {
+  return db.transaction().setIsolationLevel('read committed');
 }
 
 /** A pool whose bigint and numeric results are numbers (epoch ms, counts and sums fit a double). */

@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { withoutStoreLock } from '../store/postgres.ts';
 import type { Bucket } from './series-buckets.ts';
 import type {
   ClosedBucket,
@@ -76,26 +77,26 @@ export class PostgresSeriesTables implements SeriesTables {
   async write({ raw, events, buckets, seq }: SeriesBatch): Promise<void> {
     const rawRows = [...new Map(raw.map((r) => [`${r[0]}\u0000${r[1]}\u0000${r[2]}`, r])).values()];
     const merged = mergeBuckets(buckets);
-    await this.db()
-      .transaction()
-      .execute(async (trx) => {
-        for (const part of chunks(rawRows))
-          await sql`INSERT INTO series_raw (device, field, ts, value) VALUES ${values(part, rawValues)}
+    // Without the store's lock: upserts of this node's own rows and its own journal key, nothing
+    // read then written, and the lock is what every node's alerts wait for (store/postgres.ts).
+    await withoutStoreLock(this.db()).execute(async (trx) => {
+      for (const part of chunks(rawRows))
+        await sql`INSERT INTO series_raw (device, field, ts, value) VALUES ${values(part, rawValues)}
             ON CONFLICT (device, field, ts) DO UPDATE SET value = excluded.value`.execute(trx);
-        for (const part of chunks(events))
-          await sql`INSERT INTO series_events (device, ts, type, code, event_id) VALUES ${values(part, eventValues)}
+      for (const part of chunks(events))
+        await sql`INSERT INTO series_events (device, ts, type, code, event_id) VALUES ${values(part, eventValues)}
             ON CONFLICT DO NOTHING`.execute(trx);
-        for (const table of ['m1', 'h1'] as const) {
-          const target = sql.table(`series_${table}`);
-          for (const part of chunks(merged.filter((b) => b[0] === table)))
-            await sql`INSERT INTO ${target} (device, field, bucket, n, sum, min, max, last) VALUES ${values(part, bucketValues)}
+      for (const table of ['m1', 'h1'] as const) {
+        const target = sql.table(`series_${table}`);
+        for (const part of chunks(merged.filter((b) => b[0] === table)))
+          await sql`INSERT INTO ${target} (device, field, bucket, n, sum, min, max, last) VALUES ${values(part, bucketValues)}
               ON CONFLICT (device, field, bucket) DO UPDATE SET n = ${target}.n + excluded.n,
                 sum = ${target}.sum + excluded.sum, min = least(${target}.min, excluded.min),
                 max = greatest(${target}.max, excluded.max), last = excluded.last`.execute(trx);
-        }
-        await sql`INSERT INTO series_meta (key, value) VALUES (${this.seqKey}, ${String(seq)})
+      }
+      await sql`INSERT INTO series_meta (key, value) VALUES (${this.seqKey}, ${String(seq)})
           ON CONFLICT (key) DO UPDATE SET value = excluded.value`.execute(trx);
-      });
+    });
   }
 
   async events(device: string, from: number, to: number) {
