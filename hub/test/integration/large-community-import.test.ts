@@ -136,9 +136,11 @@ describe('a city-sized community import', () => {
     const loop = watch.stop();
 
     // Every press arrived, each as its own alert, and the presses happened during the import.
-    expect(latencies.length).toBeGreaterThanOrEqual(2);
+    expect(latencies.length).toBeGreaterThanOrEqual(3);
     expect(alerts.size).toBe(latencies.length);
-    expect(arrivedDuringImport.every(Boolean)).toBe(true);
+    // Each press but the last was sent, and arrived, before the next one: so before the import
+    // ended. The last may have been sent in the import's final milliseconds and arrive just after.
+    expect(arrivedDuringImport.slice(0, -1).every(Boolean)).toBe(true);
 
     // The import's own account, and the store's.
     expect(result.status).toBe(200);
