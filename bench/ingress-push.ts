@@ -10,7 +10,7 @@
  *   await section('events', rows, async () => (await import('./ingress-push.ts')).ingressSection(values.quick, hubs, details));
  * Run alone: `npx tsx bench/ingress-push.ts [--quick]`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import mqtt from 'mqtt';
 import { onenetBody, onenetDataPoint } from '../device-sim/src/platforms.ts';
 import { type HubPool, UNLIMITED } from './hub-process.ts';
@@ -62,7 +62,9 @@ export async function ingressSection(
   try {
     // a reused hub (quick mode) may already have a community and earlier runs' devices
     await hub.loadCommunity();
-    const run = randomBytes(3).toString('hex');
+    // Decimal, no leading zero: OneNET device ids are numbers, and the simulator sends a numeric id
+    // as a JSON number (a hex run such as `4e9210` read as a number is Infinity, sent as null).
+    const run = String(randomInt(100_000, 1_000_000));
     const token = `bench-token-${run}`;
     const created = await hub.admin.post<{ pushUrl: string }>('/api/v1/integrations', {
       kind: 'onenet',
