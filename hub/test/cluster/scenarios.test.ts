@@ -10,9 +10,10 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BalancedCluster } from '../helpers/balanced-cluster.ts';
 import { loadExample } from '../helpers/community.ts';
+import { tickets } from '../helpers/devices.ts';
 import { ADMIN_TOKEN } from '../helpers/start-hub.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -46,6 +47,20 @@ beforeAll(async () => {
   await loadExample(cluster.api);
 });
 afterAll(() => cluster.stop());
+
+/**
+ * Between exercises, as an operator would: every alert resolved and every ticket walked to closed, so
+ * one scenario's open fire ticket at a site does not absorb the next scenario's alarms there (each
+ * single-node scenario gets a fresh hub; these share the cluster).
+ */
+beforeEach(async () => {
+  const active = await cluster.api.get<{ items: { id: string }[] }>('/api/v1/alerts?active=true&limit=500');
+  for (const a of active.body.items ?? []) await cluster.api.post(`/api/v1/alerts/${a.id}/resolve`, {});
+  for (const tk of await tickets(cluster.api, 'open=true'))
+    for (const action of ['sign', 'start', 'report-back', 'verify', 'close'])
+      await cluster.api.post(`/api/v1/tickets/${tk.id}/${action}`, { note: 'between scenarios' });
+  expect(await tickets(cluster.api, 'open=true')).toHaveLength(0);
+});
 
 describe('shipped scenarios against the cluster’s load balancer', () => {
   const files = readdirSync(SCENARIOS).filter((f) => f.endsWith('.yaml'));
